@@ -1,0 +1,26 @@
+"""evoneuro: gradient-free and hybrid training of neural networks on one shared evaluator.
+
+A network is a flat weight vector, a population is a matrix, and one
+:class:`Evaluator` call evaluates the whole population; backprop, Rprop, random search,
+GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
+"""
+
+from evoneuro.evaluator import Evaluator
+from evoneuro.network import ACTIVATIONS, INITS, MLP, Activation
+from evoneuro.optimizers import Optimizer, get_optimizer
+from evoneuro.problems import Problem, SupervisedProblem
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Evaluator",
+    "INITS",
+    "MLP",
+    "Optimizer",
+    "Problem",
+    "SupervisedProblem",
+    "__version__",
+    "get_optimizer",
+]

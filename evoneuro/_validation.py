@@ -1,0 +1,107 @@
+"""Input checks shared by the evaluator, problems and estimators.
+
+Each raises ``ValueError`` or ``TypeError`` naming the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``"float32"``/``"float64"`` (or the numpy types) as a numpy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_X(X, n_features: int, dtype=np.float64, name: str = "X") -> np.ndarray:
+    """A finite 2-D float array with ``n_features`` columns, C-contiguous in ``dtype``."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} must be a dense array; sparse input is not supported, call X.toarray()")
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != n_features:
+        raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one sample, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_labels(y, n_samples: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Integer class labels in ``[0, n_classes)`` of shape ``(n_samples,)``, as int64."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X, got {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        labels = arr.astype(np.int64, copy=False)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        labels = arr.astype(np.int64)
+        if not np.array_equal(labels, arr):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values")
+    else:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"{name} labels must lie in [0, {n_classes - 1}] for n_outputs={n_classes}; "
+            f"got range [{labels.min()}, {labels.max()}]"
+        )
+    return np.ascontiguousarray(labels)
+
+
+def check_targets(y, n_samples: int, n_outputs: int, dtype=np.float64, name: str = "y") -> np.ndarray:
+    """Regression targets as a finite ``(n_samples, n_outputs)`` array in ``dtype``."""
+    arr = np.asarray(y)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr[:, None]
+    if arr.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"{name} must have shape ({n_samples}, {n_outputs})"
+            + (f" or ({n_samples},)" if n_outputs == 1 else "")
+            + f" to match X and n_outputs; got {arr.shape}"
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_positive_int(value, name: str, minimum: int = 1, allow_none: bool = False):
+    """An int >= ``minimum`` (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(value, name: str, allow_none: bool = False, allow_zero: bool = False):
+    """A finite float > 0 (>= 0 with ``allow_zero``), or None when allowed."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return v

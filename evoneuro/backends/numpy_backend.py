@@ -1,0 +1,16 @@
+"""The NumPy reference backend: the oracle every other backend is tested against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evoneuro.backends.array_backend import ArrayBackend
+
+
+class NumpyBackend(ArrayBackend):
+    """:class:`ArrayBackend` over NumPy."""
+
+    name = "numpy"
+
+    def __init__(self) -> None:
+        super().__init__(np)

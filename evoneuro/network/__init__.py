@@ -1,0 +1,7 @@
+"""Network specification: layout of the flat vector, activations, inits, losses."""
+
+from evoneuro.network.activations import ACTIVATIONS, Activation, get_activation
+from evoneuro.network.init import INITS
+from evoneuro.network.spec import MLP
+
+__all__ = ["ACTIVATIONS", "Activation", "INITS", "MLP", "get_activation"]

@@ -1,0 +1,180 @@
+"""The multilayer perceptron specification: sizes, activations, output, flat layout."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from evoneuro.network.activations import Activation, ActivationLike, get_activations
+from evoneuro.network.init import check_rng, get_init
+from evoneuro.network.layout import LayerSlice, make_layout
+from evoneuro.network.losses import OUTPUTS
+
+
+def _check_size(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class MLP:
+    """A fully connected network whose parameters are one flat vector.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features.
+    hidden : sequence of int
+        Width of each hidden layer, e.g. ``(32,) * 10``; may be empty.
+    n_outputs : int
+        Number of outputs (classes for ``softmax``).
+    activation : str, tuple, Activation or list of those, default="sigmoid"
+        Hidden activation: one for all hidden layers or one per layer. A tuple
+        ``(name, a, b)`` means ``a * name(b * z)``. See
+        :data:`evoneuro.network.activations.ACTIVATIONS`.
+    output : {"softmax", "linear"}, default="softmax"
+        ``softmax`` with cross-entropy loss, or ``linear`` with mean squared error.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        ``(n_inputs, *hidden, n_outputs)``.
+    activations : tuple of Activation
+        One per hidden layer.
+    layers : tuple of LayerSlice
+        Where each layer's ``W`` and ``b`` sit in the flat vector.
+    n_params : int
+        Length of the flat parameter vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evoneuro as en
+    >>> net = en.MLP(n_inputs=4, hidden=(8, 8), n_outputs=3, activation="tanh")
+    >>> net.n_params
+    139
+    >>> theta = net.init(np.random.default_rng(0), scheme="glorot")
+    >>> [W.shape for W, b in net.unflatten(theta)]
+    [(4, 8), (8, 8), (8, 3)]
+    >>> bool(np.array_equal(net.flatten(net.unflatten(theta)), theta))
+    True
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: Sequence[int] = (),
+        n_outputs: int = 1,
+        activation: ActivationLike | Sequence[ActivationLike] = "sigmoid",
+        output: str = "softmax",
+    ) -> None:
+        n_inputs = _check_size(n_inputs, "n_inputs")
+        n_outputs = _check_size(n_outputs, "n_outputs")
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if not isinstance(hidden, (list, tuple, np.ndarray)):
+            raise TypeError(f"hidden must be a sequence of ints, got {type(hidden).__name__}")
+        hidden = tuple(_check_size(h, f"hidden[{i}]") for i, h in enumerate(hidden))
+        if not isinstance(output, str) or output not in OUTPUTS:
+            raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
+        if output == "softmax" and n_outputs < 2:
+            raise ValueError(f"output='softmax' needs n_outputs >= 2, got {n_outputs}")
+        self.n_inputs = n_inputs
+        self.hidden = hidden
+        self.n_outputs = n_outputs
+        self.output = output
+        self.activations: tuple[Activation, ...] = get_activations(activation, len(hidden))
+        self.sizes = (n_inputs, *hidden, n_outputs)
+        self.layers: tuple[LayerSlice, ...]
+        self.layers, self.n_params = make_layout(self.sizes)
+
+    def __repr__(self) -> str:
+        acts = sorted({str(a) for a in self.activations})
+        act = acts[0] if len(acts) == 1 else [str(a) for a in self.activations]
+        return (
+            f"MLP(n_inputs={self.n_inputs}, hidden={self.hidden}, n_outputs={self.n_outputs}, "
+            f"activation={act!r}, output={self.output!r})"
+        )
+
+    def __eq__(self, other) -> bool:
+        return (
+            isinstance(other, MLP)
+            and self.sizes == other.sizes
+            and self.activations == other.activations
+            and self.output == other.output
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.sizes, self.activations, self.output))
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (hidden layers + 1)."""
+        return len(self.layers)
+
+    def check_theta(self, theta, name: str = "theta") -> np.ndarray:
+        """``theta`` as an array whose last axis is ``n_params``, or a clear error."""
+        arr = np.asarray(theta)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.n_params:
+            raise ValueError(
+                f"{name} must have shape (n_params,) or (P, n_params) with "
+                f"n_params={self.n_params}; got shape {arr.shape}"
+            )
+        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        return arr
+
+    def unflatten(self, theta) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per-layer ``(W, b)`` views of a flat vector (or of a population matrix).
+
+        ``W`` has shape ``(fan_in, fan_out)`` (scikit-learn's ``coefs_`` orientation), or
+        ``(P, fan_in, fan_out)`` for a matrix ``(P, n_params)``. No data is copied, so
+        writing into a view writes into ``theta``.
+        """
+        theta = self.check_theta(theta)
+        return [(s.weights(theta), s.bias(theta)) for s in self.layers]
+
+    def flatten(self, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Inverse of :meth:`unflatten`: a list of ``(W, b)`` to one vector ``(n_params,)``."""
+        if len(layers) != self.n_layers:
+            raise ValueError(f"layers must hold {self.n_layers} (W, b) pairs, got {len(layers)}")
+        out = np.empty(self.n_params, dtype=np.result_type(*[np.asarray(a) for wb in layers for a in wb]))
+        for i, (s, (W, b)) in enumerate(zip(self.layers, layers)):
+            W, b = np.asarray(W), np.asarray(b)
+            if W.shape != s.w_shape or b.shape != (s.fan_out,):
+                raise ValueError(
+                    f"layers[{i}] must be (W of shape {s.w_shape}, b of shape ({s.fan_out},)); "
+                    f"got W {W.shape}, b {b.shape}"
+                )
+            out[s.w_start : s.w_end] = W.ravel()
+            out[s.b_start : s.b_end] = b
+        return out
+
+    def init(self, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
+        """Draw a float64 parameter vector; biases are zero.
+
+        Parameters
+        ----------
+        rng : None, int or numpy Generator
+            Randomness source.
+        scheme : str, default="glorot"
+            ``standard`` (U[±1/√fan_in]), ``lecun``, ``lecun_uniform``, ``glorot``
+            (uniform), ``glorot_normal``, ``he``, ``he_uniform``, ``orthogonal``, ``zeros``.
+        gain : float, default=1.0
+            Multiplies every weight (e.g. 4 for sigmoid with Glorot's scheme).
+        """
+        sampler = get_init(scheme)
+        rng = check_rng(rng)
+        theta = np.zeros(self.n_params)
+        for s in self.layers:
+            s.weights(theta)[...] = gain * sampler(rng, s.fan_in, s.fan_out)
+        return theta
+
+    def init_population(self, size: int, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
+        """``size`` independent draws of :meth:`init`, as a ``(size, n_params)`` matrix."""
+        size = _check_size(size, "size")
+        rng = check_rng(rng)
+        return np.stack([self.init(rng, scheme, gain) for _ in range(size)])
