@@ -254,3 +254,14 @@ def test_contract_lines_run_as_written():
     assert ev.loss(Theta, X, y).shape == (2,)
     losses, grads = ev.loss_and_grad(Theta, X, y)
     assert losses.shape == (2,) and grads.shape == (2, 11914)
+
+
+def test_evaluator_pickles(rng):
+    import pickle
+
+    net = en.MLP(3, (4,), 2)
+    ev = en.Evaluator(net, dtype="float64", max_memory=12345)
+    ev2 = pickle.loads(pickle.dumps(ev))
+    assert (ev2.backend, ev2.dtype, ev2.max_memory, ev2.net) == ("numpy", ev.dtype, 12345, net)
+    theta, X = net.init(rng), rng.normal(size=(4, 3))
+    np.testing.assert_array_equal(ev2.forward(theta, X), ev.forward(theta, X))

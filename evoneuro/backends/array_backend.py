@@ -21,6 +21,11 @@ class ArrayBackend:
     def __init__(self, xp):
         self.xp = xp
 
+    def __reduce__(self):
+        # A module does not pickle; the named subclasses rebuild their module on load,
+        # so evaluators, problems and whole trainers can be checkpointed.
+        return (type(self), ())
+
     # Host <-> device; identity for NumPy.
     def to_device(self, a):
         return self.xp.asarray(a)
