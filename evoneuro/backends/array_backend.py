@@ -5,11 +5,13 @@ batched ``matmul`` over the population axis, nothing clever. With ``xp = cupy`` 
 same code runs on a GPU (:mod:`evoneuro.backends.cupy_backend`).
 
 Shapes: ``Theta`` ``(P, n)``, ``X`` ``(N, d)``, hidden activations ``(P, N, width)``.
-The backward pass sits right under the forward pass it differentiates.
+Each layer kind's forward and backward pass sit side by side in :mod:`.layers`; this
+module chains them, with residual shortcuts.
 """
 
 from __future__ import annotations
 
+from evoneuro.backends.layers import BACKWARD, FORWARD, pre_grad
 from evoneuro.network.losses import loss_and_dz, output_fn
 
 
@@ -34,25 +36,32 @@ class ArrayBackend:
         return a
 
     def _forward(self, net, Theta, X, keep: bool):
-        """Pre-activations ``zs`` of every layer, and hidden outputs ``hs`` if ``keep``."""
+        """Pre-activations ``zs`` and caches of every layer; hidden outputs if ``keep``.
+
+        Returns ``zs``, ``caches``, ``ys`` (activation outputs) and ``outs`` (layer outputs
+        after any residual shortcut; the same arrays as ``ys`` without shortcuts).
+        """
         xp = self.xp
         h = X
-        zs, hs = [], [X]
+        zs, caches, ys, outs = [], [], [], []
         last = net.n_layers - 1
         for l, s in enumerate(net.layers):
-            z = xp.matmul(h, s.weights(Theta))  # (N,d)@(P,d,h) broadcasts X over members
-            z += s.bias(Theta)[:, None, :]
+            z, cache = FORWARD[s.kind](s, Theta, h, xp)
             zs.append(z)
+            caches.append(cache)
             if l < last:
-                h = net.activations[l](z, xp)
-                if keep:
-                    hs.append(h)
-        return zs, hs
+                y = net.activations[l](z, xp)
+                src = net.skip_source(l)
+                h = y + outs[src] if src is not None else y
+                if keep or net.residual is not None:
+                    ys.append(y)
+                    outs.append(h)
+        return zs, caches, ys, outs
 
     def forward(self, net, Theta, X, return_hidden: bool = False):
         xp = self.xp
         Theta, X = self.to_device(Theta), self.to_device(X)
-        zs, _ = self._forward(net, Theta, X, keep=False)
+        zs = self._forward(net, Theta, X, keep=False)[0]
         out = output_fn(net.output, zs[-1], xp)
         if return_hidden:
             return self.to_host(out), [self.to_host(z) for z in zs]
@@ -61,23 +70,30 @@ class ArrayBackend:
     def loss(self, net, Theta, X, y):
         xp = self.xp
         Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
-        zs, _ = self._forward(net, Theta, X, keep=False)
+        zs = self._forward(net, Theta, X, keep=False)[0]
         loss, _ = loss_and_dz(net.output, zs[-1], y, xp, need_grad=False)
         return self.to_host(loss)
 
     def loss_and_grad(self, net, Theta, X, y):
         xp = self.xp
         Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
-        zs, hs = self._forward(net, Theta, X, keep=True)
-        loss, dz = loss_and_dz(net.output, zs[-1], y, xp, need_grad=True)
+        zs, caches, ys, outs = self._forward(net, Theta, X, keep=True)
+        loss, g = loss_and_dz(net.output, zs[-1], y, xp, need_grad=True)
         G = xp.empty_like(Theta)
-        # Backward: dL/dW_l = h_{l-1}^T dz_l,  dL/db_l = sum_n dz_l,
-        #           dz_{l-1} = (dz_l W_l^T) * act'(z_{l-1}).
+        skip_grad = [None] * len(outs)  # dL/d(out_j) arriving through shortcuts
+        # Backward through layer l: parameter gradients from (input, g), then dL/d(input);
+        # a hidden output feeds the next layer and, through a shortcut, a later one.
         for l in range(net.n_layers - 1, -1, -1):
             s = net.layers[l]
-            s.weights(G)[...] = xp.matmul(hs[l].swapaxes(-1, -2), dz)
-            s.bias(G)[...] = dz.sum(axis=1)
-            if l > 0:
-                dh = xp.matmul(dz, s.weights(Theta).swapaxes(-1, -2))
-                dz = dh * net.activations[l - 1].derivative(zs[l - 1], hs[l], xp)
+            inp = X if l == 0 else outs[l - 1]
+            dh = BACKWARD[s.kind](s, Theta, inp, g, caches[l], G, xp, need_dh=l > 0)
+            if l == 0:
+                break
+            j = l - 1
+            if skip_grad[j] is not None:
+                dh = dh + skip_grad[j]
+            src = net.skip_source(j)
+            if src is not None:
+                skip_grad[src] = dh if skip_grad[src] is None else skip_grad[src] + dh
+            g = pre_grad(net.layers[j].kind, net.activations[j], dh, zs[j], ys[j], xp)
         return self.to_host(loss), self.to_host(G)

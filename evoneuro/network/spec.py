@@ -20,6 +20,38 @@ def _check_size(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+NORMS = (None, "layernorm", "weightnorm", "cosine")
+
+
+def _check_norm(norm):
+    if norm is not None and (not isinstance(norm, str) or norm.lower() not in NORMS[1:]):
+        raise ValueError(f"norm must be one of {list(NORMS)}, got {norm!r}")
+    return None if norm is None else norm.lower()
+
+
+def _check_units(units, n_hidden: int) -> tuple[str, ...]:
+    seq = [units] * n_hidden if isinstance(units, str) else list(units)
+    if len(seq) != n_hidden:
+        raise ValueError(f"units lists one entry per hidden layer: expected {n_hidden}, got {len(seq)}")
+    for u in seq:
+        if u not in ("dense", "rbf"):
+            raise ValueError(f"units must be 'dense' or 'rbf' (or a list of those), got {u!r}")
+    return tuple(seq)
+
+
+def _check_residual(residual, hidden: tuple[int, ...]):
+    if residual is None:
+        return None
+    k = _check_size(residual, "residual")
+    for l in range(k, len(hidden), k):
+        if hidden[l] != hidden[l - k]:
+            raise ValueError(
+                f"residual={k} adds hidden layer {l - k + 1}'s output to layer {l + 1}'s: their widths "
+                f"must be equal, got {hidden[l - k]} and {hidden[l]}"
+            )
+    return k
+
+
 class MLP:
     """A fully connected network whose parameters are one flat vector.
 
@@ -37,6 +69,20 @@ class MLP:
         :data:`evoneuro.network.activations.ACTIVATIONS`.
     output : {"softmax", "linear"}, default="softmax"
         ``softmax`` with cross-entropy loss, or ``linear`` with mean squared error.
+    norm : {None, "layernorm", "weightnorm", "cosine"}, default=None
+        Normalisation of every hidden layer's pre-activation: LayerNorm before the
+        activation (Ba, Kiros & Hinton 2016; learnable gain γ and shift β), WeightNorm
+        (Salimans & Kingma 2016; W = g·V/‖V‖ per unit), or cosine normalisation
+        (Luo et al. 2018; z = cos([h, 1], [w, b])).
+    residual : int or None, default=None
+        Identity shortcut around every block of ``residual`` hidden layers:
+        ``h_l = act(z_l) + h_{l-k}`` for ``l = 1 + k, 1 + 2k, ...`` (He et al. 2016). Those
+        layers must have equal widths.
+    units : {"dense", "rbf"} or list of those, default="dense"
+        ``rbf`` makes a hidden layer of Gaussian radial-basis units
+        ``exp(-‖h - c‖² / (2σ²))`` with learnable centres ``c`` and widths ``σ``: its
+        pre-activation is the scaled distance ``‖h - c‖ / (√2 σ)`` and its activation is
+        always ``gaussian``. One entry for all hidden layers or one per layer.
 
     Attributes
     ----------
@@ -70,6 +116,9 @@ class MLP:
         n_outputs: int = 1,
         activation: ActivationLike | Sequence[ActivationLike] = "sigmoid",
         output: str = "softmax",
+        norm: str | None = None,
+        residual: int | None = None,
+        units: str | Sequence[str] = "dense",
     ) -> None:
         n_inputs = _check_size(n_inputs, "n_inputs")
         n_outputs = _check_size(n_outputs, "n_outputs")
@@ -88,27 +137,48 @@ class MLP:
         self.output = output
         self.activations: tuple[Activation, ...] = get_activations(activation, len(hidden))
         self.sizes = (n_inputs, *hidden, n_outputs)
+        self.norm = _check_norm(norm)
+        self.units = _check_units(units, len(hidden))
+        self.activations = tuple(Activation("gaussian") if u == "rbf" else a
+                                 for a, u in zip(self.activations, self.units))
+        self.residual = _check_residual(residual, hidden)
+        kinds = [u if u == "rbf" else (self.norm or "dense") for u in self.units] + ["dense"]
         self.layers: tuple[LayerSlice, ...]
-        self.layers, self.n_params = make_layout(self.sizes)
+        self.layers, self.n_params = make_layout(self.sizes, kinds)
 
     def __repr__(self) -> str:
         acts = sorted({str(a) for a in self.activations})
         act = acts[0] if len(acts) == 1 else [str(a) for a in self.activations]
+        extra = "".join(
+            f", {k}={v!r}" for k, v in (("norm", self.norm), ("residual", self.residual)) if v is not None
+        )
+        if "rbf" in self.units:
+            extra += f", units={list(self.units)!r}"
         return (
             f"MLP(n_inputs={self.n_inputs}, hidden={self.hidden}, n_outputs={self.n_outputs}, "
-            f"activation={act!r}, output={self.output!r})"
+            f"activation={act!r}, output={self.output!r}{extra})"
         )
+
+    def _key(self) -> tuple:
+        return (self.sizes, self.activations, self.output, self.norm, self.residual, self.units)
 
     def __eq__(self, other) -> bool:
-        return (
-            isinstance(other, MLP)
-            and self.sizes == other.sizes
-            and self.activations == other.activations
-            and self.output == other.output
-        )
+        return isinstance(other, MLP) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.sizes, self.activations, self.output))
+        return hash(self._key())
+
+    @property
+    def is_plain(self) -> bool:
+        """True for a plain MLP: dense layers, no normalisation, no shortcuts."""
+        return self.norm is None and self.residual is None and "rbf" not in self.units
+
+    def skip_source(self, layer: int) -> int | None:
+        """Index of the hidden layer whose output is added to hidden layer ``layer``'s (0-based)."""
+        k = self.residual
+        if k is None or layer < k or layer % k:
+            return None
+        return layer - k
 
     @property
     def n_layers(self) -> int:
@@ -135,15 +205,19 @@ class MLP:
         writing into a view writes into ``theta``.
         """
         theta = self.check_theta(theta)
-        return [(s.weights(theta), s.bias(theta)) for s in self.layers]
+        return [(s.weights(theta), s.bias(theta)) + ((s.extra(theta),) if s.e_end > s.e_start else ())
+                for s in self.layers]
 
     def flatten(self, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """Inverse of :meth:`unflatten`: a list of ``(W, b)`` to one vector ``(n_params,)``."""
         if len(layers) != self.n_layers:
             raise ValueError(f"layers must hold {self.n_layers} (W, b) pairs, got {len(layers)}")
         out = np.empty(self.n_params, dtype=np.result_type(*[np.asarray(a) for wb in layers for a in wb]))
-        for i, (s, (W, b)) in enumerate(zip(self.layers, layers)):
-            W, b = np.asarray(W), np.asarray(b)
+        for i, (s, blocks) in enumerate(zip(self.layers, layers)):
+            n_blocks = 3 if s.e_end > s.e_start else 2
+            if len(blocks) != n_blocks:
+                raise ValueError(f"layers[{i}] ({s.kind}) must hold {n_blocks} arrays, got {len(blocks)}")
+            W, b = np.asarray(blocks[0]), np.asarray(blocks[1])
             if W.shape != s.w_shape or b.shape != (s.fan_out,):
                 raise ValueError(
                     f"layers[{i}] must be (W of shape {s.w_shape}, b of shape ({s.fan_out},)); "
@@ -151,6 +225,8 @@ class MLP:
                 )
             out[s.w_start : s.w_end] = W.ravel()
             out[s.b_start : s.b_end] = b
+            if n_blocks == 3:
+                out[s.e_start : s.e_end] = np.asarray(blocks[2]).reshape(s.fan_out)
         return out
 
     def init(self, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
@@ -162,15 +238,42 @@ class MLP:
             Randomness source.
         scheme : str, default="glorot"
             ``standard`` (U[±1/√fan_in]), ``lecun``, ``lecun_uniform``, ``glorot``
-            (uniform), ``glorot_normal``, ``he``, ``he_uniform``, ``orthogonal``, ``zeros``.
+            (uniform), ``glorot_normal``, ``he``, ``he_uniform``, ``orthogonal``, ``zeros``;
+            or ``critical`` / ``critical_orthogonal``: the edge of chaos for the net's
+            activations with ``σ_b² = 0.05`` (biases then random; see
+            :func:`evoneuro.network.critical.critical_init`). LSUV needs data: call
+            :func:`evoneuro.network.lsuv.lsuv_init` instead.
         gain : float, default=1.0
             Multiplies every weight (e.g. 4 for sigmoid with Glorot's scheme).
         """
+        key = scheme.lower() if isinstance(scheme, str) else scheme
+        if key in ("critical", "critical_orthogonal"):
+            from evoneuro.network.critical import critical_init
+
+            return critical_init(self, rng, orthogonal=key == "critical_orthogonal", gain=gain)
+        if key == "lsuv":
+            raise ValueError(
+                "scheme='lsuv' needs a data batch: call en.lsuv_init(net, X, rng) "
+                "(evoneuro.network.lsuv.lsuv_init) instead of net.init"
+            )
         sampler = get_init(scheme)
         rng = check_rng(rng)
         theta = np.zeros(self.n_params)
         for s in self.layers:
             s.weights(theta)[...] = gain * sampler(rng, s.fan_in, s.fan_out)
+        return self.init_extra(theta)
+
+    def init_extra(self, theta: np.ndarray) -> np.ndarray:
+        """Set the extra per-unit blocks so each layer starts as the plain layer it wraps.
+
+        WeightNorm's gain g is set to ‖V‖ of each unit (so W = V at the start), LayerNorm's
+        gain γ to 1. Modifies and returns ``theta``.
+        """
+        for s in self.layers:
+            if s.kind == "weightnorm":
+                s.extra(theta)[...] = np.linalg.norm(s.weights(theta), axis=-2)
+            elif s.kind == "layernorm":
+                s.extra(theta)[...] = 1.0
         return theta
 
     def init_population(self, size: int, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
