@@ -44,7 +44,7 @@ class Evaluator:
     (5, 10, 3)
     >>> losses, grads = ev.loss_and_grad(Theta, X, y)
     >>> losses.shape, grads.shape
-    ((5,), (5, 187))
+    ((5,), (5, 211))
     """
 
     def __init__(self, net: MLP, backend: str = "numpy", dtype: Any = "float32",

@@ -125,7 +125,7 @@ class Activation:
     >>> z = np.array([0.0, 1.0])
     >>> y = act(z)
     >>> np.round(act.derivative(z, y), 4)
-    array([1.1439, 0.7848])
+    array([1.1439, 0.7554])
     """
 
     name: str
