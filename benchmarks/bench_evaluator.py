@@ -1,0 +1,278 @@
+"""Population evaluation speed: the numba backend against numpy, a Python loop and torch.
+
+For each CPU workload of ``shared/bench/configs.json`` (an MLP ``[d_in, h x L, d_out]``,
+sigmoid hidden units, softmax cross-entropy, ``P`` members, one batch of ``B`` rows) and
+each dtype, prints the numba backend's time, GFLOP/s (``2 P B sum(fan_in fan_out)``,
+forward loss only), its share of this machine's GEMM rate (a 2048^3 NumPy matmul of the
+same dtype, measured in the same run), and speed-up ratios against
+
+* the numpy backend (batched ``matmul``),
+* a naive Python loop over members (the numpy backend on one member at a time),
+* ``torch.baddbmm`` on the same data (skipped when torch is not installed).
+
+Every figure is a median over rounds; each round times every contender once, in turn,
+so a slow moment of the machine hits all of them alike. Then one network's backprop
+(``P = 1``, workload A's net) is timed against torch autograd.
+
+Usage::
+
+    python benchmarks/bench_evaluator.py                 # all CPU workloads
+    python benchmarks/bench_evaluator.py --configs A,C --rounds 9
+    python benchmarks/bench_evaluator.py --quick         # seconds-long smoke run
+    python benchmarks/bench_evaluator.py --gpu           # G1, G2 with the cupy backend
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import evoneuro as en
+
+CONFIGS_PATH = Path(__file__).resolve().parents[2] / "shared/bench/configs.json"
+# Fallback copy of shared/bench/configs.json.
+CONFIGS_FALLBACK = {
+    "cpu": {
+        "A": {"d_in": 64, "h": 32, "L": 10, "d_out": 10, "B": 512, "P": 64},
+        "B": {"d_in": 64, "h": 32, "L": 10, "d_out": 10, "B": 512, "P": 256},
+        "C": {"d_in": 64, "h": 128, "L": 4, "d_out": 10, "B": 1024, "P": 64},
+        "D": {"d_in": 64, "h": 16, "L": 20, "d_out": 10, "B": 256, "P": 512},
+    },
+    "gpu": {
+        "G1": {"d_in": 784, "h": 256, "L": 4, "d_out": 10, "B": 1024, "P": 1024},
+        "G2": {"d_in": 64, "h": 32, "L": 10, "d_out": 10, "B": 2048, "P": 8192},
+    },
+}
+QUICK = {"d_in": 16, "h": 8, "L": 3, "d_out": 4, "B": 64, "P": 8}
+
+try:
+    import torch
+except ImportError:  # torch is a benchmark contender, not a dependency
+    torch = None
+
+
+def load_configs() -> dict:
+    if CONFIGS_PATH.exists():
+        return json.loads(CONFIGS_PATH.read_text())
+    return CONFIGS_FALLBACK
+
+
+def make_problem(cfg: dict, dtype, seed: int = 0):
+    """Net, population, data and the forward FLOP count of one workload."""
+    net = en.MLP(cfg["d_in"], (cfg["h"],) * cfg["L"], cfg["d_out"], activation="sigmoid",
+                 output="softmax")
+    rng = np.random.default_rng(seed)
+    Theta = net.init_population(cfg["P"], rng).astype(dtype)
+    X = rng.normal(size=(cfg["B"], cfg["d_in"])).astype(dtype)
+    y = rng.integers(0, cfg["d_out"], size=cfg["B"])
+    flops = 2 * cfg["P"] * cfg["B"] * sum(s.fan_in * s.fan_out for s in net.layers)
+    return net, Theta, X, y, flops
+
+
+def gemm_rate(dtype, rounds: int, n: int = 2048) -> float:
+    """GFLOP/s of an ``n^3`` NumPy matmul: this machine's BLAS ceiling for ``dtype``."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
+    a @ b
+    t = median_time(lambda: a @ b, rounds)
+    return 2 * n**3 / t / 1e9
+
+
+def median_time(fn, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved(contenders: dict, rounds: int) -> dict:
+    """Median seconds per contender; each round runs every contender once, in turn."""
+    for fn in contenders.values():  # warm-up: compilation, caches, thread pools
+        fn()
+    times = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+# --- contenders ---------------------------------------------------------------------------
+
+
+def python_loop(net, Theta, X, y, dtype):
+    ev = en.Evaluator(net, backend="numpy", dtype=dtype)
+    return lambda: np.array([ev.loss(Theta[p], X, y)[0] for p in range(len(Theta))])
+
+
+def torch_baddbmm(net, Theta, X, y):
+    """Forward losses with one ``torch.baddbmm`` per layer over the population."""
+    T = torch.from_numpy(Theta)
+    P = T.shape[0]
+    Ws = [T[:, s.w_start:s.w_end].reshape(P, s.fan_in, s.fan_out) for s in net.layers]
+    bs = [T[:, s.b_start:s.b_end].unsqueeze(1) for s in net.layers]
+    Xt = torch.from_numpy(X).expand(P, -1, -1)
+    yt = torch.from_numpy(y).repeat(P)
+
+    def run():
+        with torch.no_grad():
+            h = Xt
+            for l, (W, b) in enumerate(zip(Ws, bs)):
+                h = torch.baddbmm(b, h, W)
+                if l < len(Ws) - 1:
+                    h = torch.sigmoid_(h)
+            ce = torch.nn.functional.cross_entropy(h.reshape(-1, h.shape[-1]), yt, reduction="none")
+            return ce.view(P, -1).mean(1).numpy()
+
+    return run
+
+
+def torch_autograd(net, theta, X, y):
+    """Loss and gradient of one network with torch autograd."""
+    t = torch.from_numpy(theta)
+    params = []
+    for s in net.layers:
+        params.append(t[s.w_start:s.w_end].reshape(s.fan_in, s.fan_out).clone().requires_grad_())
+        params.append(t[s.b_start:s.b_end].clone().requires_grad_())
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def run():
+        for p in params:
+            p.grad = None
+        h = Xt
+        for l in range(net.n_layers):
+            h = torch.addmm(params[2 * l + 1], h, params[2 * l])
+            if l < net.n_layers - 1:
+                h = torch.sigmoid(h)
+        loss = torch.nn.functional.cross_entropy(h, yt)
+        loss.backward()
+        return loss.item(), [p.grad for p in params]
+
+    return run
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
+    header = (f"{'cfg':>4} {'dtype':>8} {'P':>5} {'B':>5} {'numba ms':>9} {'GFLOP/s':>8} "
+              f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9}")
+    for dtype in dtypes:
+        peak = gemm_rate(dtype, max(3, rounds // 2), gemm_n)
+        print(f"\n{np.dtype(dtype).name}: GEMM {gemm_n}^3 = {peak:.1f} GFLOP/s "
+              f"({'torch ' + torch.__version__ if torch else 'torch absent'})")
+        print(header)
+        print("-" * len(header))
+        for name, cfg in configs.items():
+            net, Theta, X, y, flops = make_problem(cfg, dtype)
+            nb = en.Evaluator(net, backend="numba", dtype=dtype)
+            npy = en.Evaluator(net, backend="numpy", dtype=dtype)
+            contenders = {
+                "numba": lambda: nb.loss(Theta, X, y),
+                "numpy": lambda: npy.loss(Theta, X, y),
+                "loop": python_loop(net, Theta, X, y, dtype),
+            }
+            if torch is not None:
+                contenders["torch"] = torch_baddbmm(net, Theta, X, y)
+            t = interleaved(contenders, rounds)
+            tn = t["numba"]
+            x_torch = f"{t['torch'] / tn:8.2f}" if "torch" in t else f"{'-':>8}"
+            ms_torch = f"{t['torch'] * 1e3:9.2f}" if "torch" in t else f"{'-':>9}"
+            print(f"{name:>4} {np.dtype(dtype).name:>8} {cfg['P']:>5} {cfg['B']:>5} {tn * 1e3:9.2f} "
+                  f"{flops / tn / 1e9:8.1f} {100 * flops / tn / 1e9 / peak:6.1f} "
+                  f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {x_torch} {ms_torch}")
+
+
+def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
+    cfg = dict(cfg, P=1)
+    print(f"\nBackprop of one net (P=1, [{cfg['d_in']}, {cfg['h']}x{cfg['L']}, {cfg['d_out']}], "
+          f"B={cfg['B']}): loss_and_grad")
+    header = f"{'dtype':>8} {'numba ms':>9} {'numpy ms':>9} {'torch ms':>9} {'x torch':>8}"
+    print(header)
+    print("-" * len(header))
+    for dtype in dtypes:
+        net, Theta, X, y, _ = make_problem(cfg, dtype)
+        nb = en.Evaluator(net, backend="numba", dtype=dtype)
+        npy = en.Evaluator(net, backend="numpy", dtype=dtype)
+        contenders = {"numba": lambda: nb.loss_and_grad(Theta, X, y),
+                      "numpy": lambda: npy.loss_and_grad(Theta, X, y)}
+        if torch is not None:
+            contenders["torch"] = torch_autograd(net, Theta[0], X, y)
+        t = interleaved(contenders, rounds if rounds < 3 else max(rounds, 20))
+        tt = f"{t['torch'] * 1e3:9.3f} {t['torch'] / t['numba']:8.2f}" if "torch" in t else f"{'-':>9} {'-':>8}"
+        print(f"{np.dtype(dtype).name:>8} {t['numba'] * 1e3:9.3f} {t['numpy'] * 1e3:9.3f} {tt}")
+
+
+def bench_gpu(configs: dict, rounds: int) -> None:
+    import cupy as cp
+
+    def gpu_time(fn) -> float:
+        fn()
+        cp.cuda.Device().synchronize()
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        times = []
+        for _ in range(rounds):
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
+        return statistics.median(times)
+
+    n = 8192
+    a = cp.random.random((n, n), dtype=cp.float32)
+    b = cp.random.random((n, n), dtype=cp.float32)
+    peak = 2 * n**3 / gpu_time(lambda: a @ b) / 1e9
+    del a, b
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    name = name.decode() if isinstance(name, bytes) else name
+    print(f"\nGPU {name}: cuBLAS float32 GEMM {n}^3 = {peak:.0f} GFLOP/s")
+    header = f"{'cfg':>4} {'P':>6} {'B':>5} {'cupy ms':>9} {'GFLOP/s':>9} {'%GEMM':>6}"
+    print(header)
+    print("-" * len(header))
+    for cname, cfg in configs.items():
+        net, Theta, X, y, flops = make_problem(cfg, np.float32)
+        ev = en.Evaluator(net, backend="cupy", dtype="float32", max_memory=16 << 30)
+        t = gpu_time(lambda: ev.loss(Theta, X, y))  # includes host->device copies of Theta
+        print(f"{cname:>4} {cfg['P']:>6} {cfg['B']:>5} {t * 1e3:9.2f} {flops / t / 1e9:9.0f} "
+              f"{100 * flops / t / 1e9 / peak:6.1f}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--configs", default=None, help="comma-separated workload names, e.g. A,C")
+    ap.add_argument("--rounds", type=int, default=7, help="timed rounds per contender (median)")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
+    ap.add_argument("--gpu", action="store_true", help="GPU workloads with the cupy backend")
+    args = ap.parse_args(argv)
+    all_configs = load_configs()
+    dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
+    if args.gpu:
+        gpu = all_configs["gpu"]
+        names = args.configs.split(",") if args.configs else list(gpu)
+        bench_gpu({n: gpu[n] for n in names}, args.rounds)
+        return
+    if args.quick:
+        configs, rounds = {"quick": QUICK}, 2
+    else:
+        cpu = all_configs["cpu"]
+        names = args.configs.split(",") if args.configs else list(cpu)
+        unknown = set(names) - set(cpu)
+        if unknown:
+            ap.error(f"unknown configs {sorted(unknown)}; choose from {sorted(cpu)}")
+        configs, rounds = {n: cpu[n] for n in names}, args.rounds
+    bench_cpu(configs, dtypes, rounds, gemm_n=256 if args.quick else 2048)
+    bench_backprop(configs.get("A", next(iter(configs.values()))), dtypes, rounds)
+
+
+if __name__ == "__main__":
+    main()

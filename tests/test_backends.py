@@ -1,0 +1,139 @@
+"""Backends against the NumPy oracle: numba always, cupy where a GPU is present."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import evoneuro as en
+from evoneuro.backends.cupy_backend import cupy_available
+
+TOL = {"float64": 1e-10, "float32": 1e-4}
+ACTIVATIONS = ["sigmoid", "tanh", "softsign", "gaussian", "identity", "relu",
+               ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
+HIDDEN = [(), (7,), (32, 5, 9)]
+
+
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def problem(act, output, hidden, P, N=70, seed=0):
+    rng = np.random.default_rng(seed)
+    net = en.MLP(n_inputs=6, hidden=hidden, n_outputs=3, activation=act, output=output)
+    Theta = net.init_population(P, rng, gain=2.0)
+    Theta[:, -3:] = rng.normal(size=(P, 3))  # non-zero output biases
+    X = rng.normal(size=(N, 6))
+    y = rng.integers(0, 3, size=N) if output == "softmax" else rng.normal(size=(N, 3))
+    return net, Theta, X, y
+
+
+def assert_agrees(backend, act, output, hidden, P, dtype):
+    net, Theta, X, y = problem(act, output, hidden, P)
+    ev = en.Evaluator(net, backend=backend, dtype=dtype)
+    ref = en.Evaluator(net, backend="numpy", dtype=dtype)
+    tol = TOL[dtype]
+    out, zs = ev.forward(Theta, X, return_hidden=True)
+    out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
+    assert out.dtype == np.dtype(dtype) and out.shape == (P, len(X), 3)
+    assert rel_err(out, out_ref) <= tol
+    for z, z_ref in zip(zs, zs_ref):
+        assert z.shape == z_ref.shape and rel_err(z, z_ref) <= tol
+    assert rel_err(ev.forward(Theta, X), out_ref) <= tol
+    losses = ev.loss(Theta, X, y)
+    assert losses.shape == (P,)
+    np.testing.assert_allclose(losses, ref.loss(Theta, X, y), rtol=tol)
+    L, G = ev.loss_and_grad(Theta, X, y)
+    L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
+    assert G.dtype == np.dtype(dtype) and G.shape == Theta.shape
+    np.testing.assert_allclose(L, L_ref, rtol=tol)
+    assert rel_err(G, G_ref) <= tol
+
+
+class TestNumba:
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("act", ACTIVATIONS, ids=str)
+    def test_activations(self, act, dtype):
+        assert_agrees("numba", act, "softmax", (9, 5), P=3, dtype=dtype)
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("output", ["softmax", "linear"])
+    @pytest.mark.parametrize("hidden", HIDDEN, ids=str)
+    @pytest.mark.parametrize("P", [1, 4])
+    def test_outputs_depths_populations(self, output, hidden, P, dtype):
+        assert_agrees("numba", "tanh", output, hidden, P, dtype)
+
+    def test_deep_narrow_net_and_several_tiles(self):
+        # 20 hidden layers, 200 samples = several tiles with a ragged last one
+        net, Theta, X, y = problem("sigmoid", "softmax", (16,) * 20, P=5, N=200)
+        ev = en.Evaluator(net, backend="numba", dtype="float64")
+        ref = en.Evaluator(net, backend="numpy", dtype="float64")
+        np.testing.assert_allclose(ev.loss(Theta, X, y), ref.loss(Theta, X, y), rtol=1e-10)
+        assert rel_err(ev.loss_and_grad(Theta, X, y)[1], ref.loss_and_grad(Theta, X, y)[1]) < 1e-10
+
+    def test_large_logits_stay_finite(self):
+        net, Theta, X, y = problem("identity", "softmax", (4,), P=2)
+        Theta *= 200.0
+        for dtype in ("float32", "float64"):
+            L, G = en.Evaluator(net, backend="numba", dtype=dtype).loss_and_grad(Theta, X, y)
+            assert np.all(np.isfinite(L)) and np.all(np.isfinite(G))
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    def test_chunked_equals_unchunked(self, dtype):
+        net, Theta, X, y = problem("sigmoid", "softmax", (8, 8), P=9, N=150)
+        whole = en.Evaluator(net, backend="numba", dtype=dtype)
+        small = en.Evaluator(net, backend="numba", dtype=dtype, max_memory=20_000)
+        assert small.chunk_size(len(X), True) < len(Theta)
+        np.testing.assert_array_equal(small.loss(Theta, X, y), whole.loss(Theta, X, y))
+        np.testing.assert_array_equal(small.forward(Theta, X), whole.forward(Theta, X))
+        for a, b in zip(small.loss_and_grad(Theta, X, y), whole.loss_and_grad(Theta, X, y)):
+            np.testing.assert_array_equal(a, b)
+
+    def test_fast_tanh_matches_float32_tanh(self):
+        from evoneuro.backends._numba_kernels import tanh_f32
+
+        x = np.linspace(-12, 12, 200_001, dtype=np.float32)
+        exact = np.tanh(x.astype(np.float64))
+        err = np.abs(tanh_f32(x) - exact)
+        assert np.max(err) <= 3 * np.spacing(np.float32(1.0))
+        assert np.max(err / np.maximum(np.abs(exact), 1e-30)) < 5e-7
+
+    def test_auto_is_numba(self):
+        net = en.MLP(2, (3,), 2)
+        assert en.Evaluator(net, backend="auto").backend == "numba"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and an NVIDIA GPU")
+class TestCupy:
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("act", ["sigmoid", ("tanh", 1.7159, 2 / 3), "gaussian"], ids=str)
+    @pytest.mark.parametrize("output", ["softmax", "linear"])
+    def test_agrees_with_numpy(self, act, output, dtype):
+        assert_agrees("cupy", act, output, (9, 5), P=3, dtype=dtype)
+
+    def test_returns_numpy_arrays(self):
+        net, Theta, X, y = problem("sigmoid", "softmax", (4,), P=2)
+        L, G = en.Evaluator(net, backend="cupy", dtype="float32").loss_and_grad(Theta, X, y)
+        assert type(L) is np.ndarray and type(G) is np.ndarray
+
+
+def test_bench_evaluator_quick():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_evaluator.py"
+    res = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "GFLOP/s" in res.stdout and "Backprop of one net" in res.stdout
+
+
+@pytest.mark.parametrize("kwargs", [dict(norm="layernorm"), dict(residual=1), dict(units="rbf")])
+def test_numba_runs_architectures_through_the_reference(kwargs):
+    net = en.MLP(4, (5, 5), 3, **kwargs)
+    rng = np.random.default_rng(0)
+    Theta, X, y = net.init_population(3, rng), rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    nb = en.Evaluator(net, backend="numba", dtype="float64")
+    ref = en.Evaluator(net, backend="numpy", dtype="float64")
+    for a, b in zip(nb.loss_and_grad(Theta, X, y), ref.loss_and_grad(Theta, X, y)):
+        np.testing.assert_array_equal(a, b)
