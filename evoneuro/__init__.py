@@ -5,22 +5,34 @@ A network is a flat weight vector, a population is a matrix, and one
 GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 """
 
+from evoneuro.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
 from evoneuro.evaluator import Evaluator
 from evoneuro.network import ACTIVATIONS, INITS, MLP, Activation
 from evoneuro.optimizers import Optimizer, get_optimizer
-from evoneuro.problems import Problem, SupervisedProblem
+from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
+from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, minimize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
-    "Activation",
-    "Evaluator",
     "INITS",
     "MLP",
+    "Activation",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "Evaluator",
+    "FitnessProblem",
+    "History",
+    "OptimizeResult",
     "Optimizer",
     "Problem",
+    "ProgressBar",
     "SupervisedProblem",
+    "Trainer",
+    "TrainingError",
     "__version__",
     "get_optimizer",
+    "minimize",
 ]

@@ -25,6 +25,9 @@ class Problem:
     n_params: int
     #: True when the same point always gets the same loss (no minibatch noise).
     deterministic: bool = True
+    #: ``(start, end)`` ranges of the parameter vector that form one layer each (used by
+    #: layer-wise optimizers); ``None`` means the whole vector is one block.
+    layer_slices: list[tuple[int, int]] | None = None
 
     def __init__(self) -> None:
         self.evals = 0
@@ -95,6 +98,7 @@ class SupervisedProblem(Problem):
         bs = check_positive_int(batch_size, "batch_size", allow_none=True)
         self.batch_size = self.n_samples if bs is None or bs >= self.n_samples else bs
         self.deterministic = self.batch_size == self.n_samples
+        self.layer_slices = [(s.w_start, s.b_end) for s in self.net.layers]
         self._order = np.arange(self.n_samples)
         self._pos = self.n_samples
         self._batch = (self.X, self.y)
@@ -124,3 +128,147 @@ class SupervisedProblem(Problem):
         losses = self.evaluator.loss(np.atleast_2d(x), self.X, self.y)
         self.evals += self.n_samples
         return float(losses[0])
+
+
+class FitnessProblem(Problem):
+    """A user's fitness function as a problem: ``f(x) -> float``, or ``f(Theta) -> (P,)``.
+
+    Each evaluated member costs 1 in :attr:`evals` (and 2 more for its gradient). A NaN or
+    infinite value counts as the worst loss (+inf) and warns once.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args, **kwargs) -> float`` for one vector ``x`` ``(n_params,)``; with
+        ``vectorized=True``, ``fun(Theta, *args, **kwargs) -> (P,)`` for a matrix.
+    n_params : int
+        Length of the parameter vector.
+    vectorized : bool, default=False
+        Whether ``fun`` takes the whole population at once.
+    args : tuple, default=()
+        Extra positional arguments for ``fun`` (and ``grad``).
+    kwargs : dict or None, default=None
+        Extra keyword arguments for ``fun`` (and ``grad``).
+    maximize : bool, default=False
+        Maximize ``fun``: the problem's loss is ``-fun``.
+    grad : callable or None, default=None
+        ``grad(x, *args, **kwargs) -> (n_params,)``, the gradient of ``fun`` (of
+        ``fun(Theta)`` row by row, ``(P, n_params)``, when ``vectorized``). Needed only
+        by gradient optimizers.
+    executor : concurrent.futures.Executor, dask.distributed.Client or None, default=None
+        Evaluate the members in parallel, one task each, gathered in order (results
+        identical to serial evaluation); ``fun`` must then pickle. Only for
+        ``vectorized=False``. See :func:`evoneuro.distributed.evaluate_parallel`. The
+        executor is not pickled with the problem: an unpickled (checkpointed) problem
+        evaluates serially until ``problem.executor`` is set again.
+    retries : int, default=2
+        With an executor: how often a member whose worker was lost is submitted again;
+        if it still fails it counts as the worst value, with one warning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evoneuro as en
+    >>> prob = en.FitnessProblem(lambda x: float(np.sum(x ** 2)), n_params=3)
+    >>> losses, _ = prob.evaluate(np.ones((4, 3)))
+    >>> losses, prob.evals
+    (array([3., 3., 3., 3.]), 4)
+    """
+
+    def __init__(self, fun, n_params: int, *, vectorized: bool = False, args=(), kwargs=None,
+                 maximize: bool = False, grad=None, executor=None, retries: int = 2) -> None:
+        super().__init__()
+        if not callable(fun):
+            raise TypeError(f"fun must be callable, got {type(fun).__name__}")
+        if grad is not None and not callable(grad):
+            raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
+        if not isinstance(args, tuple):
+            raise TypeError(f"args must be a tuple, got {type(args).__name__}")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError(f"kwargs must be a dict or None, got {type(kwargs).__name__}")
+        self.fun = fun
+        self.grad = grad
+        self.n_params = check_positive_int(n_params, "n_params")
+        self.vectorized = bool(vectorized)
+        self.args = args
+        self.kwargs = {} if kwargs is None else dict(kwargs)
+        self.maximize = bool(maximize)
+        self.deterministic = True
+        if executor is not None and self.vectorized:
+            raise ValueError("executor= evaluates members one by one; it needs vectorized=False")
+        self.executor = executor
+        self.retries = check_positive_int(retries, "retries", minimum=0)
+        self._warned_lost = False
+
+    def _values(self, Theta: np.ndarray) -> np.ndarray:
+        P = len(Theta)
+        if self.vectorized:
+            out = self.fun(Theta, *self.args, **self.kwargs)
+            try:
+                values = np.asarray(out, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"a vectorized fitness must return {P} numbers, got {out!r:.80}") from None
+            if values.shape not in ((P,), (P, 1)):
+                raise ValueError(
+                    f"a vectorized fitness must return shape ({P},) for Theta of shape "
+                    f"{Theta.shape}; got shape {values.shape}"
+                )
+            return values.reshape(P)
+        values = np.empty(P)
+        outs = (self._parallel(Theta) if getattr(self, "executor", None) is not None
+                else (self.fun(t, *self.args, **self.kwargs) for t in Theta))
+        for i, out in enumerate(outs):
+            try:
+                v = np.asarray(out, dtype=np.float64)
+            except (TypeError, ValueError):
+                v = None
+            if v is None or v.size != 1:
+                raise ValueError(
+                    f"fitness must return one number per vector, got {out!r:.80}"
+                    + ("; pass vectorized=True for a function of the whole population" if v is not None else "")
+                )
+            values[i] = v.reshape(())
+        return values
+
+    def _gradients(self, Theta: np.ndarray) -> np.ndarray:
+        if self.grad is None:
+            raise ValueError(
+                "this optimizer needs gradients, but the fitness has none: pass grad= "
+                "(the gradient of the fitness) or choose a gradient-free optimizer"
+            )
+        if self.vectorized:
+            grads = np.asarray(self.grad(Theta, *self.args, **self.kwargs), dtype=np.float64)
+        else:
+            grads = np.stack([np.asarray(self.grad(t, *self.args, **self.kwargs), dtype=np.float64)
+                              for t in Theta])
+        if grads.shape != Theta.shape:
+            raise ValueError(f"grad must return shape {Theta.shape[1:] if not self.vectorized else Theta.shape}, "
+                             f"got {grads.shape[1:] if not self.vectorized else grads.shape}")
+        return -grads if self.maximize else grads
+
+    def _parallel(self, Theta: np.ndarray) -> list:
+        from evoneuro.distributed import evaluate_parallel
+
+        outs, failed = evaluate_parallel(self.fun, Theta, self.executor, self.args, self.kwargs, self.retries)
+        if failed and not self._warned_lost:
+            i, err = next(iter(failed.items()))
+            warnings.warn(f"{len(failed)} member(s) failed {self.retries + 1} time(s) because their worker "
+                          f"was lost (member {i}: {type(err).__name__}: {err}); they count as the worst "
+                          "value. Further occurrences are not reported.", RuntimeWarning, stacklevel=4)
+            self._warned_lost = True
+        return [np.nan if i in failed else out for i, out in enumerate(outs)]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["executor"] = None  # executors do not pickle; see the class docstring
+        return state
+
+    def evaluate(self, Theta, need_grad: bool = False):
+        Theta = np.array(np.atleast_2d(Theta), dtype=np.float64)  # a copy the user may modify
+        if Theta.ndim != 2 or Theta.shape[1] != self.n_params:
+            raise ValueError(f"Theta must have shape (P, {self.n_params}), got {Theta.shape}")
+        values = self._values(Theta)
+        grads = self._gradients(Theta) if need_grad else None
+        self.evals += len(Theta) * (3 if need_grad else 1)
+        losses = -values if self.maximize else values
+        return self._nonfinite_to_worst(losses), grads

@@ -77,6 +77,13 @@ class Optimizer(ABC):
     def initialized(self) -> bool:
         return self.rng is not None
 
+    def setup(self, problem) -> None:
+        """Read structure from ``problem`` before :meth:`initialize`; default: nothing.
+
+        :class:`evoneuro.Trainer` calls it once, before initialising. Layer-wise
+        gradient methods take ``problem.layer_slices`` here; hybrids may take the network.
+        """
+
     def initialize(self, x0, rng: np.random.Generator) -> "Optimizer":
         """Create the state around ``x0`` (float64 copy), drawing randomness from ``rng``."""
         x0 = np.array(x0, dtype=np.float64)
