@@ -7,12 +7,23 @@ GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 
 from evoneuro.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
 from evoneuro.evaluator import Evaluator
+from evoneuro.fitness import NetworkFitness
 from evoneuro.network import ACTIVATIONS, INITS, MLP, Activation
 from evoneuro.optimizers import Optimizer, get_optimizer
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
 from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, minimize
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The estimators import scikit-learn (seconds); load them on first use only.
+    if name in ("EvoMLPClassifier", "EvoMLPRegressor"):
+        from evoneuro import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'evoneuro' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS",
@@ -23,8 +34,11 @@ __all__ = [
     "Checkpoint",
     "EarlyStopping",
     "Evaluator",
+    "EvoMLPClassifier",
+    "EvoMLPRegressor",
     "FitnessProblem",
     "History",
+    "NetworkFitness",
     "OptimizeResult",
     "Optimizer",
     "Problem",
