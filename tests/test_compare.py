@@ -1,0 +1,93 @@
+"""The comparison harness and the `evoneuro compare` command, on tiny budgets."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from evoneuro.cli import main
+from evoneuro.compare import compare, parse_optimizers
+from evoneuro.datasets import DATASETS, load_dataset
+
+
+def test_parse_optimizers():
+    assert parse_optimizers("adam:learning_rate=0.01:layerwise=True, es:sigma=0.05,ga") == [
+        ("adam", {"learning_rate": 0.01, "layerwise": True}),
+        ("es", {"sigma": 0.05}),
+        ("ga", {}),
+    ]
+    with pytest.raises(ValueError, match="name:key=value"):
+        parse_optimizers("adam:0.01")
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_datasets_split_and_scale(name):
+    d = load_dataset(name)
+    assert len(d.X_train) + len(d.X_test) in (150, 178, 569, 1797, 1000)
+    assert set(np.unique(d.y_train)) == set(range(d.n_classes))
+    assert abs(len(d.X_test) / (len(d.X_train) + len(d.X_test)) - 0.25) < 0.01
+    if name != "digits":
+        np.testing.assert_allclose(d.X_train.mean(axis=0), 0, atol=1e-10)
+
+
+def test_csv_dataset(tmp_path):
+    path = tmp_path / "toy.csv"
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["a", "label", "b"])
+        for i in range(40):
+            w.writerow([rng.normal(), "yes" if i % 2 else "no", rng.normal()])
+    d = load_dataset(str(path), target="label")
+    assert d.n_features == 2 and list(d.classes) == ["no", "yes"]
+    with pytest.raises(ValueError, match="target column 'nope'"):
+        load_dataset(str(path), target="nope")
+    with pytest.raises(ValueError, match="needs target"):
+        load_dataset(str(path))
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        load_dataset("mnist")
+
+
+def test_compare_runs_every_optimizer_on_the_same_budget(tmp_path):
+    c = compare("iris", hidden=(4, 4), optimizers=["adam", ("irprop+", {}), "random", "sklearn"],
+                budget_seconds=None, budget_evals=30_000, seeds=2, progress=False, out=tmp_path,
+                backend="numpy")
+    rows = c.summary()
+    assert [r["optimizer"] for r in rows] == ["adam", "irprop+", "random", "sklearn"]
+    for r in rows:
+        assert r["seeds"] == 2 and 0 <= r["test_accuracy_mean"] <= 1
+    for r in c.runs:
+        if r.optimizer != "sklearn":  # scikit-learn keeps its own max_iter budget
+            assert 30_000 * 0.5 <= r.evals <= 30_000  # stops before a step would overrun
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert len(data["runs"]) == 8 and data["settings"]["budget_evals"] == 30_000
+    assert len(list(csv.DictReader((tmp_path / "results.csv").open()))) == 8
+    assert "±" in c.table()
+
+
+def test_same_seed_same_result():
+    kw = dict(hidden=(4,), optimizers=["es"], budget_seconds=None, budget_evals=20_000, progress=False,
+              backend="numpy")
+    a, b = compare("iris", **kw), compare("iris", **kw)
+    assert a.runs[0].test_accuracy == b.runs[0].test_accuracy
+    assert a.runs[0].train_loss == b.runs[0].train_loss
+
+
+def test_compare_command_writes_table_json_csv_and_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rc = main(["compare", "--dataset", "moons", "--hidden", "6x2", "--optimizers", "adam:learning_rate=0.01,random",
+               "--budget-evals", "20000", "--depths", "1,2", "--out", str(tmp_path), "--no-progress",
+               "--backend", "numpy"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "test acc" in out and "adam" in out and "random" in out
+    for name in ("results.json", "results.csv", "curves_evals.png", "curves_seconds.png", "accuracy_vs_depth.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    depths = {r["depth"] for r in json.loads((tmp_path / "results.json").read_text())["summary"]}
+    assert depths == {1, 2}
+
+
+def test_compare_needs_a_budget():
+    with pytest.raises(ValueError, match="give a budget"):
+        compare("iris", budget_seconds=None, budget_evals=None)
