@@ -9,6 +9,8 @@ from evoneuro.callbacks import Callback, Checkpoint, EarlyStopping, History, Pro
 from evoneuro.evaluator import Evaluator
 from evoneuro.fitness import NetworkFitness
 from evoneuro.network import ACTIVATIONS, INITS, MLP, Activation
+from evoneuro.network.critical import critical_init, critical_variance
+from evoneuro.network.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
 from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, minimize
@@ -47,6 +49,9 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "__version__",
+    "critical_init",
+    "critical_variance",
     "get_optimizer",
+    "lsuv_init",
     "minimize",
 ]

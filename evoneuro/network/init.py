@@ -90,7 +90,10 @@ def get_init(scheme: str) -> Callable:
     try:
         return INITS[scheme.lower()]
     except KeyError:
-        raise ValueError(f"init scheme must be one of {sorted(INITS)}, got {scheme!r}") from None
+        raise ValueError(
+            f"init scheme must be one of {sorted(INITS) + ['critical', 'critical_orthogonal']} "
+            f"(or use evoneuro.lsuv_init(net, X) for LSUV), got {scheme!r}"
+        ) from None
 
 
 def check_rng(random_state) -> np.random.Generator:

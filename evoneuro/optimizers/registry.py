@@ -23,6 +23,7 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
     "es": ("es", "OpenAIES", {}),
     "snes": ("es", "SNES", {}),
     "pso": ("pso", "PSO", {}),
+    "guided-es": ("guided_es", "GuidedES", {}),
 }
 
 
