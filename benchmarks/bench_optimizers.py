@@ -1,0 +1,143 @@
+"""Cost of one generation of each gradient-free optimizer, the evaluation excluded.
+
+Times ``ask`` + ``tell`` with precomputed random losses on config A of
+``/work/shared/bench/configs.json`` (MLP 64-[32x10]-10, n = 11,914 parameters, P = 64,
+B = 512) and prints each as milliseconds and as a ratio to one evaluation of the
+population, measured in the same run with ``Evaluator(net, backend="auto",
+dtype="float32").loss``. References: pycma's sep-CMA (``CMA_diagonal=True``), pycma's
+full CMA where it fits, and DEAP's per-individual variation as in ``eaSimple``.
+
+Usage::
+
+    python benchmarks/bench_optimizers.py           # config A
+    python benchmarks/bench_optimizers.py --quick   # smoke test: small net, few repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import warnings
+
+import numpy as np
+
+import evoneuro as en
+from evoneuro.optimizers import get_optimizer
+
+CONFIG_A = {"d_in": 64, "h": 32, "L": 10, "d_out": 10, "B": 512, "P": 64}
+QUICK = {"d_in": 8, "h": 8, "L": 2, "d_out": 3, "B": 32, "P": 8}
+
+
+def median_ms(fn, reps: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def ours(name: str, x0: np.ndarray, P: int, losses: np.ndarray, reps: int, **params) -> float:
+    opt = get_optimizer(name, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # cmaes' switch to sep-CMA at large n
+        opt.initialize(x0, np.random.default_rng(0))
+    assert opt.popsize == P, (name, opt.popsize)
+
+    def generation():
+        Theta = opt.ask()
+        opt.tell(Theta, losses[np.random.randint(len(losses))])
+
+    return median_ms(generation, reps)
+
+
+def pycma(x0: np.ndarray, P: int, losses: np.ndarray, reps: int, diagonal: bool) -> float:
+    import cma
+    from threadpoolctl import threadpool_limits
+
+    es = cma.CMAEvolutionStrategy(x0, 0.1, {"CMA_diagonal": diagonal, "popsize": P, "verbose": -9,
+                                            "seed": 1})
+
+    def generation():
+        X = es.ask()
+        es.tell(X, list(losses[np.random.randint(len(losses))]))
+
+    with threadpool_limits(1):  # oversubscribed BLAS threads make eigh 100x slower
+        return median_ms(generation, reps, warmup=1)
+
+
+def deap_variation(x0: np.ndarray, P: int, losses: np.ndarray, reps: int) -> float:
+    """selTournament + varAnd (clone, cxBlend, mutGaussian per individual), as in eaSimple."""
+    from deap import algorithms, base, creator, tools
+
+    if not hasattr(creator, "BenchFitness"):
+        creator.create("BenchFitness", base.Fitness, weights=(-1.0,))
+        creator.create("BenchIndividual", list, fitness=creator.BenchFitness)
+    tb = base.Toolbox()
+    tb.register("mate", tools.cxBlend, alpha=0.5)
+    tb.register("mutate", tools.mutGaussian, mu=0.0, sigma=0.02, indpb=0.05)
+    tb.register("select", tools.selTournament, tournsize=3)
+    random.seed(0)
+    pop = [creator.BenchIndividual((x0 + 0.1 * np.random.randn(x0.size)).tolist()) for _ in range(P)]
+
+    def generation():
+        nonlocal pop
+        for ind, loss in zip(pop, losses[np.random.randint(len(losses))]):
+            ind.fitness.values = (float(loss),)
+        pop = algorithms.varAnd(tb.select(pop, len(pop)), tb, cxpb=0.5, mutpb=1.0)
+
+    return median_ms(generation, max(3, reps // 10), warmup=1)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small net, few repeats (smoke test)")
+    parser.add_argument("--reps", type=int, default=None, help="timed generations per optimizer")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else CONFIG_A
+    reps = args.reps or (3 if args.quick else 50)
+
+    net = en.MLP(cfg["d_in"], (cfg["h"],) * cfg["L"], cfg["d_out"], activation="sigmoid")
+    n, P, B = net.n_params, cfg["P"], cfg["B"]
+    rng = np.random.default_rng(0)
+    x0 = net.init(rng, "glorot")
+    X = rng.random((B, cfg["d_in"]), dtype=np.float32)
+    y = rng.integers(0, cfg["d_out"], B)
+    ev = en.Evaluator(net, backend="auto", dtype="float32")
+    Theta = (x0 + 0.1 * rng.standard_normal((P, n))).astype(np.float32)
+    eval_ms = median_ms(lambda: ev.loss(Theta, X, y), reps)
+    losses = rng.random((16, P))
+
+    rows = [
+        ("random (local, 1+63)", ours("random", x0, P, losses, reps, popsize=P - 1)),
+        ("random (global)", ours("random", x0, P, losses, reps, mode="global", popsize=P)),
+        ("ga (blend + mutation)", ours("ga", x0, P, losses, reps, popsize=P)),
+        ("ga (sbx + mutation)", ours("ga", x0, P, losses, reps, popsize=P, crossover="sbx")),
+        ("cmaes" + (" (-> sep, n^2 too big)" if 8 * n * n > 2**30 else " (pycma)"),
+         ours("cmaes", x0, P, losses, reps, popsize=P)),
+        ("sep-cmaes", ours("sep-cmaes", x0, P, losses, reps, popsize=P)),
+        ("es (OpenAI-ES)", ours("es", x0, P, losses, reps, popsize=P)),
+        ("snes", ours("snes", x0, P, losses, reps, popsize=P)),
+        ("pso (inertia, vmax)", ours("pso", x0, P, losses, reps, popsize=P, vmax=0.1)),
+        ("pso (constriction)", ours("pso", x0, P, losses, reps, popsize=P, form="constriction")),
+        ("ref: pycma sep-CMA", pycma(x0, P, losses, max(3, reps // 5), diagonal=True)),
+    ]
+    if 8 * n * n <= 2**28:
+        rows.append(("ref: pycma full CMA", pycma(x0, P, losses, max(3, reps // 5), diagonal=False)))
+    else:
+        rows.append((f"ref: pycma full CMA (n={n}: {8 * n * n / 2**30:.1f} GiB C, O(n^3) eigh)", np.nan))
+    rows.append(("ref: DEAP varAnd per individual", deap_variation(x0, P, losses, reps)))
+
+    print(f"config {'quick' if args.quick else 'A'}: n={n}, P={P}, B={B}; one evaluation "
+          f"(backend={ev.backend}, float32) = {eval_ms:.2f} ms")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'optimizer':<{width}}  {'ms/gen':>9}  {'x eval':>8}")
+    for name, ms in rows:
+        print(f"{name:<{width}}  {ms:9.3f}  {ms / eval_ms:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

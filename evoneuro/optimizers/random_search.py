@@ -1,0 +1,124 @@
+"""Random search: pure random sampling, and (1+lambda) local search with a success rule.
+
+- ``mode="global"``: every step samples ``popsize`` points ``x0 + sigma * z``
+  (``z ~ N(0, I)``) around the *start*; the recommendation is the best point seen. The
+  baseline every other optimizer has to beat.
+- ``mode="local"`` (default): a (1+lambda) random search. Each step asks for the parent
+  and ``lambda`` offspring ``x + sigma * z_k``; the best offspring replaces the parent
+  when it is at least as good. ``sigma`` follows the 1/5th success rule (Rechenberg 1973;
+  Schumer & Steiglitz 1968) in the smoothed form for lambda offspring of Igel, Hansen &
+  Roth (2007): the smoothed fraction ``p`` of offspring at least as good as their parent
+  moves ``sigma`` by
+  ``exp((p - p_target) / (d (1 - p_target)))`` with ``p_target = 1 / (5 + sqrt(lambda) / 2)``.
+
+The parent is asked again every step, so with minibatches parent and offspring are
+compared on the same data: an old lucky loss cannot freeze the search.
+
+References
+----------
+Schumer, M. A., Steiglitz, K. (1968). Adaptive step size random search. IEEE Transactions
+on Automatic Control 13(3), 270-276.
+Rechenberg, I. (1973). Evolutionsstrategie. Frommann-Holzboog.
+Igel, C., Hansen, N., Roth, S. (2007). Covariance Matrix Adaptation for Multi-objective
+Optimization. Evolutionary Computation 15(1), 1-28. (success rule for (1+lambda))
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from evoneuro._validation import check_dtype
+from evoneuro.optimizers._noise import NoiseTable
+from evoneuro.optimizers.base import Optimizer
+from evoneuro.optimizers.es import _popsize, _positive
+
+
+class RandomSearch(Optimizer):
+    """Random search, global (pure sampling) or local ((1+lambda) with step-size control).
+
+    Parameters
+    ----------
+    mode : {"local", "global"}, default="local"
+        See the module description.
+    popsize : int, default=16
+        Points sampled per step (``lambda``); in local mode the parent is asked as well,
+        so a step asks ``popsize + 1`` points.
+    sigma : float, default=0.05
+        Sampling scale; in local mode its initial value, then adapted.
+    dtype : {"float32", "float64"}, default="float32"
+        Dtype of the asked population.
+
+    Attributes
+    ----------
+    sigma : float
+        The current step size (local mode).
+    success_rate : float
+        The smoothed fraction of offspring at least as good as their parent (local mode).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from evoneuro.optimizers.random_search import RandomSearch
+    >>> opt = RandomSearch(sigma=1.0, dtype="float64").initialize(np.full(4, 3.0), np.random.default_rng(0))
+    >>> for _ in range(300):
+    ...     Theta = opt.ask()
+    ...     opt.tell(Theta, (Theta ** 2).sum(axis=1))
+    >>> bool((opt.x ** 2).sum() < 1e-6)
+    True
+    """
+
+    name = "random"
+
+    def __init__(self, mode: str = "local", popsize: int = 16, sigma: float = 0.05,
+                 dtype: str = "float32") -> None:
+        super().__init__(mode=mode, popsize=popsize, sigma=sigma, dtype=dtype)
+
+    def _initialize(self, x0: np.ndarray) -> None:
+        p, n = self._params, x0.size
+        if p["mode"] not in ("local", "global"):
+            raise ValueError(f"mode must be 'local' or 'global', got {p['mode']!r}")
+        self.mode = p["mode"]
+        self._lam = _popsize(p["popsize"], minimum=1)
+        self.sigma = _positive(p["sigma"], "sigma")
+        self._dtype = check_dtype(p["dtype"])
+        self._center = x0.copy()  # the parent (local) or the fixed start (global)
+        self._noise = NoiseTable(n, self.rng, self._dtype)
+        # --- success rule (Igel, Hansen & Roth 2007, with lambda offspring)
+        self._p_target = 1 / (5 + math.sqrt(self._lam) / 2)
+        self._c_p = self._p_target * self._lam / (2 + self._p_target * self._lam)
+        self._damping = 1 + n / (2 * self._lam)
+        self.success_rate = self._p_target
+
+    @property
+    def popsize(self) -> int:
+        return self._lam + (self.mode == "local")
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._center if self.mode == "local" else self.best_x
+
+    def ask(self) -> np.ndarray:
+        center = self._center.astype(self._dtype)
+        sigma = self._dtype.type(self.sigma)
+        if self.mode == "global":
+            Theta = self._noise.rows(self.rng, self._lam) * sigma
+            Theta += center
+            return Theta
+        Theta = np.empty((self._lam + 1, self.n_params), dtype=self._dtype)
+        Theta[0] = center
+        np.multiply(self._noise.rows(self.rng, self._lam), sigma, out=Theta[1:])
+        Theta[1:] += center
+        return Theta
+
+    def _tell(self, Theta, losses, grads) -> None:
+        if self.mode == "global":
+            return
+        k = 1 + int(np.argmin(losses[1:]))
+        if losses[k] <= losses[0] and np.isfinite(losses[k]):
+            self._center = np.array(Theta[k], dtype=np.float64)
+        successes = np.count_nonzero((losses[1:] <= losses[0]) & np.isfinite(losses[1:]))
+        self.success_rate += self._c_p * (successes / self._lam - self.success_rate)
+        self.sigma *= math.exp((self.success_rate - self._p_target)
+                               / (self._damping * (1 - self._p_target)))

@@ -1,0 +1,160 @@
+"""CMA-ES: pycma driven for real (restarts, memory guard), and sep-CMA-ES against pycma's."""
+
+import pickle
+import warnings
+
+import cma
+import numpy as np
+import pytest
+
+import evoneuro as en
+from evoneuro.optimizers.cmaes import CMAES, SepCMAES
+
+
+def sphere(X):
+    return (X**2).sum(axis=1)
+
+
+def ellipsoid(X):
+    n = X.shape[1]
+    return ((1e6 ** (np.arange(n) / (n - 1))) * X**2).sum(axis=1)
+
+
+def rosenbrock(X):
+    return (100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2).sum(axis=1)
+
+
+def evals_ours(f, x0, seed, target, budget):
+    opt = SepCMAES(sigma0=0.5, dtype="float64").initialize(x0, np.random.default_rng(seed))
+    while opt.n_told < budget:
+        Theta = opt.ask()
+        losses = f(Theta)
+        opt.tell(Theta, losses)
+        if losses.min() < target:
+            return opt.n_told
+    return budget
+
+
+def evals_pycma(f, x0, seed, target, budget):
+    es = cma.CMAEvolutionStrategy(x0, 0.5, {"CMA_diagonal": True, "seed": seed + 1, "verbose": -9,
+                                            "tolfun": 0, "tolx": 0, "tolfunhist": 0,
+                                            "tolflatfitness": 10**6, "tolstagnation": 10**9})
+    used = 0
+    while used < budget:
+        X = es.ask()
+        losses = f(np.array(X))
+        es.tell(X, list(losses))
+        used += len(X)
+        if losses.min() < target:
+            return used
+    return budget
+
+
+@pytest.mark.parametrize("f, n, x0, seeds, budget", [
+    (sphere, 10, 0.5, range(4), 20_000),
+    (ellipsoid, 10, 0.5, range(4), 40_000),
+    (rosenbrock, 3, 0.0, range(2), 100_000),
+])
+def test_sep_cmaes_matches_pycma_sep(f, n, x0, seeds, budget):
+    """Evaluations to reach 1e-8, averaged over seeds, within a factor of 2 of pycma's."""
+    x0 = np.full(n, x0)
+    ours = np.mean([evals_ours(f, x0, s, 1e-8, budget) for s in seeds])
+    theirs = np.mean([evals_pycma(f, x0, s, 1e-8, budget) for s in seeds])
+    assert ours < budget and theirs < budget
+    assert 0.5 < ours / theirs < 2.0, (ours, theirs)
+
+
+def test_sep_cmaes_learning_rates_are_ros_and_hansen():
+    n = 100
+    opt = SepCMAES().initialize(np.zeros(n), np.random.default_rng(0))
+    mueff = opt.mueff
+    assert opt.popsize == 4 + int(3 * np.log(n))
+    assert opt.c_1 == pytest.approx(2 / ((n + 1.3) ** 2 + mueff) * (n + 2) / 3)
+    assert opt.c_1 + opt.c_mu <= 1
+
+
+def test_sep_cmaes_bounds_clip_the_asked_points():
+    opt = SepCMAES(sigma0=5.0, bounds=(-1, 1)).initialize(np.zeros(5), np.random.default_rng(0))
+    Theta = opt.ask()
+    assert Theta.min() >= -1 and Theta.max() <= 1
+
+
+def test_cmaes_reaches_1e8_on_rosenbrock_10d():
+    opt = CMAES(sigma0=0.5, restarts=3).initialize(np.zeros(10), np.random.default_rng(0))
+    while opt.best_loss > 1e-8 and opt.n_told < 60_000:
+        Theta = opt.ask()
+        opt.tell(Theta, [cma.ff.rosen(t) for t in Theta])
+    assert opt.best_loss <= 1e-8
+    assert isinstance(opt.es, cma.CMAEvolutionStrategy)
+    np.testing.assert_allclose(opt.x, 1.0, atol=1e-3)
+
+
+def test_cmaes_ipop_restarts_double_the_population():
+    opt = CMAES(restarts=2, options={"tolflatfitness": 1}).initialize(np.zeros(4), np.random.default_rng(0))
+    sizes = set()
+    for _ in range(60):
+        Theta = opt.ask()
+        sizes.add(opt.popsize)
+        opt.tell(Theta, np.ones(len(Theta)))  # flat: pycma stops at once
+    assert opt.n_restarts == 2
+    assert sorted(sizes) == [8, 16, 32]
+
+
+def test_cmaes_memory_guard_switches_to_sep():
+    with pytest.warns(UserWarning, match="sep-CMA-ES"):
+        opt = CMAES(memory_limit=8 * 50**2 - 1).initialize(np.ones(50), np.random.default_rng(0))
+    assert opt.es is None and isinstance(opt.sep, SepCMAES)
+    for _ in range(50):
+        Theta = opt.ask()
+        opt.tell(Theta, sphere(Theta))
+    assert opt.best_loss < 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CMAES(memory_limit=8 * 50**2).initialize(np.ones(50), np.random.default_rng(0))
+
+
+def test_cmaes_leaves_numpy_global_random_alone_and_resumes():
+    def run(cut=None):
+        np.random.seed(0)
+        opt = CMAES(sigma0=0.3).initialize(np.ones(5), np.random.default_rng(7))
+        for k in range(30):
+            if k == cut:
+                opt = pickle.loads(pickle.dumps(opt))
+                np.random.seed(99)  # pycma must not depend on the global state
+            Theta = opt.ask()
+            opt.tell(Theta, sphere(Theta))
+        return opt.x
+
+    np.testing.assert_array_equal(run(), run())
+    np.testing.assert_array_equal(run(), run(cut=13))
+    np.random.seed(0)
+    CMAES().initialize(np.ones(5), np.random.default_rng(7)).ask()
+    np.testing.assert_array_equal(np.random.get_state()[1], np.random.RandomState(0).get_state()[1])
+
+
+@pytest.mark.parametrize("name", ["cmaes", "sep-cmaes"])
+def test_tiny_sigmoid_net_loss_drops(name):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    net = en.MLP(4, (4, 4), 3, activation="sigmoid")  # small: pycma's eigh is O(n^3)
+    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
+    opt = en.get_optimizer(name, sigma0=0.3).initialize(net.init(rng, "glorot"), np.random.default_rng(1))
+    before = prob.full_loss(opt.x)
+    for _ in range(60):
+        opt.step(prob)
+    assert prob.full_loss(opt.x) < 0.8 * before
+
+
+def test_sep_cmaes_same_seed_same_run_and_pickle_resume():
+    def run(cut=None):
+        opt = SepCMAES().initialize(np.ones(6), np.random.default_rng(5))
+        for k in range(40):
+            if k == cut:
+                opt = pickle.loads(pickle.dumps(opt))
+            Theta = opt.ask()
+            opt.tell(Theta, sphere(np.asarray(Theta, float)))
+        return opt.x
+
+    np.testing.assert_array_equal(run(), run())
+    np.testing.assert_array_equal(run(), run(cut=17))

@@ -1,0 +1,114 @@
+"""GA: DEAP selection and bookkeeping really used, numpy variation, elitism, resume."""
+
+import pickle
+import random
+
+import numpy as np
+import pytest
+from deap import tools
+
+import evoneuro as en
+from evoneuro.optimizers.ga import GA
+
+
+def sphere(Theta):
+    return (np.asarray(Theta, dtype=np.float64) ** 2).sum(axis=1)
+
+
+def drive(opt, f, steps):
+    told = []
+    for _ in range(steps):
+        Theta = np.array(opt.ask())
+        losses = f(Theta)
+        opt.tell(Theta, losses)
+        told.append((Theta, losses))
+    return told
+
+
+def test_deap_logbook_and_hall_of_fame():
+    opt = GA(popsize=20, hof_size=3, dtype="float64").initialize(np.ones(5), np.random.default_rng(0))
+    told = drive(opt, sphere, 15)
+    assert isinstance(opt.logbook, tools.Logbook) and isinstance(opt.hall_of_fame, tools.HallOfFame)
+    assert len(opt.logbook) == 15
+    assert opt.logbook.select("gen") == list(range(15))
+    mins = opt.logbook.select("min")
+    np.testing.assert_allclose(mins, [losses.min() for _, losses in told])
+    assert set(opt.logbook[0]) >= {"gen", "nevals", "min", "avg", "max", "std"}
+    # the hall of fame holds the best individuals ever told, best first
+    everything = np.concatenate([losses for _, losses in told])
+    best = opt.hall_of_fame[0]
+    assert len(opt.hall_of_fame) == 3
+    assert best.fitness.values[0] == pytest.approx(everything.min())
+    np.testing.assert_array_equal(best.genome, opt.best_x)
+    hof_losses = [ind.fitness.values[0] for ind in opt.hall_of_fame]
+    assert hof_losses == sorted(hof_losses)
+
+
+def test_elites_survive_unchanged():
+    opt = GA(popsize=10, n_elite=2, dtype="float64").initialize(np.ones(4), np.random.default_rng(0))
+    Theta = np.array(opt.ask())
+    losses = sphere(Theta)
+    opt.tell(Theta, losses)
+    nxt = opt.ask()
+    np.testing.assert_array_equal(nxt[:2], Theta[np.argsort(losses)[:2]])
+    np.testing.assert_array_equal(opt.x, Theta[np.argmin(losses)])
+
+
+def test_selection_leaves_pythons_global_random_alone():
+    random.seed(42)
+    before = random.getstate()
+    drive(GA(popsize=8).initialize(np.ones(3), np.random.default_rng(0)), sphere, 3)
+    assert random.getstate() == before
+
+
+@pytest.mark.parametrize("crossover", ["blend", "sbx", "none"])
+def test_minimises_sphere(crossover):
+    opt = GA(crossover=crossover, sigma0=1.0, mutation_sigma=0.05, indpb=0.3, dtype="float64")
+    drive(opt.initialize(np.full(5, 2.0), np.random.default_rng(0)), sphere, 150)
+    assert opt.hall_of_fame[0].fitness.values[0] < 0.05
+
+
+def test_blend_children_lie_in_the_widened_interval():
+    opt = GA(popsize=4, n_elite=0, cxpb=1.0, indpb=0.0, alpha=0.5, dtype="float64")
+    opt.initialize(np.zeros(50), np.random.default_rng(0))
+    parents = np.stack([np.zeros(50), np.ones(50), np.zeros(50), np.ones(50)])
+    children = opt._vary(parents.copy())
+    assert children.min() >= -0.5 - 1e-12 and children.max() <= 1.5 + 1e-12
+    np.testing.assert_allclose(children[0] + children[1], 1.0)  # cxBlend keeps the pair's sum
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="crossover"):
+        GA(crossover="onepoint").initialize(np.zeros(2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="n_elite"):
+        GA(popsize=4, n_elite=4).initialize(np.zeros(2), np.random.default_rng(0))
+
+
+def test_tiny_sigmoid_net_loss_drops():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    net = en.MLP(4, (8, 8), 3, activation="sigmoid")
+    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
+    opt = GA(popsize=32, sigma0=0.5, mutation_sigma=0.1, indpb=0.2).initialize(net.init(rng, "glorot"),
+                                                                               np.random.default_rng(1))
+    before = prob.full_loss(opt.x)
+    for _ in range(60):
+        opt.step(prob)
+    assert prob.full_loss(opt.x) < 0.8 * before
+
+
+def test_same_seed_same_run_and_pickle_resume():
+    def run(cut=None):
+        opt = GA(popsize=10).initialize(np.ones(6), np.random.default_rng(5))
+        for k in range(30):
+            if k == cut:
+                opt = pickle.loads(pickle.dumps(opt))
+            drive(opt, sphere, 1)
+        return opt.x, list(opt.logbook.select("min")), opt.hall_of_fame[0].genome
+
+    a, b, c = run(), run(), run(cut=11)
+    for u, v in [(a, b), (a, c)]:
+        np.testing.assert_array_equal(u[0], v[0])
+        assert u[1] == v[1]
+        np.testing.assert_array_equal(u[2], v[2])
