@@ -24,6 +24,8 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
     "snes": ("es", "SNES", {}),
     "pso": ("pso", "PSO", {}),
     "guided-es": ("guided_es", "GuidedES", {}),
+    "memetic": ("memetic", "Memetic", {}),
+    "readout": ("readout", "Readout", {}),
 }
 
 
