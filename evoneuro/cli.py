@@ -47,12 +47,13 @@ def _run_diagnose(args) -> int:
 
     from evoneuro.datasets import load_dataset
     from evoneuro.diagnostics import diagnose, net_label
+    from evoneuro.network.lsuv import initial_weights
     from evoneuro.network.spec import MLP
 
     data = load_dataset(args.dataset, target=args.target)
     net = MLP(data.n_features, args.hidden, data.n_classes, activation=args.activation)
-    theta = net.init(np.random.default_rng(args.seed), scheme=args.init)
     X, y = data.X_train[: args.samples], data.y_train[: args.samples]
+    theta = initial_weights(net, args.init, np.random.default_rng(args.seed), X)
     report = diagnose(net, theta, X, y)
     print(f"{net}, init={args.init!r}, {len(X)} samples of {data.name}")
     print(report.table())

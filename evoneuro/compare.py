@@ -20,6 +20,7 @@ import numpy as np
 
 from evoneuro.datasets import Dataset, load_dataset
 from evoneuro.evaluator import Evaluator
+from evoneuro.network.lsuv import initial_weights
 from evoneuro.network.spec import MLP
 
 DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "ga", "es", "random", "sklearn")
@@ -122,7 +123,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init:
     bs = None if optimizer in _FULL_BATCH else batch_size
     problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs)
     rng = np.random.default_rng(seed)
-    x0 = net.init(rng, scheme=init)
+    x0 = initial_weights(net, init, rng, data.X_train)
     opt = get_optimizer(optimizer, **params)
     callbacks = [ProgressBar(desc=f"{optimizer} seed {seed} depth {len(hidden)}", leave=False)] if progress else []
     trainer = Trainer(problem, opt, x0=x0, max_time=budget_seconds, max_evals=budget_evals,
@@ -294,7 +295,8 @@ def add_compare_parser(sub) -> None:
     p.add_argument("--target", default=None, help="target column of a CSV dataset")
     p.add_argument("--hidden", type=parse_hidden, default=(32,) * 10, help="e.g. 32x10 or 64,32 (default 32x10)")
     p.add_argument("--activation", default="sigmoid")
-    p.add_argument("--init", default="glorot")
+    p.add_argument("--init", default="glorot",
+                   help="weight init: standard, glorot, he, orthogonal, critical, lsuv, ... (default glorot)")
     p.add_argument("--optimizers", type=parse_optimizers, default=[(o, {}) for o in DEFAULT_OPTIMIZERS],
                    help="comma-separated names with optional parameters, e.g. "
                    "'adam:learning_rate=0.003,es:sigma=0.05,ga' (sklearn = scikit-learn's MLPClassifier)")

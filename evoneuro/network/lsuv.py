@@ -107,3 +107,22 @@ def lsuv_init(
                 break
             W /= math.sqrt(var)
     return theta
+
+
+def initial_weights(net: "MLP", scheme: str, rng, X=None) -> np.ndarray:
+    """``net.init(rng, scheme)``, or :func:`lsuv_init` on ``X`` (up to 512 rows) for ``"lsuv"``.
+
+    Examples
+    --------
+    >>> import numpy as np, evoneuro as en
+    >>> from evoneuro.network.lsuv import initial_weights
+    >>> net = en.MLP(4, (8, 8), 3)
+    >>> X = np.random.default_rng(0).normal(size=(32, 4))
+    >>> initial_weights(net, "lsuv", 0, X).shape
+    (115,)
+    """
+    if isinstance(scheme, str) and scheme.lower() == "lsuv":
+        if X is None:
+            raise ValueError("init='lsuv' needs a data batch X")
+        return lsuv_init(net, np.asarray(X)[:512], rng)
+    return net.init(rng, scheme)
