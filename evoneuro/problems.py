@@ -98,7 +98,7 @@ class SupervisedProblem(Problem):
         bs = check_positive_int(batch_size, "batch_size", allow_none=True)
         self.batch_size = self.n_samples if bs is None or bs >= self.n_samples else bs
         self.deterministic = self.batch_size == self.n_samples
-        self.layer_slices = [(s.w_start, s.b_end) for s in self.net.layers]
+        self.layer_slices = [(s.w_start, s.end) for s in self.net.layers]
         self._order = np.arange(self.n_samples)
         self._pos = self.n_samples
         self._batch = (self.X, self.y)

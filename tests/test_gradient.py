@@ -111,3 +111,12 @@ def test_gradient_optimizer_needs_gradients():
     opt = Adam().initialize(np.zeros(2), np.random.default_rng(0))
     with pytest.raises(ValueError, match="gradients"):
         opt.tell(opt.ask(), [1.0])
+
+
+def test_layer_slices_cover_extra_blocks():
+    net = en.MLP(3, (4, 4), 2, norm="layernorm")
+    rng = np.random.default_rng(0)
+    prob = en.SupervisedProblem(en.Evaluator(net), rng.normal(size=(5, 3)), [0, 1, 0, 1, 0])
+    slices = prob.layer_slices
+    assert slices[0][0] == 0 and slices[-1][1] == net.n_params
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))  # contiguous, nothing left out
