@@ -65,6 +65,8 @@ class History(Callback):
     validation_every : int or None, default=None
         Compute ``val_score`` every this many steps (default: ``every``).
 
+    Notes
+    -----
     Access: ``len(h)``, ``h[i]`` (the i-th record, a dict), ``h["loss"]`` (one column as
     an array, NaN where a record lacks it), ``h.records`` (the list of dicts),
     ``h.to_dict()`` (column name -> list) and ``h.as_arrays()`` (name -> array).
@@ -209,6 +211,8 @@ class ProgressBar(Callback):
     **tqdm_kwargs
         Passed to ``tqdm.tqdm``.
 
+    Notes
+    -----
     The bar does not pickle; an unpickled trainer draws a new one.
     """
 

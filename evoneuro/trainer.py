@@ -130,6 +130,8 @@ class Trainer:
     random_state : None, int or numpy Generator, default=None
         Seeds three independent streams: ``x0``, the optimizer, and the minibatches.
 
+    Notes
+    -----
     At least one of ``max_evals``, ``max_time`` and ``max_steps`` is required (a target
     alone may never be reached). Budgets are totals over the trainer's life:
     ``run(max_steps=k)`` stops at step ``k`` and a later ``run()`` continues.
