@@ -119,7 +119,7 @@ def initial_weights(net: "MLP", scheme: str, rng, X=None) -> np.ndarray:
     >>> net = en.MLP(4, (8, 8), 3)
     >>> X = np.random.default_rng(0).normal(size=(32, 4))
     >>> initial_weights(net, "lsuv", 0, X).shape
-    (115,)
+    (139,)
     """
     if isinstance(scheme, str) and scheme.lower() == "lsuv":
         if X is None:
