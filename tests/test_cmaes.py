@@ -9,10 +9,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.optimizers.cmaes import CMAES, SepCMAES
-
-
-def sphere(X):
-    return (X**2).sum(axis=1)
+from tests.optim_helpers import run_with_pickle_cut, sphere, tiny_net_losses
 
 
 def ellipsoid(X):
@@ -134,27 +131,14 @@ def test_cmaes_leaves_numpy_global_random_alone_and_resumes():
 
 @pytest.mark.parametrize("name", ["cmaes", "sep-cmaes"])
 def test_tiny_sigmoid_net_loss_drops(name):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
-    net = en.MLP(4, (4, 4), 3, activation="sigmoid")  # small: pycma's eigh is O(n^3)
-    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    opt = en.get_optimizer(name, sigma0=0.3).initialize(net.init(rng, "glorot"), np.random.default_rng(1))
-    before = prob.full_loss(opt.x)
-    for _ in range(60):
-        opt.step(prob)
-    assert prob.full_loss(opt.x) < 0.8 * before
+    # a small net: pycma's eigendecomposition is O(n^3)
+    before, after = tiny_net_losses(en.get_optimizer(name, sigma0=0.3), steps=60, hidden=(4, 4))
+    assert after < 0.8 * before
 
 
 def test_sep_cmaes_same_seed_same_run_and_pickle_resume():
     def run(cut=None):
-        opt = SepCMAES().initialize(np.ones(6), np.random.default_rng(5))
-        for k in range(40):
-            if k == cut:
-                opt = pickle.loads(pickle.dumps(opt))
-            Theta = opt.ask()
-            opt.tell(Theta, sphere(np.asarray(Theta, float)))
-        return opt.x
+        return run_with_pickle_cut(SepCMAES, np.ones(6), 40, cut).x
 
     np.testing.assert_array_equal(run(), run())
     np.testing.assert_array_equal(run(), run(cut=17))

@@ -6,35 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
-import evoneuro as en
 from evoneuro.optimizers import get_optimizer
 from evoneuro.optimizers._shaping import centered_ranks, nes_utilities
 from evoneuro.optimizers.es import SNES, OpenAIES
-
-
-def sphere(Theta):
-    return (np.asarray(Theta, dtype=np.float64) ** 2).sum(axis=1)
-
-
-def drive(opt, f, steps):
-    for _ in range(steps):
-        Theta = opt.ask()
-        opt.tell(Theta, f(Theta))
-    return opt
-
-
-def tiny_net_losses(name, steps=80, **params):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
-    net = en.MLP(4, (8, 8), 3, activation="sigmoid")
-    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    opt = get_optimizer(name, **params).initialize(net.init(rng, "glorot"), np.random.default_rng(1))
-    before = prob.full_loss(opt.x)
-    for _ in range(steps):
-        prob.begin_step(rng)
-        opt.step(prob)
-    return before, prob.full_loss(opt.x)
+from tests.optim_helpers import drive, run_with_pickle_cut, sphere, tiny_net_losses
 
 
 def test_shaping_helpers():
@@ -52,8 +27,8 @@ def test_openai_es_asks_antithetic_pairs():
 
 
 def test_openai_es_minimises_sphere():
-    opt = drive(OpenAIES(popsize=20, sigma=0.1, learning_rate=0.05, weight_decay=0.0, dtype="float64")
-                .initialize(np.full(10, 1.0), np.random.default_rng(0)), sphere, 300)
+    opt = OpenAIES(popsize=20, sigma=0.1, learning_rate=0.05, weight_decay=0.0, dtype="float64")
+    drive(opt.initialize(np.full(10, 1.0), np.random.default_rng(0)), sphere, 300)
     assert sphere(opt.x[None])[0] < 1e-2
 
 
@@ -72,27 +47,22 @@ def test_snes_defaults_follow_the_paper():
 
 
 def test_snes_converges_and_adapts_sigma():
-    opt = drive(SNES(sigma0=1.0, dtype="float64").initialize(np.full(10, 2.0), np.random.default_rng(3)),
-                sphere, 600)
+    opt = SNES(sigma0=1.0, dtype="float64").initialize(np.full(10, 2.0), np.random.default_rng(3))
+    drive(opt, sphere, 600)
     assert sphere(opt.x[None])[0] < 1e-8
     assert opt.sigma.max() < 1e-3  # the step sizes shrank with the distance to the optimum
 
 
 @pytest.mark.parametrize("name", ["es", "snes"])
 def test_tiny_sigmoid_net_loss_drops(name):
-    before, after = tiny_net_losses(name)
+    before, after = tiny_net_losses(get_optimizer(name))
     assert after < 0.8 * before
 
 
 @pytest.mark.parametrize("name", ["es", "snes"])
 def test_same_seed_same_run_and_pickle_resume(name):
     def run(cut=None):
-        opt = get_optimizer(name, popsize=10).initialize(np.ones(6), np.random.default_rng(5))
-        for k in range(40):
-            if k == cut:
-                opt = pickle.loads(pickle.dumps(opt))
-            drive(opt, sphere, 1)
-        return opt.x
+        return run_with_pickle_cut(lambda: get_optimizer(name, popsize=10), np.ones(6), 40, cut).x
 
     np.testing.assert_array_equal(run(), run())
     np.testing.assert_array_equal(run(), run(cut=17))

@@ -1,28 +1,13 @@
 """GA: DEAP selection and bookkeeping really used, numpy variation, elitism, resume."""
 
-import pickle
 import random
 
 import numpy as np
 import pytest
 from deap import tools
 
-import evoneuro as en
 from evoneuro.optimizers.ga import GA
-
-
-def sphere(Theta):
-    return (np.asarray(Theta, dtype=np.float64) ** 2).sum(axis=1)
-
-
-def drive(opt, f, steps):
-    told = []
-    for _ in range(steps):
-        Theta = np.array(opt.ask())
-        losses = f(Theta)
-        opt.tell(Theta, losses)
-        told.append((Theta, losses))
-    return told
+from tests.optim_helpers import drive, run_with_pickle_cut, sphere, tiny_net_losses
 
 
 def test_deap_logbook_and_hall_of_fame():
@@ -85,26 +70,13 @@ def test_bad_parameters():
 
 
 def test_tiny_sigmoid_net_loss_drops():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
-    net = en.MLP(4, (8, 8), 3, activation="sigmoid")
-    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    opt = GA(popsize=32, sigma0=0.5, mutation_sigma=0.1, indpb=0.2).initialize(net.init(rng, "glorot"),
-                                                                               np.random.default_rng(1))
-    before = prob.full_loss(opt.x)
-    for _ in range(60):
-        opt.step(prob)
-    assert prob.full_loss(opt.x) < 0.8 * before
+    before, after = tiny_net_losses(GA(popsize=32, sigma0=0.5, mutation_sigma=0.1, indpb=0.2), steps=60)
+    assert after < 0.8 * before
 
 
 def test_same_seed_same_run_and_pickle_resume():
     def run(cut=None):
-        opt = GA(popsize=10).initialize(np.ones(6), np.random.default_rng(5))
-        for k in range(30):
-            if k == cut:
-                opt = pickle.loads(pickle.dumps(opt))
-            drive(opt, sphere, 1)
+        opt = run_with_pickle_cut(lambda: GA(popsize=10), np.ones(6), 30, cut)
         return opt.x, list(opt.logbook.select("min")), opt.hall_of_fame[0].genome
 
     a, b, c = run(), run(), run(cut=11)

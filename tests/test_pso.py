@@ -1,25 +1,11 @@
 """PSO: the two velocity forms, clamping, convergence, resume."""
 
-import pickle
 
 import numpy as np
 import pytest
 
-import evoneuro as en
 from evoneuro.optimizers.pso import PSO, constriction_factor
-
-
-def sphere(Theta):
-    return (np.asarray(Theta, dtype=np.float64) ** 2).sum(axis=1)
-
-
-def drive(opt, f, steps):
-    asked = []
-    for _ in range(steps):
-        Theta = opt.ask()
-        asked.append(np.array(Theta))
-        opt.tell(Theta, f(Theta))
-    return asked
+from tests.optim_helpers import drive, run_with_pickle_cut, sphere, tiny_net_losses
 
 
 def test_constriction_factor_of_clerc_and_kennedy():
@@ -34,13 +20,13 @@ def test_constriction_equals_inertia_with_matching_constants():
     chi = constriction_factor(2.05, 2.05)
     a = PSO(form="constriction", dtype="float64")
     b = PSO(form="inertia", inertia=chi, c1=chi * 2.05, c2=chi * 2.05, dtype="float64")
-    runs = [drive(o.initialize(np.ones(5), np.random.default_rng(0)), sphere, 15) for o in (a, b)]
+    runs = [[T for T, _ in drive(o.initialize(np.ones(5), np.random.default_rng(0)), sphere, 15)] for o in (a, b)]
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
 def test_velocity_clamp():
-    asked = drive(PSO(vmax=0.05, sigma0=2.0, dtype="float64").initialize(np.zeros(6), np.random.default_rng(0)),
-                  sphere, 20)
+    opt = PSO(vmax=0.05, sigma0=2.0, dtype="float64").initialize(np.zeros(6), np.random.default_rng(0))
+    asked = [T for T, _ in drive(opt, sphere, 20)]
     steps = np.abs(np.diff(np.stack(asked), axis=0))
     assert steps.max() <= 0.05 + 1e-12
 
@@ -59,26 +45,13 @@ def test_bad_form():
 
 
 def test_tiny_sigmoid_net_loss_drops():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
-    net = en.MLP(4, (8, 8), 3, activation="sigmoid")
-    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    opt = PSO(sigma0=0.5).initialize(net.init(rng, "glorot"), np.random.default_rng(1))
-    before = prob.full_loss(opt.x)
-    for _ in range(100):
-        opt.step(prob)
-    assert prob.full_loss(opt.x) < 0.8 * before
+    before, after = tiny_net_losses(PSO(sigma0=0.5), steps=100)
+    assert after < 0.8 * before
 
 
 def test_same_seed_same_run_and_pickle_resume():
     def run(cut=None):
-        opt = PSO(popsize=10, vmax=0.5).initialize(np.ones(6), np.random.default_rng(5))
-        for k in range(40):
-            if k == cut:
-                opt = pickle.loads(pickle.dumps(opt))
-            drive(opt, sphere, 1)
-        return opt.x
+        return run_with_pickle_cut(lambda: PSO(popsize=10, vmax=0.5), np.ones(6), 40, cut).x
 
     np.testing.assert_array_equal(run(), run())
     np.testing.assert_array_equal(run(), run(cut=17))

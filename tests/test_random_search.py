@@ -1,23 +1,11 @@
 """Random search: local (1+lambda) with the success rule, and global sampling."""
 
-import pickle
 
 import numpy as np
 import pytest
 
-import evoneuro as en
 from evoneuro.optimizers.random_search import RandomSearch
-
-
-def sphere(Theta):
-    return (np.asarray(Theta, dtype=np.float64) ** 2).sum(axis=1)
-
-
-def drive(opt, f, steps):
-    for _ in range(steps):
-        Theta = opt.ask()
-        opt.tell(Theta, f(Theta))
-    return opt
+from tests.optim_helpers import drive, run_with_pickle_cut, sphere, tiny_net_losses
 
 
 def test_local_is_default_and_asks_parent_first():
@@ -28,8 +16,8 @@ def test_local_is_default_and_asks_parent_first():
 
 
 def test_local_converges_with_step_size_adaptation():
-    opt = drive(RandomSearch(sigma=1.0, dtype="float64").initialize(np.full(5, 3.0), np.random.default_rng(0)),
-                sphere, 400)
+    opt = RandomSearch(sigma=1.0, dtype="float64").initialize(np.full(5, 3.0), np.random.default_rng(0))
+    drive(opt, sphere, 400)
     assert sphere(opt.x[None])[0] < 1e-8
     assert opt.sigma < 1e-3
 
@@ -59,27 +47,14 @@ def test_bad_mode():
 
 
 def test_tiny_sigmoid_net_loss_drops():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))
-    y = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
-    net = en.MLP(4, (8, 8), 3, activation="sigmoid")
-    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    opt = RandomSearch().initialize(net.init(rng, "glorot"), np.random.default_rng(1))
-    before = prob.full_loss(opt.x)
-    for _ in range(100):
-        opt.step(prob)
-    assert prob.full_loss(opt.x) < 0.8 * before
+    before, after = tiny_net_losses(RandomSearch(), steps=100)
+    assert after < 0.8 * before
 
 
 @pytest.mark.parametrize("mode", ["local", "global"])
 def test_same_seed_same_run_and_pickle_resume(mode):
     def run(cut=None):
-        opt = RandomSearch(mode=mode).initialize(np.ones(6), np.random.default_rng(5))
-        for k in range(40):
-            if k == cut:
-                opt = pickle.loads(pickle.dumps(opt))
-            drive(opt, sphere, 1)
-        return opt.x
+        return run_with_pickle_cut(lambda: RandomSearch(mode=mode), np.ones(6), 40, cut).x
 
     np.testing.assert_array_equal(run(), run())
     np.testing.assert_array_equal(run(), run(cut=17))
