@@ -8,7 +8,9 @@ same dtype, measured in the same run), and speed-up ratios against
 
 * the numpy backend (batched ``matmul``),
 * a naive Python loop over members (the numpy backend on one member at a time),
-* ``torch.baddbmm`` on the same data (skipped when torch is not installed).
+* ``torch.baddbmm`` on the same data (skipped when torch is not installed),
+* the numba backend's own fused tile kernels (``x tiles``), which it uses where
+  calling BLAS ``gemm`` per member does not pay (see ``numba_backend._blas_pays``).
 
 Every figure is a median over rounds; each round times every contender once, in turn,
 so a slow moment of the machine hits all of them alike. Then one network's backprop
@@ -19,6 +21,7 @@ Usage::
     python benchmarks/bench_evaluator.py                 # all CPU workloads
     python benchmarks/bench_evaluator.py --configs A,C --rounds 9
     python benchmarks/bench_evaluator.py --quick         # seconds-long smoke run
+    python benchmarks/bench_evaluator.py --threads 1     # per-core rates (numba and torch)
     python benchmarks/bench_evaluator.py --gpu           # G1, G2 with the cupy backend
 """
 
@@ -108,6 +111,21 @@ def interleaved(contenders: dict, rounds: int) -> dict:
 # --- contenders ---------------------------------------------------------------------------
 
 
+def numba_tiles(ev, Theta, X, y):
+    """The numba backend with its BLAS path switched off: the fused tile kernels only."""
+    from evoneuro.backends import numba_backend
+
+    def run():
+        saved = numba_backend.USE_BLAS
+        numba_backend.USE_BLAS = False
+        try:
+            return ev.loss(Theta, X, y)
+        finally:
+            numba_backend.USE_BLAS = saved
+
+    return run
+
+
 def python_loop(net, Theta, X, y, dtype):
     ev = en.Evaluator(net, backend="numpy", dtype=dtype)
     return lambda: np.array([ev.loss(Theta[p], X, y)[0] for p in range(len(Theta))])
@@ -164,7 +182,7 @@ def torch_autograd(net, theta, X, y):
 
 def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
     header = (f"{'cfg':>4} {'dtype':>8} {'P':>5} {'B':>5} {'numba ms':>9} {'GFLOP/s':>8} "
-              f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9}")
+              f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9} {'x tiles':>8}")
     for dtype in dtypes:
         peak = gemm_rate(dtype, max(3, rounds // 2), gemm_n)
         print(f"\n{np.dtype(dtype).name}: GEMM {gemm_n}^3 = {peak:.1f} GFLOP/s "
@@ -179,6 +197,7 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
                 "numba": lambda: nb.loss(Theta, X, y),
                 "numpy": lambda: npy.loss(Theta, X, y),
                 "loop": python_loop(net, Theta, X, y, dtype),
+                "tiles": numba_tiles(nb, Theta, X, y),
             }
             if torch is not None:
                 contenders["torch"] = torch_baddbmm(net, Theta, X, y)
@@ -188,7 +207,8 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
             ms_torch = f"{t['torch'] * 1e3:9.2f}" if "torch" in t else f"{'-':>9}"
             print(f"{name:>4} {np.dtype(dtype).name:>8} {cfg['P']:>5} {cfg['B']:>5} {tn * 1e3:9.2f} "
                   f"{flops / tn / 1e9:8.1f} {100 * flops / tn / 1e9 / peak:6.1f} "
-                  f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {x_torch} {ms_torch}")
+                  f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {x_torch} {ms_torch} "
+                  f"{t['tiles'] / tn:8.2f}")
 
 
 def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
@@ -253,7 +273,15 @@ def main(argv=None) -> None:
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
     ap.add_argument("--gpu", action="store_true", help="GPU workloads with the cupy backend")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for numba and torch (default: all cores)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     all_configs = load_configs()
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
     if args.gpu:

@@ -91,6 +91,46 @@ class TestNumba:
         for a, b in zip(small.loss_and_grad(Theta, X, y), whole.loss_and_grad(Theta, X, y)):
             np.testing.assert_array_equal(a, b)
 
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("use_blas", [True, False])
+    @pytest.mark.parametrize("act", ["sigmoid", "relu"])
+    def test_blas_and_tile_paths(self, act, use_blas, dtype, monkeypatch):
+        # Both kernel families (BLAS gemms / fused tiles), forced either way; 600 samples
+        # = several BLAS row blocks with a ragged last one.
+        from evoneuro.backends import numba_backend
+
+        if use_blas and not numba_backend.USE_BLAS:
+            pytest.skip("SciPy BLAS not reachable from Numba")
+        monkeypatch.setattr(numba_backend, "USE_BLAS", use_blas)
+        monkeypatch.setattr(numba_backend, "_blas_pays", lambda *args, **kwargs: use_blas)
+        net, Theta, X, y = problem(act, "softmax", (16, 9), P=3, N=600)
+        ev = en.Evaluator(net, backend="numba", dtype=dtype)
+        ref = en.Evaluator(net, backend="numpy", dtype=dtype)
+        tol = TOL[dtype]
+        np.testing.assert_allclose(ev.loss(Theta, X, y), ref.loss(Theta, X, y), rtol=tol)
+        out, zs = ev.forward(Theta, X, return_hidden=True)
+        out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
+        assert rel_err(out, out_ref) <= tol
+        for z, z_ref in zip(zs, zs_ref):
+            assert rel_err(z, z_ref) <= tol
+        L, G = ev.loss_and_grad(Theta, X, y)
+        L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
+        np.testing.assert_allclose(L, L_ref, rtol=tol)
+        assert rel_err(G, G_ref) <= tol
+        small = en.Evaluator(net, backend="numba", dtype=dtype, max_memory=20_000)
+        assert small.chunk_size(len(X), True) < len(Theta)
+        np.testing.assert_array_equal(small.loss(Theta, X, y), ev.loss(Theta, X, y))
+        for a, b in zip(small.loss_and_grad(Theta, X, y), (L, G)):
+            np.testing.assert_array_equal(a, b)
+
+    def test_blas_threads_restored(self):
+        from threadpoolctl import threadpool_info
+
+        before = [d["num_threads"] for d in threadpool_info()]
+        net, Theta, X, y = problem("tanh", "softmax", (8,), P=4)
+        en.Evaluator(net, backend="numba", dtype="float32").loss(Theta, X, y)
+        assert [d["num_threads"] for d in threadpool_info()] == before
+
     def test_fast_tanh_matches_float32_tanh(self):
         from evoneuro.backends._numba_kernels import tanh_f32
 

@@ -342,3 +342,200 @@ def load_tile(X, r0, R, d, xT):
     for k in range(d):
         for r in range(R, TILE):
             xT[k, r] = 0
+
+
+# --- row-major blocks (the BLAS path): ``z`` is ``(R, n)`` with samples along rows -------
+# Every index below is a loop variable of a ``range`` (never ``r * n + j``), so Numba
+# knows it is non-negative, adds no wrap-around select, and LLVM vectorises the loops.
+
+
+@njit(**_OPTS)
+def add_bias_rows(z, bias, hid, p, r0, h0, keep):
+    """``z[r, :] += bias``; copied to ``hid[p, r0 + r, h0:]`` if ``keep``."""
+    R, n = z.shape
+    for r in range(R):
+        for j in range(n):
+            z[r, j] += bias[j]
+    if keep:
+        for r in range(R):
+            for j in range(n):
+                hid[p, r0 + r, h0 + j] = z[r, j]
+
+
+@njit(**_OPTS)
+def bias_activate_rows(z, bias, code, a, b):
+    """``z[r, :] = a f(b (z[r, :] + bias))`` in one pass.
+
+    Returns ``False`` (doing nothing) for a ``code`` without a fused loop here.
+    """
+    R, n = z.shape
+    if code == SIGMOID_FAST:
+        hb = b * np.float32(0.5)
+        ha = a * np.float32(0.5)
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = ha + ha * _tanh_f32((z[r, j] + bias[j]) * hb)
+    elif code == TANH_FAST:
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = a * _tanh_f32((z[r, j] + bias[j]) * b)
+    elif code == RELU:
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = a * max(b * (z[r, j] + bias[j]), 0.0)
+    else:
+        return False
+    return True
+
+
+@njit(**_OPTS)
+def activate_flat(z, code, a, b):
+    """``z = a f(b z)`` in place, over a flat array."""
+    m = z.shape[0]
+    if code == SIGMOID_FAST:
+        hb = b * np.float32(0.5)
+        ha = a * np.float32(0.5)
+        for i in range(m):
+            z[i] = ha + ha * _tanh_f32(z[i] * hb)
+    elif code == TANH_FAST:
+        for i in range(m):
+            z[i] = a * _tanh_f32(z[i] * b)
+    elif code == SIGMOID:
+        for i in range(m):
+            z[i] = a * (0.5 + 0.5 * math.tanh(0.5 * (b * z[i])))
+    elif code == TANH:
+        for i in range(m):
+            z[i] = a * math.tanh(b * z[i])
+    elif code == SOFTSIGN:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * (u / (1.0 + abs(u)))
+    elif code == GAUSSIAN:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * math.exp(-(u * u))
+    elif code == RELU:
+        for i in range(m):
+            z[i] = a * max(b * z[i], 0.0)
+    else:
+        for i in range(m):
+            z[i] = a * (b * z[i])
+
+
+@njit(**_OPTS)
+def softmax_loss_rows(z, y, r0, loss):
+    """Cross-entropy of the rows of ``z`` (samples ``r0..``) into ``loss[r0 + r]``."""
+    R, K = z.shape
+    for r in range(R):
+        m = z[r, 0]
+        for j in range(1, K):
+            m = max(m, z[r, j])
+        s = 0.0
+        for j in range(K):
+            s += math.exp(z[r, j] - m)
+        loss[r0 + r] = math.log(s) - (z[r, y[r0 + r]] - m)
+
+
+@njit(**_OPTS)
+def mse_loss_rows(z, Y, r0, loss):
+    """Squared error (mean over outputs) of the rows of ``z`` into ``loss[r0 + r]``."""
+    R, K = z.shape
+    for r in range(R):
+        s = 0.0
+        for j in range(K):
+            d = z[r, j] - Y[r0 + r, j]
+            s += d * d
+        loss[r0 + r] = s / K
+
+
+@njit(**_OPTS)
+def output_rows(z, softmax, out, p, r0):
+    """``out[p, r0 + r] = softmax(z[r])`` (or ``z[r]``)."""
+    R, K = z.shape
+    for r in range(R):
+        if softmax:
+            m = z[r, 0]
+            for j in range(1, K):
+                m = max(m, z[r, j])
+            s = 0.0
+            for j in range(K):
+                e = math.exp(z[r, j] - m)
+                out[p, r0 + r, j] = e
+                s += e
+            inv = 1.0 / s
+            for j in range(K):
+                out[p, r0 + r, j] = out[p, r0 + r, j] * inv
+        else:
+            for j in range(K):
+                out[p, r0 + r, j] = z[r, j]
+
+
+@njit(**_OPTS)
+def activate_backward_flat(d, z, y, code, a, b):
+    """``d *= d/dz a f(b z)`` over flat arrays, from the pre-activation ``z`` and output ``y``."""
+    m = d.shape[0]
+    ab = a * b
+    one = a / a  # 1 in the array dtype: a Python literal would promote float32 to float64
+    ia = one / a
+    if code == SIGMOID or code == SIGMOID_FAST:
+        for i in range(m):
+            fy = y[i] * ia
+            d[i] *= ab * (fy * (one - fy))
+    elif code == TANH or code == TANH_FAST:
+        for i in range(m):
+            fy = y[i] * ia
+            d[i] *= ab * (one - fy * fy)
+    elif code == SOFTSIGN:
+        for i in range(m):
+            q = one + abs(b * z[i])
+            d[i] *= ab / (q * q)
+    elif code == GAUSSIAN:
+        for i in range(m):
+            d[i] *= ab * (-2 * (b * z[i]) * (y[i] * ia))
+    elif code == RELU:
+        for i in range(m):
+            if b * z[i] <= 0:
+                d[i] = 0
+            else:
+                d[i] *= ab
+    else:
+        for i in range(m):
+            d[i] *= ab
+
+
+@njit(**_OPTS)
+def loss_grad_rows(z, softmax, y, Y, r0, N, loss):
+    """Loss rows ``r0..`` into ``loss`` and ``z`` overwritten by ``dLoss/dz`` (mean over ``N``)."""
+    R, K = z.shape
+    if softmax:
+        for r in range(R):
+            m = z[r, 0]
+            for j in range(1, K):
+                m = max(m, z[r, j])
+            s = 0.0
+            for j in range(K):
+                s += math.exp(z[r, j] - m)
+            c = y[r0 + r]
+            loss[r0 + r] = math.log(s) - (z[r, c] - m)
+            inv = 1.0 / (s * N)
+            for j in range(K):
+                z[r, j] = math.exp(z[r, j] - m) * inv
+            z[r, c] -= 1.0 / N
+    else:
+        scale = 2.0 / (N * K)
+        for r in range(R):
+            s = 0.0
+            for j in range(K):
+                dd = z[r, j] - Y[r0 + r, j]
+                s += dd * dd
+                z[r, j] = dd * scale
+            loss[r0 + r] = s / K
+
+
+@njit(**_OPTS)
+def add_column_sums(d, g):
+    """``g[j] += sum_r d[r, j]``, row after row (the inner loop runs along ``j``)."""
+    R, n = d.shape
+    for r in range(R):
+        for j in range(n):
+            g[j] += d[r, j]
