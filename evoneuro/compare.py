@@ -134,7 +134,11 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init:
                       callbacks=callbacks, random_state=seed)
     res = trainer.run()
     h = res.history
-    curve = {k: [float(v) for v in h[k]] for k in ("evals", "seconds", "loss")} if len(h) else {}
+    curve = {}
+    if len(h):
+        # at most ~1,000 points per curve keeps results.json small (an Adam run has ~65k steps)
+        keep = np.unique(np.linspace(0, len(h) - 1, min(len(h), 1000)).astype(int))
+        curve = {k: [float(v) for v in np.asarray(h[k])[keep]] for k in ("evals", "seconds", "loss")}
     return RunResult(optimizer, params, seed, len(hidden), _accuracy(ev, res.x, data.X_test, data.y_test),
                      _accuracy(ev, res.x, data.X_train, data.y_train),
                      float(ev.loss(res.x, data.X_train, data.y_train)[0]), float(res.seconds),
