@@ -86,7 +86,7 @@ def main(argv=None) -> None:
                                                         stratify=y)
     data = (X_train, X_test, y_train, y_test)
     overrides = parse_sets(args.set)
-    print(f"{'optimizer':<10} {'seed':>4} {'steps':>6} {'evals':>7} {'train loss':>10} "
+    print(f"{'optimizer':<10} {'seed':>4} {'steps':>6} {'members':>7} {'train loss':>10} "
           f"{'train acc':>9} {'test acc':>8}  params")
     for name in args.optimizers.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
