@@ -112,20 +112,29 @@ class Evaluator:
     def loss(self, Theta, X, y) -> np.ndarray:
         """Mean loss of each member ``(P,)`` (float64): cross-entropy or mean squared error."""
         Theta, X = self.check_Theta(Theta), self.check_X(X)
-        y = self.check_y(y, len(X))
-        parts = [self._backend.loss(self.net, Theta[c], X, y) for c in self._chunks(len(Theta), len(X), False)]
-        return np.concatenate(parts).astype(np.float64, copy=False)
+        return self._loss(Theta, X, self.check_y(y, len(X)))
 
     def loss_and_grad(self, Theta, X, y) -> tuple[np.ndarray, np.ndarray]:
         """Mean losses ``(P,)`` (float64) and their gradients ``(P, n_params)`` (evaluator dtype)."""
         Theta, X = self.check_Theta(Theta), self.check_X(X)
-        y = self.check_y(y, len(X))
-        chunks = self._chunks(len(Theta), len(X), True)
-        losses = np.empty(len(Theta))
-        grads = np.empty(Theta.shape, dtype=self.dtype)
-        for c in chunks:
-            losses[c], grads[c] = self._backend.loss_and_grad(self.net, Theta[c], X, y)
-        return losses, grads
+        return self._loss_and_grad(Theta, X, self.check_y(y, len(X)))
+
+    # The unchecked versions take inputs already passed through check_Theta/check_X/check_y:
+    # a SupervisedProblem validates its data once, not at every step.
+
+    def _loss(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        parts = [self._backend.loss(self.net, Theta[c], X, y) for c in self._chunks(len(Theta), len(X), False)]
+        losses = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return losses.astype(np.float64, copy=False)
+
+    def _loss_and_grad(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self._backend.loss_and_grad(self.net, Theta[c], X, y)
+                 for c in self._chunks(len(Theta), len(X), True)]
+        if len(parts) == 1:  # the usual case: no copy of the (P, n) gradient
+            losses, grads = parts[0]
+        else:
+            losses, grads = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return losses.astype(np.float64, copy=False), grads.astype(self.dtype, copy=False)
 
     def predict(self, theta, X) -> np.ndarray:
         """Outputs of one network ``theta`` ``(n_params,)`` on ``X``: shape ``(N, n_outputs)``."""

@@ -115,17 +115,17 @@ class SupervisedProblem(Problem):
         self._batch = (self.X[idx], self.y[idx])
 
     def evaluate(self, Theta, need_grad: bool = False):
-        Xb, yb = self._batch
-        Theta = np.atleast_2d(Theta)
+        Xb, yb = self._batch  # validated once, in __init__
+        Theta = self.evaluator.check_Theta(Theta)
         if need_grad:
-            losses, grads = self.evaluator.loss_and_grad(Theta, Xb, yb)
+            losses, grads = self.evaluator._loss_and_grad(Theta, Xb, yb)
         else:
-            losses, grads = self.evaluator.loss(Theta, Xb, yb), None
+            losses, grads = self.evaluator._loss(Theta, Xb, yb), None
         self.evals += len(Theta) * len(Xb) * (3 if need_grad else 1)
         return self._nonfinite_to_worst(losses), grads
 
     def full_loss(self, x) -> float:
-        losses = self.evaluator.loss(np.atleast_2d(x), self.X, self.y)
+        losses = self.evaluator._loss(self.evaluator.check_Theta(x), self.X, self.y)
         self.evals += self.n_samples
         return float(losses[0])
 
