@@ -329,13 +329,10 @@ class Trainer:
             x, fun = opt.best_x.copy(), float(opt.best_loss)
         else:
             x = opt.x
-            evals = prob.evals
             try:
-                fun = prob.full_loss(x)
+                fun = prob.full_loss(x)  # not charged to the budget
             except Exception:  # the problem itself failed: report what the optimizer saw
                 fun = float(opt.best_loss)
-            finally:
-                prob.evals = evals
         return OptimizeResult(x=x, fun=fun, history=self.history.snapshot(), n_steps=self.n_steps,
                               n_evals=self.n_evals, seconds=self.seconds,
                               stop_reason=self.stop_reason or "not run", optimizer=opt.name)

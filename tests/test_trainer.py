@@ -358,3 +358,13 @@ def test_checkpoint_from_a_custom_fitness(tmp_path):
         trainer = pickle.load(f)  # saved at the end: nothing left to do
     assert trainer.n_steps == 12
     same_run(full, trainer.run())
+
+
+def test_full_loss_is_not_charged():
+    rng = np.random.default_rng(0)
+    net = en.MLP(3, (4,), 2)
+    prob = en.SupervisedProblem(en.Evaluator(net), rng.normal(size=(10, 3)), rng.integers(0, 2, 10), batch_size=5)
+    fit = en.FitnessProblem(lambda x: float(x @ x), n_params=3)
+    for p, x in ((prob, net.init(rng)), (fit, np.ones(3))):
+        p.full_loss(x)
+        assert p.evals == 0
