@@ -65,10 +65,19 @@ def saturation(net: MLP, theta, X, threshold: float = 0.01) -> np.ndarray:
 
     A unit is saturated on a sample when ``|act'(z)| < threshold * max |act'|``.
     """
+    return _saturation(net, _pre_activations(net, theta, X), threshold)
+
+
+def _pre_activations(net: MLP, theta, X) -> list[np.ndarray]:
+    """Every layer's pre-activation ``(N, width)`` for one network, in float64."""
     _, zs = _evaluator(net).forward(theta, X, return_hidden=True)
+    return [z[0] for z in zs]
+
+
+def _saturation(net: MLP, zs: list[np.ndarray], threshold: float) -> np.ndarray:
     out = []
     for act, z in zip(net.activations, zs[:-1]):
-        d = np.abs(act.derivative(z[0], act(z[0])))
+        d = np.abs(act.derivative(z, act(z)))
         out.append(float((d < threshold * act.max_derivative).mean()))
     return np.array(out)
 
@@ -81,14 +90,16 @@ def jacobian_singular_values(net: MLP, theta, X, max_samples: int = 64) -> np.nd
     """
     if not net.hidden:
         raise ValueError("jacobian_singular_values needs at least one hidden layer")
-    theta = np.asarray(theta, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)[:max_samples]
-    _, zs = _evaluator(net).forward(theta, X, return_hidden=True)
-    J = np.broadcast_to(np.eye(net.n_inputs), (len(X), net.n_inputs, net.n_inputs))
+    return _jacobian_singular_values(net, np.asarray(theta, dtype=np.float64), _pre_activations(net, theta, X))
+
+
+def _jacobian_singular_values(net: MLP, theta: np.ndarray, zs: list[np.ndarray]) -> np.ndarray:
+    N = len(zs[0])
+    J = np.broadcast_to(np.eye(net.n_inputs), (N, net.n_inputs, net.n_inputs))
     for l, act in enumerate(net.activations):
         W = net.layers[l].weights(theta)  # (fan_in, fan_out)
-        z = zs[l][0]  # (N, fan_out)
-        D = act.derivative(z, act(z))
+        D = act.derivative(zs[l], act(zs[l]))  # (N, fan_out)
         J = (J @ W) * D[:, None, :]  # rows: input directions, columns: units of layer l
     return np.linalg.svd(J, compute_uv=False).ravel()
 
@@ -177,13 +188,14 @@ def diagnose(net: MLP, theta, X, y, threshold: float = 0.01, max_samples: int = 
     4
     """
     theta = np.asarray(theta, dtype=np.float64)
-    _, zs = _evaluator(net).forward(theta, X, return_hidden=True)
+    zs = _pre_activations(net, theta, X)  # one forward pass serves every diagnostic
     return DiagnosticReport(
         net=net,
         grad_norms=layer_gradient_norms(net, theta, X, y),
-        saturation=saturation(net, theta, X, threshold),
+        saturation=_saturation(net, zs, threshold),
         mean_abs_z=np.array([float(np.abs(z).mean()) for z in zs]),
-        singular_values=jacobian_singular_values(net, theta, X, max_samples) if net.hidden else np.array([]),
+        singular_values=(_jacobian_singular_values(net, theta, [z[:max_samples] for z in zs])
+                         if net.hidden else np.array([])),
     )
 
 
