@@ -149,11 +149,13 @@ class DiagnosticReport:
         return "\n".join(lines)
 
     def plot(self, path=None, title: str | None = None):
-        """Gradient norm and saturation per layer; saved to ``path`` when given. Needs matplotlib."""
-        import matplotlib
+        """Gradient norm, saturation and Jacobian spectrum per layer (needs matplotlib).
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Saved to ``path`` (and the path returned) when given; otherwise the figure is returned.
+        """
+        from evoneuro.plots import finish, pyplot
+
+        plt = pyplot()
 
         fig, axes = plt.subplots(1, 3, figsize=(14, 4))
         layers = np.arange(1, len(self.grad_norms) + 1)
@@ -167,10 +169,7 @@ class DiagnosticReport:
         axes[2].set(xlabel="log10 singular value", ylabel="count", title="input–output Jacobian spectrum")
         fig.suptitle(title or net_label(self.net))
         fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-        return fig
+        return finish(fig, path)
 
 
 def diagnose(net: MLP, theta, X, y, threshold: float = 0.01, max_samples: int = 64) -> DiagnosticReport:
@@ -235,11 +234,10 @@ class DiagnosticsRecorder:
         return None
 
     def plot(self, path=None):
-        """Gradient norm of every layer against training step."""
-        import matplotlib
+        """Gradient norm of every layer against training step; saved like :meth:`DiagnosticReport.plot`."""
+        from evoneuro.plots import finish, pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, ax = plt.subplots(figsize=(6, 4))
         G = np.array(self.grad_norms)
@@ -248,7 +246,4 @@ class DiagnosticsRecorder:
         ax.set(xlabel="step", ylabel="‖∂L/∂W‖", title="per-layer gradient norm during training")
         ax.legend(fontsize=6, ncol=2)
         fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-        return fig
+        return finish(fig, path)

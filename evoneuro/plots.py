@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend, or a clear ImportError."""
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -16,6 +17,15 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def finish(fig, path: str | Path | None):
+    """Save ``fig`` to ``path`` and close it, returning the path; without a path return ``fig``."""
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return Path(path)
 
 
 def _smooth(y: np.ndarray, n: int = 200) -> np.ndarray:
@@ -36,7 +46,7 @@ def plot_curves(comparison, x: str = "evals", path: str | Path | None = None):
 
     One line per optimizer and seed (largest depth of a sweep), smoothed.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     depth = max(r.depth for r in comparison.runs)
     names = list(dict.fromkeys(r.optimizer for r in comparison.runs))
@@ -58,16 +68,12 @@ def plot_curves(comparison, x: str = "evals", path: str | Path | None = None):
     ax.legend(fontsize=8, title="optimizer (test accuracy)", title_fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return Path(path)
-    return fig
+    return finish(fig, path)
 
 
 def plot_depth_sweep(comparison, path: str | Path | None = None):
     """Test accuracy (mean ± std over seeds) against depth, one line per optimizer."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     rows = comparison.summary()
     for i, name in enumerate(dict.fromkeys(r["optimizer"] for r in rows)):
@@ -82,8 +88,4 @@ def plot_depth_sweep(comparison, path: str | Path | None = None):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return Path(path)
-    return fig
+    return finish(fig, path)
