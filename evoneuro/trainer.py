@@ -10,6 +10,8 @@ uninterrupted run with the same seed would.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -17,6 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from evoneuro._threads import check_n_jobs, limit_threads
 from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.callbacks import Callback, Checkpoint, History, ProgressBar
 from evoneuro.optimizers.base import Optimizer
@@ -52,6 +55,9 @@ class OptimizeResult:
         (``"early_stopping"``).
     optimizer : str
         The optimizer's name.
+    compile_seconds : float
+        Seconds spent compiling Numba kernels during the run; not part of ``seconds``
+        nor of a ``max_time`` budget (0 once the kernels are cached).
     """
 
     x: np.ndarray
@@ -62,6 +68,7 @@ class OptimizeResult:
     seconds: float
     stop_reason: str
     optimizer: str
+    compile_seconds: float = 0.0
 
 
 class TrainingError(RuntimeError):
@@ -129,6 +136,10 @@ class Trainer:
         Add a :class:`ProgressBar`.
     random_state : None, int or numpy Generator, default=None
         Seeds three independent streams: ``x0``, the optimizer, and the minibatches.
+    n_jobs : int or None, default=None
+        Threads for the BLAS and OpenMP pools while the trainer runs (pycma's
+        eigendecomposition, the optimizers' matrix products); ``None`` or ``-1``: the CPUs
+        this process may use. The evaluator's own threads are its ``n_jobs``.
 
     Notes
     -----
@@ -139,6 +150,9 @@ class Trainer:
     The trainer always records a :class:`History`; ``result.history`` is a snapshot of it.
     A stop requested by a callback is part of the state (a checkpoint taken at that step
     resumes to the same end), so a later :meth:`run` returns at once.
+
+    Numba compiles a kernel the first time a run needs it; that time is measured
+    (``compile_seconds``) and left out of ``seconds`` and of ``max_time``.
 
     Ctrl-C during :meth:`run` ends the run and returns the result so far
     (``stop_reason="interrupted"``). An exception in a step is re-raised as
@@ -177,6 +191,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
         random_state: int | np.random.Generator | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be an evoneuro Problem, got {type(problem).__name__}")
@@ -194,8 +209,10 @@ class Trainer:
             self.optimizer.setup(problem)
             self.optimizer.initialize(self._start(x0, np.random.default_rng(init_seed)),
                                       np.random.default_rng(opt_seed))
+        self.n_jobs = check_n_jobs(n_jobs)
         self.n_steps = 0
         self.seconds = 0.0
+        self.compile_seconds = 0.0
         self.stop_reason: str | None = None
         self._evals0 = problem.evals
         self._last_cost: int | None = None
@@ -220,7 +237,11 @@ class Trainer:
             net = getattr(self.problem, "net", None)
             if net is None:
                 raise ValueError("x0 is required for a problem without a network")
-            return net.init(rng)
+            # With data at hand, the estimators' default start (LSUV); else Glorot's.
+            from evoneuro.defaults import resolve_init
+
+            X = getattr(self.problem, "X", None)
+            return resolve_init(net, "auto", rng, X) if X is not None else net.init(rng)
         if isinstance(x0, (int, np.integer)) and not isinstance(x0, bool):
             if x0 != n:
                 raise ValueError(f"x0 as an int is the number of parameters; the problem has {n}, got {x0}")
@@ -255,8 +276,11 @@ class Trainer:
         """One minibatch, one optimizer step, then the callbacks; returns the step's record."""
         t0 = time.perf_counter()
         evals0 = self.problem.evals
-        self.problem.begin_step(self.rng)
-        losses = self.optimizer.step(self.problem)
+        with _compile_timer() as compiling:
+            self.problem.begin_step(self.rng)
+            losses = self.optimizer.step(self.problem)
+        t0 += compiling.seconds  # one-off compilation is not part of the run's time
+        self.compile_seconds += compiling.seconds
         self.n_steps += 1
         self._last_cost = self.problem.evals - evals0
         losses = np.asarray(losses if losses is not None else [np.nan], dtype=np.float64).ravel()
@@ -296,10 +320,11 @@ class Trainer:
             cb.on_start(self)
         reason = None
         try:
-            while reason is None:
-                reason = self._callback_stop or self._budget_reason(budget)
-                if reason is None:
-                    self.step()
+            with limit_threads(self.n_jobs):
+                while reason is None:
+                    reason = self._callback_stop or self._budget_reason(budget)
+                    if reason is None:
+                        self.step()
         except KeyboardInterrupt:
             reason = "interrupted"
         except Exception as exc:
@@ -335,7 +360,28 @@ class Trainer:
                 fun = float(opt.best_loss)
         return OptimizeResult(x=x, fun=fun, history=self.history.snapshot(), n_steps=self.n_steps,
                               n_evals=self.n_evals, seconds=self.seconds,
-                              stop_reason=self.stop_reason or "not run", optimizer=opt.name)
+                              stop_reason=self.stop_reason or "not run", optimizer=opt.name,
+                              compile_seconds=self.compile_seconds)
+
+
+class _CompileTime:
+    seconds = 0.0
+
+
+@contextlib.contextmanager
+def _compile_timer():
+    """Seconds Numba spends compiling inside the block (its ``numba:compile`` events)."""
+    out = _CompileTime()
+    if "numba" not in sys.modules:  # nothing can compile
+        yield out
+        return
+    from numba.core import event
+
+    def record(seconds: float) -> None:
+        out.seconds = seconds
+
+    with event.install_timer("numba:compile", record):
+        yield out
 
 
 def minimize(
@@ -359,6 +405,7 @@ def minimize(
     popsize: int | None = None,
     executor=None,
     retries: int = 2,
+    n_jobs: int | None = None,
 ) -> OptimizeResult:
     """Minimise (or maximise) a fitness function or a :class:`Problem`.
 
@@ -392,6 +439,8 @@ def minimize(
         ``dask.distributed.Client``, retrying members whose worker was lost; see
         :class:`evoneuro.FitnessProblem`. For a callable fitness, or attached to a given
         :class:`evoneuro.FitnessProblem` (such as :class:`evoneuro.NetworkFitness`).
+    n_jobs : int or None
+        Threads for the BLAS/OpenMP pools during the run; see :class:`Trainer`.
 
     Returns
     -------
@@ -444,7 +493,7 @@ def minimize(
     sign = -1.0 if getattr(problem, "maximize", False) else 1.0
     trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
                       target=None if target is None else sign * target, callbacks=callbacks,
-                      progress=progress, random_state=random_state)
+                      progress=progress, random_state=random_state, n_jobs=n_jobs)
     try:
         result = trainer.run()
     except TrainingError as err:

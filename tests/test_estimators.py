@@ -15,15 +15,15 @@ import evoneuro as en
 from evoneuro.estimators import EvoMLPClassifier, EvoMLPRegressor
 from evoneuro.optimizers import get_optimizer
 
-SMALL = dict(hidden_layer_sizes=(8,), max_iter=50, backend="numpy")
+SMALL = dict(hidden_layer_sizes=(8,), max_iter=50, backend="numpy", optimizer="irprop+")
 ES = dict(optimizer="es", optimizer_params={"popsize": 16, "sigma": 0.1, "learning_rate": 0.1})
 
 
 @parametrize_with_checks([
     EvoMLPClassifier(**SMALL),
     EvoMLPRegressor(**SMALL),
-    EvoMLPClassifier(**SMALL, **ES),
-    EvoMLPRegressor(**SMALL, **ES),
+    EvoMLPClassifier(**{**SMALL, **ES}),
+    EvoMLPRegressor(**{**SMALL, **ES}),
 ])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -50,7 +50,7 @@ def test_fitted_attributes(iris):
     np.testing.assert_array_equal(clf.net_.flatten(list(zip(clf.coefs_, clf.intercepts_))), clf.params_)
     assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.history_) <= 30
     assert np.isfinite(clf.loss_) and clf.loss_ <= clf.loss_curve_[0]
-    assert clf.optimizer_.name == "irprop+" and clf.optimizer_.initialized
+    assert clf.optimizer_.name == "adam" and clf.optimizer_.initialized
     assert clf.validation_scores_ is None
 
 
@@ -85,17 +85,17 @@ def test_clone_keeps_params_and_drops_fit(iris):
 def test_optimizer_instance_is_not_mutated(iris):
     X, y = iris
     opt = get_optimizer("es", popsize=8)
-    clf = EvoMLPClassifier(**SMALL, optimizer=opt, random_state=0).fit(X, y)
+    clf = EvoMLPClassifier(**{**SMALL, "optimizer": opt}, random_state=0).fit(X, y)
     assert not opt.initialized and clf.optimizer is opt
     assert clf.optimizer_ is not opt and clf.optimizer_.initialized
     with pytest.raises(ValueError, match="optimizer_params"):
-        EvoMLPClassifier(**SMALL, optimizer=opt, optimizer_params={"popsize": 4}).fit(X, y)
+        EvoMLPClassifier(**{**SMALL, "optimizer": opt}, optimizer_params={"popsize": 4}).fit(X, y)
 
 
 @pytest.mark.parametrize("Est", [EvoMLPClassifier, EvoMLPRegressor])
 def test_pickle_round_trip(iris, Est):
     X, y = iris
-    est = Est(**SMALL, **ES, random_state=0).fit(X, y)
+    est = Est(**{**SMALL, **ES}, random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
     again.set_params(warm_start=True).fit(X, y)  # the unpickled optimizer state continues
@@ -118,18 +118,18 @@ def test_string_labels_and_binary(iris):
 @pytest.mark.parametrize("kw", [{}, ES])
 def test_same_random_state_same_predictions(iris, kw):
     X, y = iris
-    a = EvoMLPClassifier(**SMALL, **kw, random_state=7).fit(X, y)
-    b = EvoMLPClassifier(**SMALL, **kw, random_state=7).fit(X, y)
+    a = EvoMLPClassifier(**{**SMALL, **kw}, random_state=7).fit(X, y)
+    b = EvoMLPClassifier(**{**SMALL, **kw}, random_state=7).fit(X, y)
     np.testing.assert_array_equal(a.params_, b.params_)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
-    c = EvoMLPClassifier(**SMALL, **kw, random_state=8).fit(X, y)
+    c = EvoMLPClassifier(**{**SMALL, **kw}, random_state=8).fit(X, y)
     assert not np.array_equal(a.params_, c.params_)
 
 
 @pytest.mark.parametrize("kw", [{}, ES])
 def test_warm_start_continues_the_optimizer(iris, kw):
     X, y = iris
-    common = dict(SMALL, max_iter=20, n_iter_no_change=100, random_state=0, **kw)
+    common = dict(SMALL, max_iter=20, random_state=0, **kw)
     whole = EvoMLPClassifier(**{**common, "max_iter": 40}).fit(X, y)
     warm = EvoMLPClassifier(**common, warm_start=True).fit(X, y)
     opt = warm.optimizer_
@@ -170,9 +170,9 @@ def test_partial_fit(iris):
         clf.partial_fit(X, y + 10)
     with pytest.raises(ValueError, match="differs"):
         clf.partial_fit(X, y, classes=[0, 1])
-    batched = EvoMLPClassifier(**SMALL, batch_size=50, optimizer="adam", random_state=0)
+    batched = EvoMLPClassifier(**{**SMALL, "optimizer": "adam"}, batch_size=50, random_state=0)
     batched.partial_fit(X, y, classes=[0, 1, 2])
-    assert batched.n_iter_ == 3  # one pass over the data = 3 minibatches
+    assert batched.n_iter_ == 3 and batched.n_evals_ == 3 * len(X)  # one pass = 3 minibatches
     reg = EvoMLPRegressor(**SMALL, random_state=0)
     reg.partial_fit(X[:, :3], X[:, 3]).partial_fit(X[:, :3], X[:, 3])
     assert reg.n_iter_ == 2
@@ -199,7 +199,7 @@ def test_budgets_and_verbose(iris, capsys):
 def test_regressor_multioutput_and_scaling():
     X, y = make_regression(n_samples=120, n_features=5, n_targets=2, noise=1.0, random_state=0)
     y = y * 1000.0 + 5e4  # far from the network's natural scale
-    reg = EvoMLPRegressor(hidden_layer_sizes=(16,), activation="tanh", max_iter=200, backend="numpy",
+    reg = EvoMLPRegressor(hidden_layer_sizes=(16,), activation="tanh", optimizer="irprop+", max_iter=200, backend="numpy",
                           random_state=0).fit(X, y)
     assert reg.predict(X).shape == (120, 2)
     assert reg.score(X, y) > 0.95
@@ -266,6 +266,12 @@ def test_sparse_input_is_a_type_error(iris, Est):
 
 @pytest.mark.parametrize("params, match", [
     ({"optimizer": "nope"}, "optimizer must be one of"),
+    ({"init": "nope"}, "init"),
+    ({"init": -1.0}, "init"),
+    ({"init": np.zeros(3)}, "init"),
+    ({"init": None}, "init"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"n_jobs": 0}, "n_jobs"),
     ({"hidden_layer_sizes": (4, 0)}, "hidden"),
     ({"max_iter": 0}, "max_iter"),
     ({"activation": "swish"}, "activation"),
@@ -281,3 +287,85 @@ def test_deepcopy_of_fitted_estimator_predicts_the_same(iris):
     X, y = iris
     clf = EvoMLPClassifier(**SMALL, random_state=0).fit(X, y)
     np.testing.assert_array_equal(copy.deepcopy(clf).predict_proba(X), clf.predict_proba(X))
+
+
+# --- defaults: budgets, start, minibatch -----------------------------------------------
+
+def test_no_budget_means_the_documented_number_of_steps(iris):
+    from evoneuro.estimators._base import DEFAULT_MAX_ITER
+
+    X, y = iris
+    clf = EvoMLPClassifier(hidden_layer_sizes=(4,), backend="numpy", random_state=0).fit(X, y)
+    assert clf.n_iter_ == DEFAULT_MAX_ITER and clf.stop_reason_ == "max_steps"
+    assert clf.optimizer_.name == "adam" and clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sep-cmaes", "es"])
+def test_a_given_budget_governs_alone(iris, optimizer):
+    # no max_iter default and no stopping on the training loss: the budget set is what ends a fit
+    X, y = iris
+    clf = EvoMLPClassifier(hidden_layer_sizes=(4,), optimizer=optimizer, max_evals=3_000_000,
+                           backend="numpy", random_state=0).fit(X, y)
+    assert clf.stop_reason_ == "max_evals"
+    assert clf.n_evals_ <= 3_000_000 and clf.n_iter_ > 50
+    clf = EvoMLPClassifier(hidden_layer_sizes=(4,), optimizer=optimizer, max_time=0.5,
+                           backend="numpy", random_state=0).fit(X, y)
+    assert clf.stop_reason_ == "max_time"
+
+
+
+@pytest.mark.parametrize("init", ["auto", "glorot", "critical", 4.0,
+                                  lambda net, rng, X: net.init(rng, "orthogonal")])
+def test_init_variants(iris, init):
+    X, y = iris
+    clf = EvoMLPClassifier(**{**SMALL, "init": init}, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.6
+
+
+def test_init_vector_is_the_start(iris):
+    X, y = iris
+    first = EvoMLPClassifier(**SMALL, random_state=0).fit(X, y)
+    again = EvoMLPClassifier(**{**SMALL, "init": first.params_, "max_iter": 1}, random_state=1).fit(X, y)
+    # one Rprop step from the given vector moves every weight by at most its first step size
+    assert np.abs(again.params_ - first.params_).max() <= 0.0125 + 1e-12
+    with pytest.raises(ValueError, match="init"):
+        EvoMLPClassifier(**{**SMALL, "init": first.params_[:-1]}).fit(X, y)
+
+
+def test_batch_size_auto(iris):
+    X, y = load_digits(return_X_y=True)
+    clf = EvoMLPClassifier(hidden_layer_sizes=(8,), optimizer="es", max_iter=3, backend="numpy",
+                           random_state=0).fit(X[:600] / 16, y[:600])
+    assert clf.n_evals_ == clf.optimizer_.popsize * (256 + 344 + 256)  # 256 + the remainder, then a new pass
+    clf = EvoMLPClassifier(hidden_layer_sizes=(8,), optimizer="irprop+", max_iter=3, backend="numpy",
+                           random_state=0).fit(X[:600] / 16, y[:600])
+    assert clf.n_evals_ == 3 * 3 * 600  # Rprop takes the full batch (forward + backward)
+
+
+def test_partial_fit_is_one_pass(iris):
+    X, y = load_digits(return_X_y=True)
+    clf = EvoMLPClassifier(hidden_layer_sizes=(8,), backend="numpy", random_state=0)
+    clf.partial_fit(X[:600] / 16, y[:600], classes=np.arange(10))
+    # batches of 256 and 344 rows (the remainder 88 is under half a batch): every row once
+    assert clf.n_iter_ == 2 and clf.n_evals_ == 3 * 600
+
+
+def test_compile_seconds_reported(iris):
+    X, y = iris
+    clf = EvoMLPClassifier(**SMALL, random_state=0).fit(X, y)
+    assert isinstance(clf.compile_seconds_, float) and clf.compile_seconds_ >= 0.0
+
+
+def test_early_stopping_on_too_few_samples_names_validation_fraction():
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="validation_fraction"):
+        EvoMLPClassifier(**SMALL, early_stopping=True).fit(X, y)
+
+
+def test_early_stopping_patience_counts_passes(iris):
+    X, y = load_digits(return_X_y=True)
+    clf = EvoMLPClassifier(hidden_layer_sizes=(8,), optimizer="adam", max_iter=400, early_stopping=True,
+                           n_iter_no_change=3, backend="numpy", random_state=0).fit(X[:900] / 16, y[:900])
+    per_pass = 3  # 810 training rows: batches of 256, 256 and 298
+    assert len(clf.validation_scores_) == clf.n_iter_ // per_pass

@@ -1,0 +1,202 @@
+"""What a network problem gets when the user sets nothing: start, minibatch, step sizes.
+
+The estimators and ``evoneuro compare`` share these, so the comparison shows what a user
+of the estimators gets. Every value below was chosen by a measurement, named beside it;
+``benchmarks/defaults_table.py`` reruns them (digits, and six other data sets for generality).
+
+- **Start** (``init="auto"``): LSUV (Mishkin & Matas 2016) on up to 512 training rows.
+  At Glorot's scale the last hidden layer of a 10×32 sigmoid net varies by ~5e-7 across
+  the digits, so its output ignores the input and every search around it starts blind;
+  LSUV gives each layer unit pre-activation variance on the real data for any activation.
+- **Minibatch** (``batch_size="auto"``): 256 rows shared by the whole population, except
+  for the Rprop family (full batch: Rprop adapts its steps to the sign of the gradient,
+  which minibatch noise flips).
+- **Scales** relative to the start: an optimizer's initial spread (``sigma0``,
+  ``sigma``, ...) is a fraction of the start's weight RMS, so it explores the same
+  relative neighbourhood whatever the fan-in, activation or init.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from evoneuro.network.spec import MLP
+
+#: Optimizers that take the full batch by default (see the module docstring).
+FULL_BATCH = frozenset({"rprop+", "rprop-", "irprop+", "irprop-"})
+#: Rows per step for every other optimizer.
+DEFAULT_BATCH = 256
+#: Rows of training data LSUV looks at.
+LSUV_ROWS = 512
+
+# Spreads as fractions of the start's weight RMS (0.31 for LSUV on 10x32 sigmoid/digits).
+# Measured on digits, 10x32 sigmoid, LSUV, batch 256, 1e7 evaluations, seed 0, test accuracy
+# (rerun: benchmarks/defaults_table.py --study sweep --relative ...):
+#   sep-cmaes sigma0 0.15x: 34 % (at 2e7), 0.3x: 44 %, 0.6x: 46 %, 1.3x: 10 %
+#   snes      sigma0 0.15x: 45 % (at 2e7), 0.3x: 44 %, 0.6x: 50 %, 1.3x: 20 %
+#   es        sigma  0.05x: 71 % (at 2e7), 0.1x: 10 %
+# CMA-ES and SNES adapt their spread, so the start matters most for short budgets; too
+# large a spread saturates the sigmoids and the search stalls at chance.
+_RELATIVE: dict[str, dict[str, float]] = {
+    "cmaes": {"sigma0": 0.4},
+    "sep-cmaes": {"sigma0": 0.4},
+    "snes": {"sigma0": 0.5},
+    "es": {"sigma": 0.05},
+    "ga": {"sigma0": 0.3, "mutation_sigma": 0.05},
+    "pso": {"sigma0": 0.3},
+    "random": {"sigma": 0.1},
+    "guided-es": {"sigma": 0.05},
+}
+# Fixed (scale-free) values that differ from the optimizer classes' own defaults.
+_ABSOLUTE: dict[str, dict[str, Any]] = {
+    # docs/science.md row 1: plain 10x32 sigmoid, LSUV, 8,000 steps: lr 0.01 94.1 %,
+    # 0.005 91.1 %, 0.003 90.0 %, 0.001 88.0 %, >= 0.02 diverges.
+    "adam": {"learning_rate": 0.01},
+}
+# Hybrids: the inner optimizer's spread, relative as above.
+_INNER_RELATIVE: dict[str, dict[str, float]] = {
+    "readout": {"sigma0": 0.4},
+    "memetic": {"sigma0": 0.4},
+}
+
+
+def default_batch_size(optimizer: str, n_samples: int) -> int | None:
+    """Rows per step for ``optimizer`` on ``n_samples`` rows (``None``: full batch).
+
+    Examples
+    --------
+    >>> from evoneuro.defaults import default_batch_size
+    >>> default_batch_size("irprop+", 5000), default_batch_size("sep-cmaes", 5000)
+    (None, 256)
+    """
+    if optimizer in FULL_BATCH or n_samples <= DEFAULT_BATCH:
+        return None
+    return DEFAULT_BATCH
+
+
+def start_scale(net: "MLP", theta: np.ndarray) -> float:
+    """Root-mean-square of the weight matrices of ``theta`` (biases and gains left out).
+
+    Examples
+    --------
+    >>> import numpy as np, evoneuro as en
+    >>> from evoneuro.defaults import start_scale
+    >>> net = en.MLP(4, (8,), 3)
+    >>> round(start_scale(net, net.init(0, "zeros") + 0.5), 3)
+    0.5
+    """
+    squares = sum(float(np.sum(s.weights(theta) ** 2)) for s in net.layers)
+    count = sum(s.fan_in * s.fan_out for s in net.layers)
+    return float(np.sqrt(squares / count)) if count else 0.0
+
+
+def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None) -> np.ndarray:
+    """A start vector from ``init``.
+
+    Parameters
+    ----------
+    net : MLP
+    init : "auto", str, float, callable or array-like
+        ``"auto"`` and ``"lsuv"``: LSUV on up to 512 rows of ``X``; another str: a scheme
+        of :meth:`evoneuro.MLP.init`; a positive number ``g``: Glorot's uniform scheme
+        times ``g`` (Glorot & Bengio advise ``g = 4`` for sigmoid units); a callable
+        ``init(net, rng, X) -> (n_params,)``; an array: the start itself.
+    rng : numpy Generator
+    X : array-like, optional
+        Training inputs (LSUV and callables see them).
+
+    Returns
+    -------
+    theta : ndarray (n_params,) float64
+
+    Examples
+    --------
+    >>> import numpy as np, evoneuro as en
+    >>> from evoneuro.defaults import resolve_init
+    >>> net = en.MLP(4, (8,), 3)
+    >>> X = np.random.default_rng(0).normal(size=(20, 4))
+    >>> [resolve_init(net, i, np.random.default_rng(0), X).shape for i in ("auto", 4.0, np.zeros(67))]
+    [(67,), (67,), (67,)]
+    """
+    from evoneuro.network.lsuv import lsuv_init
+
+    if isinstance(init, str):
+        key = init.lower()
+        if key in ("auto", "lsuv"):
+            if X is None:
+                raise ValueError(f"init={init!r} needs training data X")
+            return lsuv_init(net, np.asarray(X)[:LSUV_ROWS], rng)
+        return net.init(rng, scheme=key)
+    if isinstance(init, Real) and not isinstance(init, bool):
+        if not (np.isfinite(init) and init > 0):
+            raise ValueError(f"init as a number is a gain on Glorot's scheme and must be > 0, got {init!r}")
+        return net.init(rng, scheme="glorot", gain=float(init))
+    if callable(init):
+        theta = init(net, rng, X)
+        return _check_vector(net, theta, "the array init(net, rng, X) returned")
+    if isinstance(init, bool) or init is None:
+        raise TypeError(f"init must be 'auto', a scheme name, a gain, a callable or a vector; got {init!r}")
+    return _check_vector(net, init, "init")
+
+
+def _check_vector(net: "MLP", theta, what: str) -> np.ndarray:
+    try:
+        arr = np.array(theta, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be numbers of shape ({net.n_params},), got {type(theta).__name__}") from None
+    if arr.shape != (net.n_params,):
+        raise ValueError(f"{what} must have shape ({net.n_params},), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} contains NaN or infinity")
+    return arr
+
+
+def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | None = None) -> dict:
+    """``given`` completed by the measured defaults of ``name``, scaled to the start ``theta``.
+
+    A parameter in ``given`` always wins; so does an optimizer that is not a registry name.
+
+    Examples
+    --------
+    >>> import numpy as np, evoneuro as en
+    >>> from evoneuro.defaults import optimizer_params
+    >>> net = en.MLP(4, (8,), 3)
+    >>> theta = net.init(0, "zeros") + 0.2
+    >>> optimizer_params("es", net, theta, {"popsize": 64})
+    {'popsize': 64, 'sigma': 0.01}
+    >>> optimizer_params("adam", net, theta)
+    {'learning_rate': 0.01}
+    """
+    params = dict(given or {})
+    if not isinstance(name, str):
+        return params
+    key = name.lower()
+    scale = start_scale(net, theta)
+    if scale > 0:
+        for k, frac in _RELATIVE.get(key, {}).items():
+            params.setdefault(k, float(f"{frac * scale:.3g}"))
+        inner = _INNER_RELATIVE.get(key)
+        if inner and params.get("inner", "sep-cmaes") in ("sep-cmaes", "snes", "cmaes", None):
+            inner_params = dict(params.get("inner_params") or {})
+            for k, frac in inner.items():
+                inner_params.setdefault(k, float(f"{frac * scale:.3g}"))
+            params["inner_params"] = inner_params
+    for k, v in _ABSOLUTE.get(key, {}).items():
+        params.setdefault(k, v)
+    return params
+
+
+def check_init(init: Any) -> None:
+    """Type check of an ``init`` argument before data is seen (estimators' ``fit``)."""
+    ok = (isinstance(init, str) or callable(init) or (isinstance(init, Real) and not isinstance(init, bool))
+          or isinstance(init, (np.ndarray, list, tuple)))
+    if not ok:
+        raise TypeError(f"init must be 'auto', a scheme name, a gain, a callable or a vector; got {init!r}")
+
+
+__all__ = ["DEFAULT_BATCH", "FULL_BATCH", "LSUV_ROWS", "check_init", "default_batch_size",
+           "optimizer_params", "resolve_init", "start_scale"]

@@ -1,0 +1,320 @@
+"""The fitting logic shared by every evoneuro estimator.
+
+scikit-learn's conventions: ``__init__`` only stores its arguments, everything is
+validated in ``fit``, fitted attributes end in ``_``, and ``random_state`` becomes a
+generator inside ``fit``. A subclass says which network it builds (``_make_net``), how
+targets are encoded and outputs scored; everything else — budgets, start, minibatch,
+early stopping, warm start, history — lives here once.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from evoneuro.callbacks import EarlyStopping, History
+from evoneuro.defaults import check_init, default_batch_size, optimizer_params, resolve_init
+from evoneuro.evaluator import Evaluator
+from evoneuro.optimizers.base import Optimizer
+from evoneuro.optimizers.registry import get_optimizer
+from evoneuro.problems import SupervisedProblem
+from evoneuro.trainer import Trainer
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+try:  # private in scikit-learn, but the documented way to declare parameter constraints
+    from sklearn.utils._param_validation import Interval, StrOptions
+except ImportError:  # pragma: no cover
+    Interval = StrOptions = None
+
+_FLOATS = (np.float64, np.float32)
+#: Steps of a fit given no budget at all (``max_iter``, ``max_evals`` and ``max_time`` None).
+DEFAULT_MAX_ITER = 1000
+
+
+def parameter_constraints() -> dict:
+    """scikit-learn's ``_parameter_constraints`` for the shared parameters."""
+    if Interval is None:  # pragma: no cover
+        return {}
+    positive_int = Interval(Integral, 1, None, closed="left")
+    return {
+        "hidden_layer_sizes": ["array-like", positive_int],
+        "activation": [str, tuple, list, object],
+        "init": [str, Interval(Real, 0, None, closed="neither"), callable, "array-like"],
+        "optimizer": [str, Optimizer],
+        "optimizer_params": [dict, None],
+        "backend": [StrOptions({"auto", "numpy", "numba", "cupy"})],
+        "dtype": [StrOptions({"float32", "float64"}), type],
+        "n_jobs": [Integral, None],
+        "batch_size": [positive_int, StrOptions({"auto"}), None],
+        "max_iter": [positive_int, None],
+        "max_evals": [positive_int, None],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [positive_int],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+
+class _ValidationScore:
+    """``x -> score`` on held-out data for ``History(validation=...)``; keeps the best ``x``."""
+
+    def __init__(self, evaluator: Evaluator, X, y, score) -> None:
+        self.evaluator, self.X, self.y, self.score = evaluator, X, y, score
+        self.scores: list[float] = []
+        self.best_score, self.best_x = -np.inf, None
+
+    def __call__(self, x) -> float:
+        s = float(self.score(self.y, self.evaluator.predict(x, self.X).astype(np.float64)))
+        self.scores.append(s)
+        if s > self.best_score:
+            self.best_score, self.best_x = s, np.array(x, dtype=np.float64)
+        return s
+
+
+class BaseEvoEstimator:
+    """Mixin with ``_fit``; subclasses define the network and the target encoding."""
+
+    _output = "softmax"
+    _y_checks: dict = {}
+
+    # --- subclass hooks ----------------------------------------------------------------
+
+    def _make_net(self, n_features: int):
+        raise NotImplementedError
+
+    def _encode_targets(self, y, first: bool, classes=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _val_score(self, y_true, out) -> float:
+        raise NotImplementedError
+
+    # --- pieces of fit -----------------------------------------------------------------
+
+    def _optimizer_key(self):
+        opt = self.optimizer
+        name = opt.lower() if isinstance(opt, str) else repr(opt)
+        return name, repr(sorted((self.optimizer_params or {}).items()))
+
+    def _optimizer_name(self) -> str:
+        opt = self.optimizer
+        return opt.lower() if isinstance(opt, str) else opt.name
+
+    def _new_optimizer(self, net, x0) -> Optimizer:
+        if isinstance(self.optimizer, Optimizer):
+            if self.optimizer_params:
+                raise ValueError("optimizer_params can only be given with an optimizer name, not an instance")
+            return copy.deepcopy(self.optimizer)  # the estimator's parameter stays untouched
+        return get_optimizer(self.optimizer, **optimizer_params(self.optimizer, net, x0, self.optimizer_params))
+
+    def _budgets(self, incremental: bool, steps_per_epoch: int) -> dict:
+        if incremental:  # scikit-learn's partial_fit: one pass over the given data
+            return {"max_steps": steps_per_epoch, "max_evals": None, "max_time": None}
+        budgets = {"max_steps": self.max_iter, "max_evals": self.max_evals, "max_time": self.max_time}
+        if all(v is None for v in budgets.values()):
+            budgets["max_steps"] = DEFAULT_MAX_ITER
+        return budgets
+
+    def _batch_size(self, n_samples: int) -> int | None:
+        if self.batch_size == "auto":
+            return default_batch_size(self._optimizer_name(), n_samples)
+        return self.batch_size
+
+    def _split(self, X, y, seed: int):
+        from sklearn.model_selection import train_test_split
+
+        n_val = math.ceil(self.validation_fraction * len(X))
+        stratify = y if self._output == "softmax" else None
+        n_classes = len(np.unique(y)) if stratify is not None else 1
+        if n_val < n_classes or len(X) - n_val < n_classes:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {len(X)} samples leaves "
+                f"{n_val} for validation and {len(X) - n_val} for training; early_stopping needs at "
+                f"least {n_classes} in each. Use more data, another validation_fraction, or "
+                "early_stopping=False")
+        return train_test_split(X, y, test_size=n_val, random_state=seed, stratify=stratify)
+
+    # --- fit -----------------------------------------------------------------------------
+
+    def _fit(self, X, y, *, incremental: bool, classes=None):
+        if hasattr(self, "_validate_params"):
+            self._validate_params()
+        check_init(self.init)
+        first = not hasattr(self, "params_") or not (incremental or self.warm_start)
+        X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, **self._y_checks)
+        y = self._encode_targets(y, first, classes)
+        rng = check_random_state(self.random_state)
+        init_seed, run_seed, split_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
+
+        net = self._make_net(X.shape[1])
+        validation = None
+        if self.early_stopping and not incremental:
+            X, X_val, y, y_val = self._split(X, y, split_seed)
+        if first:
+            x0 = resolve_init(net, self.init, np.random.default_rng(init_seed), X)
+            optimizer = self._new_optimizer(net, x0)
+        else:
+            if net != self.net_:
+                raise ValueError(f"warm start needs the same network; it was {self.net_!r}, now {net!r}. "
+                                 "Set warm_start=False to start again")
+            optimizer, x0 = self.optimizer_, None
+            if self._optimizer_key() != self._opt_key:  # another optimizer continues from params_
+                optimizer, x0 = self._new_optimizer(net, self.params_), self.params_
+
+        evaluator = Evaluator(net, backend=self.backend, dtype=self.dtype, n_jobs=self.n_jobs)
+        problem = SupervisedProblem(evaluator, X, y, batch_size=self._batch_size(len(X)))
+        callbacks: list = []
+        if self.early_stopping and not incremental:
+            validation = _ValidationScore(evaluator, X_val, y_val, self._val_score)
+            callbacks.append(EarlyStopping(self.n_iter_no_change, self.tol, monitor="val_score"))
+        # The held-out score is measured once per pass over the training data (an epoch,
+        # as in scikit-learn), so the patience counts epochs for every optimizer.
+        per_epoch = problem.steps_per_epoch
+        history = History(validation=validation, validation_every=per_epoch if validation else None)
+        trainer = Trainer(problem, optimizer, x0=x0, **self._budgets(incremental, per_epoch),
+                          callbacks=[history, *callbacks], progress=bool(self.verbose), n_jobs=self.n_jobs,
+                          random_state=run_seed)
+        result = trainer.run()
+        x = result.x if validation is None or validation.best_x is None else validation.best_x
+        self._store(net, evaluator, trainer.optimizer, x, result, history, first, X, y, validation)
+        return self
+
+    def _store(self, net, evaluator, optimizer, x, result, history, first, X, y, validation) -> None:
+        self.net_ = net
+        self.optimizer_ = optimizer
+        self._opt_key = self._optimizer_key()
+        self.params_ = np.array(x, dtype=np.float64)
+        layers = net.unflatten(self.params_)
+        self.coefs_ = [W.copy() for W, _ in layers]
+        self.intercepts_ = [b.copy() for _, b in layers]
+        self.loss_ = float(evaluator.loss(self.params_, X, y)[0])
+        # History accumulates over warm starts and partial_fit calls, with running counters.
+        done = history.snapshot()
+        if first:
+            self.history_, self.n_iter_, self.n_evals_, self.compile_seconds_ = History(), 0, 0, 0.0
+        prev_seconds = self.history_[-1]["seconds"] if len(self.history_) else 0.0
+        for r in done.records:
+            r["step"] += self.n_iter_
+            r["evals"] += self.n_evals_
+            r["seconds"] += prev_seconds
+        self.history_.records.extend(done.records)
+        self.n_iter_ += result.n_steps
+        self.n_evals_ += result.n_evals
+        self.compile_seconds_ += result.compile_seconds
+        self.loss_curve_ = [float(v) for v in self.history_["loss"]] if len(self.history_) else []
+        self.stop_reason_ = result.stop_reason
+        if validation is not None:
+            self.validation_scores_ = list(validation.scores)
+            self.best_validation_score_ = float(validation.best_score)
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+
+    def _outputs(self, X) -> np.ndarray:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=_FLOATS)
+        ev = Evaluator(self.net_, backend=self.backend, dtype=self.dtype, n_jobs=self.n_jobs)
+        return ev.predict(self.params_, X).astype(np.float64)
+
+
+# The parameter section every estimator's docstring shares (numpydoc), after the network's own.
+PARAMETERS_DOC = """\
+    init : "auto", str, float, callable or array-like, default="auto"
+        The start. ``"auto"``: LSUV (unit pre-activation variance per layer on up to 512
+        training rows), which keeps the signal alive through deep saturating stacks;
+        a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
+        ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable
+        ``init(net, rng, X)`` returning a vector; or the start vector itself.
+        See :func:`evoneuro.defaults.resolve_init`.
+    optimizer : str or Optimizer, default="adam"
+        A registry name (:func:`evoneuro.optimizers.available`) or an instance; an
+        instance is deep-copied in ``fit``, so the parameter is never changed.
+    optimizer_params : dict or None, default=None
+        Hyperparameters of a named optimizer (e.g. ``{"popsize": 32}``). Those not given
+        take the measured defaults of :mod:`evoneuro.defaults`, which set each
+        gradient-free optimizer's spread relative to the start's weight scale.
+    backend : {"auto", "numpy", "numba", "cupy"}, default="auto"
+        Evaluator backend, for ``fit`` and ``predict`` (an unpickled estimator can
+        predict elsewhere after ``set_params(backend="numpy")``); see
+        :class:`evoneuro.Evaluator`.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network computation.
+    n_jobs : int or None, default=None
+        Threads for the evaluator and the optimizer's linear algebra. ``None`` or ``-1``:
+        the CPUs this process may use.
+    batch_size : int, "auto" or None, default="auto"
+        Rows per step, shared by the whole population. ``"auto"``: 256 (the full batch
+        below that), but the full batch for the Rprop family, whose sign-based steps
+        minibatch noise breaks; ``None``: always the full batch.
+    max_iter : int or None, default=None
+        Optimizer steps per ``fit`` (one minibatch and one generation each, not epochs).
+        When ``max_iter``, ``max_evals`` and ``max_time`` are all None, a fit takes
+        1,000 steps; otherwise only the budgets given apply, and the first one spent ends it.
+    max_evals : int or None, default=None
+        Budget in sample-forward equivalents (see :class:`evoneuro.Trainer`).
+    max_time : float or None, default=None
+        Wall-clock budget in seconds. Numba's one-off compilation is not counted (it is
+        reported as ``compile_seconds_``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for classifiers), score it
+        once per pass over the training data, stop when the score (accuracy, R^2) has not
+        improved by ``tol`` for ``n_iter_no_change`` passes, and keep the weights with the
+        best score. Without it a fit runs until its budget is spent.
+        ``partial_fit`` always does one pass over its data.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in passes over the training data.
+    tol : float, default=1e-4
+        The smallest improvement of the held-out score that counts.
+    warm_start : bool, default=False
+        ``fit`` continues from the previous fit: the same optimizer object with its
+        state (or, if ``optimizer``/``optimizer_params`` changed, a new optimizer
+        started at ``params_``).
+    random_state : None, int or RandomState, default=None
+        Seeds the initial weights, the optimizer, the minibatches and the validation split.
+    verbose : bool, default=False
+        Show a tqdm progress bar."""
+
+ATTRIBUTES_DOC = """\
+    n_features_in_ : int
+        Number of features seen in ``fit``; ``feature_names_in_`` too for data frames.
+    net_ : MLP or RNN
+        The network specification.
+    params_ : ndarray (n_params,)
+        The fitted weights as one flat vector: the best point told (full batch), the
+        optimizer's current point (minibatches), or the best-validation point
+        (``early_stopping``).
+    coefs_, intercepts_ : list of ndarray
+        Per-layer weights ``(fan_in, fan_out)`` and biases, as in scikit-learn's MLP.
+    loss_ : float
+        Training loss of ``params_`` on the data of the last fit.
+    loss_curve_ : list of float
+        Per-step loss: the iterate's (gradient methods) or the population mean.
+    history_ : History
+        Per-step records over all fits (step, evals, seconds, loss, best_loss, val_score).
+    n_iter_ : int
+        Steps done in all fits; ``n_evals_`` the cost in sample-forward equivalents.
+    compile_seconds_ : float
+        Seconds spent compiling Numba kernels (not part of ``max_time``; 0 once cached).
+    optimizer_ : Optimizer
+        The optimizer with its state; ``warm_start`` and ``partial_fit`` continue it.
+    stop_reason_ : str
+        Why the last fit stopped (``"max_steps"``, ``"max_time"``, ``"early_stopping"``...).
+    validation_scores_, best_validation_score_ : list of float, float or None
+        Held-out scores per pass and the best one (``early_stopping`` only)."""
+
+__all__ = ["ATTRIBUTES_DOC", "BaseEvoEstimator", "DEFAULT_MAX_ITER", "PARAMETERS_DOC", "parameter_constraints"]
