@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from evoneuro._threads import check_n_jobs
 from evoneuro._validation import check_dtype, check_labels, check_positive_int, check_targets, check_X
 from evoneuro.backends import get_backend
 from evoneuro.network.spec import MLP
@@ -48,12 +49,13 @@ class Evaluator:
     """
 
     def __init__(self, net: MLP, backend: str = "numpy", dtype: Any = "float32",
-                 max_memory: int = DEFAULT_MAX_MEMORY) -> None:
+                 max_memory: int = DEFAULT_MAX_MEMORY, n_jobs: int | None = None) -> None:
         if not isinstance(net, MLP):
             raise TypeError(f"net must be an evoneuro.MLP, got {type(net).__name__}")
         self.net = net
         self.dtype = check_dtype(dtype)
         self.max_memory = check_positive_int(max_memory, "max_memory")
+        self.n_jobs = check_n_jobs(n_jobs)
         self._backend = get_backend(backend)
         self.backend = self._backend.name
 

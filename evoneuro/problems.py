@@ -114,13 +114,25 @@ class SupervisedProblem(Problem):
     def begin_step(self, rng: np.random.Generator) -> None:
         if self.deterministic:
             return
-        # Epoch-wise shuffling: every sample is seen once per pass over the data.
-        if self._pos + self.batch_size > self.n_samples:
+        # Epoch-wise shuffling: every sample is seen exactly once per pass over the data.
+        # The remainder of N / batch_size is a batch of its own when it is at least half a
+        # batch, else the pass's last batch takes it (a population ranked on a handful of
+        # rows would learn noise): batches hold between 1/2 and 3/2 batch_size rows.
+        if self._pos >= self.n_samples:
             self._order = rng.permutation(self.n_samples)
             self._pos = 0
-        idx = self._order[self._pos : self._pos + self.batch_size]
-        self._pos += self.batch_size
+        end = self._pos + self.batch_size
+        if self.n_samples - end < self.batch_size / 2:
+            end = self.n_samples
+        idx = self._order[self._pos : end]
+        self._pos = end
         self._batch = (self.X[idx], self.y[idx])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps of one pass over the data (1 for the full batch)."""
+        full, rest = divmod(self.n_samples, self.batch_size)
+        return full + (1 if rest >= self.batch_size / 2 or full == 0 else 0)
 
     def evaluate(self, Theta, need_grad: bool = False):
         Xb, yb = self._batch  # validated once, in __init__
