@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,17 +21,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from evoneuro.datasets import Dataset, load_dataset
+from evoneuro.defaults import default_batch_size, optimizer_params, resolve_init
 from evoneuro.evaluator import Evaluator
-from evoneuro.network.lsuv import initial_weights
 from evoneuro.network.spec import MLP
 
-DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "ga", "es", "random", "readout", "sklearn")
-# LSUV gives every optimizer the same start with unit-variance pre-activations; at Glorot's
-# scale a 10-layer sigmoid net's output barely depends on its input (the last hidden layer
-# varies by ~5e-7 across digits), and search around it stays at chance.
-DEFAULT_INIT = "lsuv"
-# Rprop adapts its steps to the sign of the full-batch gradient: minibatch noise breaks it.
-_FULL_BATCH = {"rprop+", "rprop-", "irprop+", "irprop-"}
+DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "snes", "es", "ga", "random", "readout", "sklearn")
+# The start and every optimizer's scales are the estimators' defaults (evoneuro.defaults),
+# so the table shows what a user of EvoMLPClassifier gets.
+DEFAULT_INIT = "auto"
+#: Sample-forward evaluations per run when no budget is given: equal for every optimizer
+#: and independent of the machine's load, so the table reproduces anywhere.
+DEFAULT_BUDGET_EVALS = 30_000_000
 _SKLEARN_ACTIVATIONS = {"sigmoid": "logistic", "logistic": "logistic", "tanh": "tanh",
                         "relu": "relu", "identity": "identity"}
 
@@ -50,6 +52,8 @@ class RunResult:
     steps: int
     stop_reason: str
     curve: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    compile_seconds: float = 0.0
+    batch: str = ""
 
 
 def parse_optimizers(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -104,15 +108,19 @@ def _run_sklearn(data: Dataset, hidden, activation: str, seed: int, params: dict
     return RunResult("sklearn", params, seed, len(hidden), float(clf.score(data.X_test, data.y_test)),
                      float(clf.score(data.X_train, data.y_train)), float(clf.loss_), seconds,
                      float(3 * n * clf.n_iter_), int(clf.n_iter_), "max_iter" if clf.n_iter_ >= clf.max_iter else "converged",
-                     curve)
+                     curve, batch=f"minibatch {min(200, n)}" if n > 200 else "full batch")
 
 
-def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init: str = DEFAULT_INIT,
+def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=DEFAULT_INIT,
             optimizer: str = "adam", params: dict | None = None, seed: int = 0,
-            budget_seconds: float | None = 30.0, budget_evals: float | None = None,
-            batch_size: int | None = 256, backend: str = "auto", dtype: str = "float32",
-            progress: bool = False) -> RunResult:
-    """Train one network with one optimizer under one budget and score it on the test set."""
+            budget_seconds: float | None = None, budget_evals: float | None = DEFAULT_BUDGET_EVALS,
+            batch_size: int | str | None = "auto", backend: str = "auto", dtype: str = "float32",
+            n_jobs: int | None = None, progress: bool = False) -> RunResult:
+    """Train one network with one optimizer under one budget and score it on the test set.
+
+    ``init``, ``batch_size="auto"`` and the optimizer's unset hyperparameters take the
+    estimators' measured defaults (:mod:`evoneuro.defaults`).
+    """
     from evoneuro.callbacks import ProgressBar
     from evoneuro.optimizers import get_optimizer
     from evoneuro.problems import SupervisedProblem
@@ -123,15 +131,16 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init:
     if optimizer == "sklearn":
         return _run_sklearn(data, hidden, activation, seed, params)
     net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
-    ev = Evaluator(net, backend=backend, dtype=dtype)
-    bs = None if optimizer in _FULL_BATCH else batch_size
+    ev = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
+    bs = default_batch_size(optimizer, len(data.X_train)) if batch_size == "auto" else batch_size
     problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs)
     rng = np.random.default_rng(seed)
-    x0 = initial_weights(net, init, rng, data.X_train)
-    opt = get_optimizer(optimizer, **params)
+    x0 = resolve_init(net, init, rng, data.X_train)
+    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, params))
     callbacks = [ProgressBar(desc=f"{optimizer} seed {seed} depth {len(hidden)}", leave=False)] if progress else []
+    budget_evals = None if budget_evals is None else int(budget_evals)
     trainer = Trainer(problem, opt, x0=x0, max_time=budget_seconds, max_evals=budget_evals,
-                      callbacks=callbacks, random_state=seed)
+                      callbacks=callbacks, random_state=seed, n_jobs=n_jobs)
     res = trainer.run()
     h = res.history
     curve = {}
@@ -139,10 +148,53 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init:
         # at most ~1,000 points per curve keeps results.json small (an Adam run has ~65k steps)
         keep = np.unique(np.linspace(0, len(h) - 1, min(len(h), 1000)).astype(int))
         curve = {k: [float(v) for v in np.asarray(h[k])[keep]] for k in ("evals", "seconds", "loss")}
+    batch = "full batch" if problem.deterministic else f"minibatch {problem.batch_size}"
     return RunResult(optimizer, params, seed, len(hidden), _accuracy(ev, res.x, data.X_test, data.y_test),
                      _accuracy(ev, res.x, data.X_train, data.y_train),
                      float(ev.loss(res.x, data.X_train, data.y_train)[0]), float(res.seconds),
-                     float(res.n_evals), int(res.n_steps), str(res.stop_reason), curve)
+                     float(res.n_evals), int(res.n_steps), str(res.stop_reason), curve,
+                     float(res.compile_seconds), batch)
+
+
+def environment(backend: str = "auto", dtype: str = "float32", n_jobs: int | None = None) -> dict[str, Any]:
+    """What a result depends on besides its settings: versions, CPU, threads, load.
+
+    Examples
+    --------
+    >>> from evoneuro.compare import environment
+    >>> env = environment(backend="numpy")
+    >>> sorted(env)[:4]
+    ['backend', 'blas', 'cpu_model', 'cpus_available']
+    """
+    from importlib import metadata
+
+    from evoneuro._threads import available_cpus, check_n_jobs
+    from evoneuro.backends import get_backend
+
+    versions = {"python": platform.python_version()}
+    for pkg in ("evoneuro", "numpy", "numba", "cma", "deap", "scikit-learn", "threadpoolctl"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [{k: d.get(k) for k in ("internal_api", "version", "num_threads")} for d in threadpool_info()]
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        blas = []
+    return {
+        "versions": versions, "platform": platform.platform(), "cpu_model": cpu,
+        "cpus_available": available_cpus(), "n_jobs": check_n_jobs(n_jobs),
+        "backend": get_backend(backend).name, "dtype": dtype, "blas": blas,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
 
 
 @dataclass
@@ -151,6 +203,7 @@ class Comparison:
 
     settings: dict[str, Any]
     runs: list[RunResult] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per (depth, optimizer): means and standard deviations over seeds."""
@@ -167,6 +220,7 @@ class Comparison:
                 "seconds_mean": float(np.mean([r.seconds for r in rs])),
                 "evals_mean": float(np.mean([r.evals for r in rs])),
                 "steps_mean": float(np.mean([r.steps for r in rs])),
+                "compile_seconds_mean": float(np.mean([r.compile_seconds for r in rs])),
             })
         return rows
 
@@ -189,7 +243,7 @@ class Comparison:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "results.json", out / "results.csv"]
         with paths[0].open("w") as fh:
-            json.dump({"settings": self.settings, "summary": self.summary(),
+            json.dump({"settings": self.settings, "environment": self.environment, "summary": self.summary(),
                        "runs": [asdict(r) for r in self.runs]}, fh, indent=1, default=str)
         with paths[1].open("w", newline="") as fh:
             cols = [k for k in RunResult.__dataclass_fields__ if k != "curve"]
@@ -213,12 +267,12 @@ class Comparison:
 
 
 def compare(dataset: str = "digits", *, target: str | None = None, hidden: Sequence[int] = (32,) * 10,
-            activation="sigmoid", init: str = DEFAULT_INIT,
+            activation="sigmoid", init: Any = DEFAULT_INIT,
             optimizers: Sequence[str | tuple[str, dict]] = DEFAULT_OPTIMIZERS,
-            budget_seconds: float | None = 30.0, budget_evals: float | None = None, seeds: int = 1,
-            depths: Sequence[int] | None = None, batch_size: int | None = 256, backend: str = "auto",
-            dtype: str = "float32", progress: bool = True, out: str | Path | None = None,
-            echo=None) -> Comparison:
+            budget_seconds: float | None = None, budget_evals: float | None = DEFAULT_BUDGET_EVALS,
+            seeds: int = 1, depths: Sequence[int] | None = None, batch_size: int | str | None = "auto",
+            backend: str = "auto", dtype: str = "float32", n_jobs: int | None = None,
+            progress: bool = True, out: str | Path | None = None, echo=None) -> Comparison:
     """Train each optimizer on the same network, data and budget; return every run.
 
     Parameters
@@ -230,14 +284,22 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
         Hidden widths; with ``depths``, the first width is repeated ``depth`` times.
     optimizers : sequence of names or (name, params)
         Registry names, plus ``"sklearn"`` for scikit-learn's MLPClassifier (adam).
+    init : "auto", str, float, callable or array
+        The start of every optimizer; see :func:`evoneuro.defaults.resolve_init`.
     budget_seconds, budget_evals : float or None
-        Equal budget per run: wall-clock seconds and/or sample-forward evaluations.
+        Equal budget per run: sample-forward evaluations (the default, 3e7, is the same
+        on any machine, busy or idle) and/or wall-clock seconds (for timing studies).
+    batch_size : int, "auto" or None
+        Rows per step; ``"auto"`` is the estimators' default (full batch for Rprop, 256 else).
     seeds : int
         Runs per optimizer; seed ``s`` fixes the initial weights and the optimizer's randomness.
     depths : sequence of int or None
         A depth sweep.
+    n_jobs : int or None
+        Threads; see :class:`evoneuro.Evaluator`.
     out : path or None
-        Where to write ``results.json``, ``results.csv`` and the plots.
+        Where to write ``results.json`` (settings, environment, summary, runs),
+        ``results.csv`` and the plots.
 
     Examples
     --------
@@ -259,8 +321,8 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
                     optimizers=[f"{n}{''.join(f':{k}={v}' for k, v in p.items())}" for n, p in specs],
                     budget_seconds=budget_seconds, budget_evals=budget_evals, seeds=seeds,
                     depths=list(depths) if depths else None, batch_size=batch_size, backend=backend,
-                    dtype=dtype, n_train=len(data.X_train), n_test=len(data.X_test))
-    result = Comparison(settings)
+                    dtype=dtype, n_jobs=n_jobs, n_train=len(data.X_train), n_test=len(data.X_test))
+    result = Comparison(settings, environment=environment(backend, dtype, n_jobs))
     jobs = [(shape, name, params, seed) for shape in shapes for name, params in specs for seed in range(seeds)]
     bar = None
     if progress:
@@ -273,7 +335,8 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
                 bar.set_postfix_str(f"{name} depth={len(shape)} seed={seed}")
             r = run_one(data, shape, activation=activation, init=init, optimizer=name, params=params,
                         seed=seed, budget_seconds=budget_seconds, budget_evals=budget_evals,
-                        batch_size=batch_size, backend=backend, dtype=dtype, progress=progress)
+                        batch_size=batch_size, backend=backend, dtype=dtype, n_jobs=n_jobs,
+                        progress=progress)
             result.runs.append(r)
             if bar is not None:
                 bar.update()
@@ -283,61 +346,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
     finally:
         if bar is not None:
             bar.close()
+    result.environment["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     if out is not None:
         result.save(Path(out))
     return result
-
-
-def add_compare_parser(sub) -> None:
-    """The ``compare`` sub-command of the ``evoneuro`` console script."""
-    from evoneuro.cli import parse_hidden
-
-    p = sub.add_parser(
-        "compare",
-        help="train gradient and gradient-free optimizers side by side on a deep saturating net",
-        description="Train each optimizer on the same net, split and budget, and report test "
-        "accuracy, training loss, seconds and sample-forward evaluations.",
-    )
-    p.add_argument("--dataset", default="digits",
-                   help="digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target)")
-    p.add_argument("--target", default=None, help="target column of a CSV dataset")
-    p.add_argument("--hidden", type=parse_hidden, default=(32,) * 10, help="e.g. 32x10 or 64,32 (default 32x10)")
-    p.add_argument("--activation", default="sigmoid")
-    p.add_argument("--init", default=DEFAULT_INIT,
-                   help="weight init for every optimizer: lsuv, glorot, standard, he, orthogonal, critical, ... "
-                   "(default lsuv)")
-    p.add_argument("--optimizers", type=parse_optimizers, default=[(o, {}) for o in DEFAULT_OPTIMIZERS],
-                   help="comma-separated names with optional parameters, e.g. "
-                   "'adam:learning_rate=0.003,es:sigma=0.05,ga' (sklearn = scikit-learn's MLPClassifier)")
-    p.add_argument("--budget-seconds", type=float, default=None, help="seconds per run (default 30)")
-    p.add_argument("--budget-evals", type=lambda v: int(float(v)), default=None,
-                   help="sample-forward evaluations per run, e.g. 2e7")
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--depths", type=lambda s: [int(v) for v in s.split(",")], default=None,
-                   help="depth sweep, e.g. 2,5,10,20 (width = first --hidden width)")
-    p.add_argument("--batch-size", type=int, default=256, help="minibatch rows (Rprop always uses the full batch)")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--dtype", default="float32")
-    p.add_argument("--out", type=Path, default=Path("compare-results"))
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_run_compare)
-
-
-def _run_compare(args) -> int:
-    budget_seconds = args.budget_seconds
-    if budget_seconds is None and args.budget_evals is None:
-        budget_seconds = 30.0
-    print(f"evoneuro compare: {args.dataset}, hidden {len(args.hidden)}x{args.hidden[0] if args.hidden else 0}, "
-          f"{args.activation}, init {args.init}; budget "
-          + (f"{budget_seconds:g} s" if budget_seconds else "")
-          + (" and " if budget_seconds and args.budget_evals else "")
-          + (f"{args.budget_evals:.3g} evaluations" if args.budget_evals else "") + " per run", flush=True)
-    result = compare(args.dataset, target=args.target, hidden=args.hidden, activation=args.activation,
-                     init=args.init, optimizers=args.optimizers, budget_seconds=budget_seconds,
-                     budget_evals=args.budget_evals, seeds=args.seeds, depths=args.depths,
-                     batch_size=args.batch_size, backend=args.backend, dtype=args.dtype,
-                     progress=not args.no_progress, out=args.out, echo=print)
-    print()
-    print(result.table())
-    print(f"\nresults and plots written to {args.out}/")
-    return 0

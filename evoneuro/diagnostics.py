@@ -157,12 +157,20 @@ class DiagnosticReport:
 
         plt = pyplot()
 
+        from matplotlib.ticker import MaxNLocator
+
         fig, axes = plt.subplots(1, 3, figsize=(14, 4))
         layers = np.arange(1, len(self.grad_norms) + 1)
         axes[0].semilogy(layers, self.grad_norms, "o-")
         axes[0].set(xlabel="layer (1 = input side)", ylabel="‖∂L/∂W‖", title="gradient norm per layer")
-        axes[1].bar(np.arange(1, len(self.saturation) + 1), 100 * self.saturation)
+        sat = 100 * np.asarray(self.saturation)
+        axes[1].bar(np.arange(1, len(sat) + 1), sat)
         axes[1].set(xlabel="hidden layer", ylabel="% saturated", title="saturated units", ylim=(0, 100))
+        if sat.size and sat.max() < 5:  # bars too small to see: say it in words
+            axes[1].text(0.5, 0.5, f"at most {sat.max():.2g} % saturated in any layer" if sat.max() > 0
+                         else "0 % saturated", transform=axes[1].transAxes, ha="center", va="center")
+        for ax in axes[:2]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if self.singular_values.size:
             sv = self.singular_values[self.singular_values > 0]
             axes[2].hist(np.log10(sv), bins=40)

@@ -91,3 +91,45 @@ def test_compare_command_writes_table_json_csv_and_plots(tmp_path, capsys):
 def test_compare_needs_a_budget():
     with pytest.raises(ValueError, match="give a budget"):
         compare("iris", budget_seconds=None, budget_evals=None)
+
+
+def test_results_json_records_the_environment(tmp_path):
+    compare("iris", hidden=(4,), optimizers=["adam"], budget_evals=10_000, progress=False, out=tmp_path,
+            backend="numpy", n_jobs=1)
+    env = json.loads((tmp_path / "results.json").read_text())["environment"]
+    assert env["backend"] == "numpy" and env["dtype"] == "float32" and env["n_jobs"] == 1
+    assert env["versions"]["numpy"] and env["versions"]["cma"] and env["cpu_model"]
+    assert len(env["load_average"]) == 3 and len(env["load_average_end"]) == 3
+    run = json.loads((tmp_path / "results.json").read_text())["runs"][0]
+    assert run["compile_seconds"] >= 0 and run["batch"] == "full batch"  # iris's 112 rows < 256
+
+
+def test_default_budget_is_in_evaluations():
+    from evoneuro.compare import DEFAULT_BUDGET_EVALS
+
+    c = compare("iris", hidden=(4,), optimizers=["es"], progress=False, backend="numpy",
+                budget_evals=DEFAULT_BUDGET_EVALS // 1000)
+    assert c.settings["budget_seconds"] is None and c.runs[0].stop_reason == "max_evals"
+
+
+def test_cli_version_and_help_lists_every_optimizer(capsys):
+    import evoneuro
+    from evoneuro.optimizers import available
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and evoneuro.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in available():
+        assert name in text
+    for option in ("--budget-evals", "--n-jobs", "--init", "--batch-size"):
+        assert option in text
+    assert text.count("(default:") >= 15  # every option says its default
+
+
+def test_cli_rejects_bad_optimizer_syntax(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--optimizers", "adam:0.01"])
+    assert "name:key=value" in capsys.readouterr().err
