@@ -66,7 +66,7 @@ def _add_compare(sub) -> None:
     _common(p)
     p.add_argument("--hidden", type=parse_hidden, default="32x10", help="hidden widths: 32x10 or 64,32")
     p.add_argument("--init", default="auto",
-                   help="start of every optimizer: auto (LSUV), lsuv, glorot, standard, he, orthogonal, critical")
+                   help="start of every optimizer: auto (every unit standardised on the data), lsuv, glorot, standard, he, orthogonal, critical")
     p.add_argument("--optimizers", type=_parse_optimizers,
                    default="adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn",
                    help="comma-separated names with optional parameters, e.g. 'adam:learning_rate=0.003,es:sigma=0.05,ga'")
@@ -120,7 +120,7 @@ def _add_diagnose(sub) -> None:
     )
     _common(p)
     p.add_argument("--hidden", type=parse_hidden, default="32x20", help="hidden widths: 32x20 or 64,32")
-    p.add_argument("--init", default="standard", help="auto (LSUV), lsuv, standard, glorot, critical, ...")
+    p.add_argument("--init", default="standard", help="auto (every unit standardised on the data), lsuv, standard, glorot, critical, ...")
     p.add_argument("--samples", type=int, default=256, help="training rows used")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     p.add_argument("--out", type=Path, default=Path("diagnose-results"), help="folder for the plot")

@@ -233,8 +233,9 @@ class BaseEvoEstimator:
 # The parameter section every estimator's docstring shares (numpydoc), after the network's own.
 PARAMETERS_DOC = """\
     init : "auto", str, float, callable or array-like, default="auto"
-        The start. ``"auto"``: LSUV (unit pre-activation variance per layer on up to 512
-        training rows), which keeps the signal alive through deep saturating stacks;
+        The start. ``"auto"``: orthonormal weights with every unit standardised (zero
+        mean, unit variance over up to 512 training rows), which keeps the input's signal
+        alive through deep saturating stacks; ``"lsuv"``;
         a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
         ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable
         ``init(net, rng, X)`` returning a vector; or the start vector itself.
