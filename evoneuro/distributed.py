@@ -3,30 +3,53 @@
 :func:`evaluate_parallel` submits one task per member to any
 :class:`concurrent.futures.Executor` (``ProcessPoolExecutor``, ``ThreadPoolExecutor``,
 ``dask.distributed.Client.get_executor()``) or to a ``dask.distributed.Client`` itself, and
-gathers the results in order, so a run gives exactly the values of serial evaluation.
+gathers the results as they finish, in order, so a run gives exactly the values of
+serial evaluation.
 
-Failures are of two kinds:
+It never waits without a bound: results are collected in polls of at most
+:data:`POLL_SECONDS`, between which it checks the deadline (``timeout``) and whether the
+executor can still make progress. Failures are of three kinds:
 
 - the fitness raised: the other tasks are cancelled and the exception is re-raised (the
   :class:`evoneuro.Trainer` turns it into a :class:`evoneuro.TrainingError` that carries
   the best-so-far result);
-- the worker was lost (killed, out of memory, connection closed): the member is submitted
-  again, up to ``retries`` times; if it still fails it is reported back, and
-  :class:`evoneuro.FitnessProblem` counts it as the worst value with one warning.
-  A dask cluster also reschedules the tasks of a dead worker by itself (up to its
-  ``distributed.scheduler.allowed-failures``) before reporting ``KilledWorker``.
+- the worker was lost (killed, out of memory, connection closed) or the member did not
+  finish within ``timeout`` seconds: the member is submitted again, up to ``retries``
+  times; if it still fails it is reported back, and :class:`evoneuro.FitnessProblem`
+  counts it as the worst value with one warning. A dask cluster also reschedules the
+  tasks of a dead worker by itself (up to its ``distributed.scheduler.allowed-failures``)
+  before reporting ``KilledWorker``;
+- the executor cannot run anything any more: a dask cluster that has had no worker for
+  ``distributed.scheduler.no-workers-timeout`` (60 s when unset) raises a ``RuntimeError``.
+  A ``LocalCluster`` ends in that state when workers die again within
+  ``distributed.deploy.lost-worker-timeout`` of their restart: it stops restarting them.
 
-A ``concurrent.futures.ProcessPoolExecutor`` whose worker dies is *broken* for good (every
-later submission fails), so nothing can be retried on it: a clear ``RuntimeError`` is
-raised. Use a dask ``Client`` where workers may die.
+A ``concurrent.futures.ProcessPoolExecutor`` whose worker dies is *broken* for good:
+every task in flight fails and nothing more can be submitted to it. Here it is replaced
+by a new pool of the same size, start method and initializer, used in its place for as
+long as the broken pool object lives (then shut down); the members that were in flight
+are retried.
+
+Members lost while they shared the workers with others are retried *one at a time*:
+a dying worker takes every task queued on it along (and a breaking process pool every
+task in flight), so only a failure alone is a member's own. A member counts as failed
+after ``retries + 1`` failures of its own (a time-out counts as its own at once).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import time
+import weakref
 from typing import Any, Callable
 
 import numpy as np
+
+#: Longest single wait, in seconds, between checks of the deadline and of the workers.
+POLL_SECONDS = 0.5
+#: Seconds a dask cluster may have no worker while members wait, when dask's own
+#: ``distributed.scheduler.no-workers-timeout`` is not set.
+NO_WORKERS_TIMEOUT = 60.0
 
 
 def _call(fun: Callable, x: np.ndarray, args: tuple, kwargs: dict) -> Any:
@@ -41,6 +64,13 @@ def _is_dask(executor) -> bool:
 
 def _is_dask_client(executor) -> bool:
     return _is_dask(executor) and not isinstance(executor, cf.Executor) and hasattr(executor, "gather")
+
+
+def _dask_client(executor):
+    """The ``Client`` behind a dask executor (for its worker count), or None."""
+    if _is_dask_client(executor):
+        return executor
+    return getattr(executor, "_client", None) if _is_dask(executor) else None
 
 
 def lost_worker_errors(executor) -> tuple[type[BaseException], ...]:
@@ -59,6 +89,45 @@ def lost_worker_errors(executor) -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+class MemberTimeout(TimeoutError):
+    """A member did not finish within ``timeout`` seconds (counted as a lost worker)."""
+
+
+# --- process pools: a broken pool is replaced, for as long as the user's pool lives ------
+
+_SPARES: "weakref.WeakKeyDictionary[cf.ProcessPoolExecutor, cf.ProcessPoolExecutor]" = (
+    weakref.WeakKeyDictionary())
+
+
+def _live(executor):
+    """The executor to submit to: ``executor``, or the pool that replaced it once it broke."""
+    if not isinstance(executor, cf.ProcessPoolExecutor):
+        return executor
+    pool = _SPARES.get(executor, executor)
+    if not getattr(pool, "_broken", False):
+        return pool
+    try:
+        spare = cf.ProcessPoolExecutor(
+            max_workers=executor._max_workers, mp_context=executor._mp_context,
+            initializer=executor._initializer, initargs=executor._initargs,
+            **({"max_tasks_per_child": executor._max_tasks_per_child}
+               if getattr(executor, "_max_tasks_per_child", None) else {}))
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover - another Python's pool
+        return pool  # submitting to it raises BrokenExecutor: the clear error below
+    if pool is not executor:
+        pool.shutdown(wait=False, cancel_futures=True)
+    _SPARES[executor] = spare
+    # the spare's processes end with the pool object it stands in for
+    weakref.finalize(executor, spare.shutdown, wait=False, cancel_futures=True)
+    return spare
+
+
+def _broken(err: BaseException) -> RuntimeError:
+    return RuntimeError(
+        f"the executor is broken ({type(err).__name__}: {err}) and cannot be replaced; "
+        "pass a new executor, or a dask.distributed Client, which replaces lost workers")
+
+
 def _submit(executor, fun, x, args, kwargs):
     try:
         if _is_dask_client(executor):
@@ -69,15 +138,121 @@ def _submit(executor, fun, x, args, kwargs):
         raise _broken(err) from err
 
 
-def _broken(err: BaseException) -> RuntimeError:
+# --- waiting with a bound ----------------------------------------------------------------
+
+_PENDING = object()
+
+
+def _outcome(fut):
+    """``(value, None)``, ``(None, exception)``, or ``(_PENDING, None)``; never blocks long."""
+    if isinstance(fut, cf.Future):
+        if not fut.done():
+            return _PENDING, None
+        if fut.cancelled():
+            return None, cf.CancelledError("the task was cancelled")
+        err = fut.exception(timeout=0)
+        return (None, err) if err is not None else (fut.result(timeout=0), None)
+    status = fut.status  # a dask Future
+    if status == "finished":
+        try:
+            return fut.result(timeout=POLL_SECONDS), None
+        except TimeoutError:  # its data was lost with a worker meanwhile: being recomputed
+            return _PENDING, None
+    if status == "error":
+        try:
+            return None, fut.exception(timeout=POLL_SECONDS)
+        except TimeoutError:  # retried by the scheduler meanwhile
+            return _PENDING, None
+    if status == "cancelled":
+        from distributed.client import FutureCancelledError
+        return None, FutureCancelledError(fut.key, "cancelled", None)
+    return _PENDING, None  # pending, or lost and being recomputed
+
+
+def _wait_any(futures: list, seconds: float) -> None:
+    if isinstance(futures[0], cf.Future):
+        cf.wait(futures, timeout=seconds, return_when=cf.FIRST_COMPLETED)
+        return
+    from distributed import wait
+
+    try:
+        wait(futures, timeout=seconds, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        pass
+
+
+def _no_workers_timeout() -> float:
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get("distributed.scheduler.no-workers-timeout", None)
+    return NO_WORKERS_TIMEOUT if value is None else float(parse_timedelta(value))
+
+
+def _no_workers_error(seconds: float, n: int) -> RuntimeError:
     return RuntimeError(
-        f"the executor is broken ({type(err).__name__}: {err}); a concurrent.futures process "
-        "pool cannot run anything after one of its workers died. Use a dask.distributed "
-        "Client, which replaces lost workers, or pass a new executor")
+        f"the dask cluster has had no worker for {seconds:.0f} s while {n} member(s) wait to be "
+        "evaluated; a LocalCluster stops restarting workers that die again within "
+        "distributed.deploy.lost-worker-timeout. Start a new cluster (the run so far is kept "
+        "in TrainingError.result); distributed.scheduler.no-workers-timeout sets this wait")
+
+
+def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None, client) -> tuple[dict, bool]:
+    """Wait for ``futures`` (row -> future) and store their results in ``outputs``.
+
+    Returns the rows whose worker was lost or that timed out (row -> error), and whether a
+    process pool broke. Re-raises the fitness's own exception after cancelling the rest.
+    """
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    waiting = dict(futures)
+    failed: dict[int, BaseException] = {}
+    broke = False
+    no_workers_since = None
+    try:
+        while waiting:
+            for i, fut in list(waiting.items()):
+                value, err = _outcome(fut)
+                if value is _PENDING:
+                    continue
+                del waiting[i]
+                if err is None:
+                    outputs[i] = value
+                elif isinstance(err, cf.BrokenExecutor):
+                    failed[i], broke = err, True
+                elif isinstance(err, lost):
+                    failed[i] = err
+                elif type(err).__name__ == "NoValidWorkerError":  # dask's no-workers-timeout
+                    raise _no_workers_error(_no_workers_timeout(), len(waiting) + 1) from err
+                else:
+                    raise err
+            if not waiting:
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                for i, fut in waiting.items():
+                    fut.cancel()
+                    failed[i] = MemberTimeout(f"not finished within timeout={timeout:g} s")
+                waiting.clear()
+                break
+            if client is not None and now - start >= POLL_SECONDS:
+                if client.nthreads():
+                    no_workers_since = None
+                elif no_workers_since is None:
+                    no_workers_since = now
+                elif now - no_workers_since >= _no_workers_timeout():
+                    raise _no_workers_error(now - no_workers_since, len(waiting))
+            wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(deadline - now, 0.0))
+            _wait_any(list(waiting.values()), wait)
+    except BaseException:
+        for fut in waiting.values():
+            fut.cancel()
+        raise
+    return failed, broke
 
 
 def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: dict | None = None,
-                      retries: int = 2) -> tuple[list, dict[int, BaseException]]:
+                      retries: int = 2, timeout: float | None = None) -> tuple[list, dict[int, BaseException]]:
     """``fun(Theta[i], *args, **kwargs)`` for every row, one task each, gathered in order.
 
     Parameters
@@ -90,21 +265,29 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     args, kwargs
         Extra arguments of ``fun``.
     retries : int, default=2
-        How many times a member whose worker was lost is submitted again.
+        How many times a member whose worker was lost (or that timed out) is submitted
+        again, alone (see the module docstring).
+    timeout : float or None, default=None
+        Seconds one try of the population may take; the members not finished by then
+        are cancelled and count as lost. None: no limit on the fitness's own run time
+        (a lost worker or a cluster without workers is still detected). A cancelled
+        task may keep its thread or process busy until it returns by itself.
 
     Returns
     -------
     outputs : list
         ``fun``'s return value for each row (None for the failed ones).
     failed : dict
-        Row index -> the last error, for the rows whose worker was lost on every try.
+        Row index -> the last error, for the rows lost on every try (``KilledWorker``,
+        ``BrokenProcessPool``, :class:`MemberTimeout`, ...).
 
     Raises
     ------
     Exception
         Whatever ``fun`` raised (the other tasks are cancelled).
     RuntimeError
-        When the executor is broken (a ``ProcessPoolExecutor`` whose worker died).
+        When the executor cannot run anything any more: a dask cluster without workers
+        (see the module docstring), or a broken executor that is not a process pool.
 
     Examples
     --------
@@ -117,29 +300,34 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     ([1.0, 5.0, 9.0], {})
     """
     kwargs = {} if kwargs is None else kwargs
-    lost = lost_worker_errors(executor)
+    lost = lost_worker_errors(executor) + (cf.BrokenExecutor, MemberTimeout)
+    client = _dask_client(executor)
     outputs: list = [None] * len(Theta)
     errors: dict[int, BaseException] = {}
+    tries = [0] * len(Theta)
+    alone: set[int] = set()  # suspects: lost while sharing the workers with others
     pending = list(range(len(Theta)))
-    for _ in range(int(retries) + 1):
-        futures = {i: _submit(executor, fun, Theta[i], args, kwargs) for i in pending}
+    while pending:
+        shared = [i for i in pending if i not in alone]
         again = []
-        for i, fut in futures.items():
-            try:
-                outputs[i] = fut.result()
-            except cf.BrokenExecutor as err:
-                raise _broken(err) from err
-            except lost as err:
+        for batch in ([shared] if shared else []) + [[i] for i in pending if i in alone]:
+            pool = _live(executor)
+            futures = {i: _submit(pool, fun, Theta[i], args, kwargs) for i in batch}
+            failed, broke = _gather(futures, outputs, lost, timeout, client)
+            if broke and _live(executor) is pool:  # not a process pool: nothing replaces it
+                raise _broken(next(e for e in failed.values() if isinstance(e, cf.BrokenExecutor)))
+            for i, err in failed.items():
                 errors[i] = err
-                again.append(i)
-            except BaseException:
-                for f in futures.values():
-                    f.cancel()
-                raise
-        pending = again
-        if not pending:
-            break
-    return outputs, {i: errors[i] for i in pending}
+                if len(batch) > 1 and not isinstance(err, MemberTimeout):
+                    # a dying worker (or a broken pool) takes the tasks queued on it along:
+                    # retried alone, a member's failures are its own
+                    alone.add(i)
+                else:
+                    tries[i] += 1
+                if tries[i] <= retries:
+                    again.append(i)
+        pending = sorted(again)
+    return outputs, {i: errors[i] for i in range(len(Theta)) if tries[i] > retries}
 
 
-__all__ = ["evaluate_parallel", "lost_worker_errors"]
+__all__ = ["MemberTimeout", "evaluate_parallel", "lost_worker_errors"]

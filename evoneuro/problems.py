@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from evoneuro._validation import check_positive_int
+from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.evaluator import Evaluator
 
 
@@ -31,7 +31,7 @@ class Problem:
 
     def __init__(self) -> None:
         self.evals = 0
-        self._warned_nonfinite = False
+        self._warned: set[str] = set()
 
     def begin_step(self, rng: np.random.Generator) -> None:
         """Called once before every optimizer step (draws the step's minibatch)."""
@@ -52,17 +52,22 @@ class Problem:
         finally:
             self.evals = evals
 
-    def _nonfinite_to_worst(self, losses: np.ndarray) -> np.ndarray:
+    def _warn_once(self, cause: str, message: str) -> None:
+        """Warn about ``cause`` the first time only: one warning per cause per problem."""
+        warned = self.__dict__.setdefault("_warned", set())  # problems pickled before it existed
+        if cause not in warned:
+            warned.add(cause)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+    def _nonfinite_to_worst(self, losses: np.ndarray, reported: np.ndarray | None = None) -> np.ndarray:
+        """NaN and +-inf losses become +inf (the worst), with one warning per problem;
+        ``reported`` marks members already warned about for another cause."""
         bad = ~np.isfinite(losses)
         if bad.any():
-            if not self._warned_nonfinite:
-                warnings.warn(
-                    f"{int(bad.sum())} of {losses.size} losses were NaN or infinite; they count "
-                    "as the worst value (+inf). Further occurrences are not reported.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                self._warned_nonfinite = True
+            new = bad if reported is None else bad & ~reported
+            if new.any():
+                self._warn_once("nonfinite", f"{int(new.sum())} of {losses.size} losses were NaN or infinite; "
+                                "they count as the worst value (+inf). Further occurrences are not reported.")
             losses = np.where(bad, np.inf, losses)
         return losses
 
@@ -148,11 +153,47 @@ class SupervisedProblem(Problem):
         return float(self.evaluator._loss(self.evaluator.check_Theta(x), self.X, self.y)[0])
 
 
+class _FitnessReturnError(TypeError, ValueError):
+    """A fitness returned something that is not a number: a TypeError (also a ValueError,
+    which is what such returns raised before)."""
+
+
+def _as_numbers(out, P: int | None) -> np.ndarray:
+    """A fitness's return as float64: one number (``P`` None) or ``P`` numbers.
+
+    None, bools, strings and other non-numbers are a TypeError at once, never NaN.
+    """
+    if type(out) is float:  # the common case, checked without numpy
+        return np.array(out)
+    arr = np.asarray(out) if not isinstance(out, (bool, np.bool_)) else None
+    if arr is not None and arr.dtype.kind == "O" and out is not None:
+        try:  # numbers numpy does not know (Fraction, Decimal...)
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if out is None or arr is None or arr.dtype.kind not in "iuf":
+        kind = "None" if out is None else f"{type(out).__name__}" + (
+            f" of dtype {arr.dtype}" if isinstance(arr, np.ndarray) and arr.ndim else "")
+        raise _FitnessReturnError(
+            (f"a vectorized fitness must return {P} numbers" if P is not None
+             else "fitness must return one number per vector")
+            + f", got {kind}: {out!r:.80}" + (" (did the function forget to return?)" if out is None else ""))
+    return arr.astype(np.float64, copy=False)
+
+
 class FitnessProblem(Problem):
     """A user's fitness function as a problem: ``f(x) -> float``, or ``f(Theta) -> (P,)``.
 
     Each evaluated member costs 1 in :attr:`evals` (and 2 more for its gradient). A NaN or
-    infinite value counts as the worst loss (+inf) and warns once.
+    infinite value counts as the worst loss (+inf) and warns once; a return that is not a
+    number (None, a bool, a string) is a ``TypeError`` at once.
+
+    A per-vector ``fun`` gets each vector as a float64 array of its own (it may keep or
+    change it). A vectorized ``fun`` gets the population as the optimizer asked it, without
+    a copy: a read-only array in the optimizer's dtype (float32 for the population methods
+    by default; ``optimizer_params={"dtype": "float64"}`` where they have it), so a
+    generation costs no more than the fitness itself. A ``Theta`` given to :meth:`evaluate`
+    as a list or in another dtype is converted to float64.
 
     Parameters
     ----------
@@ -180,8 +221,14 @@ class FitnessProblem(Problem):
         executor is not pickled with the problem: an unpickled (checkpointed) problem
         evaluates serially until ``problem.executor`` is set again.
     retries : int, default=2
-        With an executor: how often a member whose worker was lost is submitted again;
-        if it still fails it counts as the worst value, with one warning.
+        With an executor: how often a member whose worker was lost (or that timed out)
+        is submitted again; if it still fails it counts as the worst value, with one
+        warning that names it.
+    timeout : float or None, default=None
+        With an executor: seconds one try of a generation may take; unfinished members
+        are cancelled and retried, then count as the worst value. None: no limit on the
+        fitness's run time (lost workers and a cluster without workers are detected all
+        the same).
 
     Examples
     --------
@@ -194,7 +241,8 @@ class FitnessProblem(Problem):
     """
 
     def __init__(self, fun, n_params: int, *, vectorized: bool = False, args=(), kwargs=None,
-                 maximize: bool = False, grad=None, executor=None, retries: int = 2) -> None:
+                 maximize: bool = False, grad=None, executor=None, retries: int = 2,
+                 timeout: float | None = None) -> None:
         super().__init__()
         if not callable(fun):
             raise TypeError(f"fun must be callable, got {type(fun).__name__}")
@@ -212,41 +260,45 @@ class FitnessProblem(Problem):
         self.kwargs = {} if kwargs is None else dict(kwargs)
         self.maximize = bool(maximize)
         self.deterministic = True
-        if executor is not None and self.vectorized:
-            raise ValueError("executor= evaluates members one by one; it needs vectorized=False")
+        if executor is not None:
+            if not callable(getattr(executor, "submit", None)):
+                raise TypeError("executor must be a concurrent.futures.Executor or a dask.distributed "
+                                f"Client (an object with a submit method), got {type(executor).__name__}")
+            if self.vectorized:
+                raise ValueError("executor= evaluates members one by one; it needs vectorized=False")
         self.executor = executor
         self.retries = check_positive_int(retries, "retries", minimum=0)
-        self._warned_lost = False
+        self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
 
-    def _values(self, Theta: np.ndarray) -> np.ndarray:
+    def _values(self, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``fun``'s values ``(P,)`` and the mask of members lost on an executor (or None)."""
         P = len(Theta)
         if self.vectorized:
-            out = self.fun(Theta, *self.args, **self.kwargs)
-            try:
-                values = np.asarray(out, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"a vectorized fitness must return {P} numbers, got {out!r:.80}") from None
+            values = _as_numbers(self.fun(Theta, *self.args, **self.kwargs), P)
             if values.shape not in ((P,), (P, 1)):
                 raise ValueError(
                     f"a vectorized fitness must return shape ({P},) for Theta of shape "
                     f"{Theta.shape}; got shape {values.shape}"
                 )
-            return values.reshape(P)
+            return values.reshape(P), None
+        lost = None
+        if getattr(self, "executor", None) is not None:
+            outs, lost = self._parallel(Theta)
+        else:
+            # each vector a float64 copy of its own: the user may keep or change it, and
+            # f(result.x) is exactly the value told
+            outs = [self.fun(np.array(t, dtype=np.float64), *self.args, **self.kwargs) for t in Theta]
         values = np.empty(P)
-        outs = (self._parallel(Theta) if getattr(self, "executor", None) is not None
-                else (self.fun(t, *self.args, **self.kwargs) for t in Theta))
         for i, out in enumerate(outs):
-            try:
-                v = np.asarray(out, dtype=np.float64)
-            except (TypeError, ValueError):
-                v = None
-            if v is None or v.size != 1:
-                raise ValueError(
-                    f"fitness must return one number per vector, got {out!r:.80}"
-                    + ("; pass vectorized=True for a function of the whole population" if v is not None else "")
-                )
+            if lost is not None and lost[i]:
+                values[i] = np.inf
+                continue
+            v = _as_numbers(out, None)
+            if v.size != 1:
+                raise ValueError(f"fitness must return one number per vector, got {out!r:.80}; "
+                                 "pass vectorized=True for a function of the whole population")
             values[i] = v.reshape(())
-        return values
+        return values, lost
 
     def _gradients(self, Theta: np.ndarray) -> np.ndarray:
         if self.grad is None:
@@ -257,24 +309,31 @@ class FitnessProblem(Problem):
         if self.vectorized:
             grads = np.asarray(self.grad(Theta, *self.args, **self.kwargs), dtype=np.float64)
         else:
-            grads = np.stack([np.asarray(self.grad(t, *self.args, **self.kwargs), dtype=np.float64)
-                              for t in Theta])
+            grads = np.stack([np.asarray(self.grad(np.array(t, dtype=np.float64), *self.args, **self.kwargs),
+                                         dtype=np.float64) for t in Theta])
         if grads.shape != Theta.shape:
             raise ValueError(f"grad must return shape {Theta.shape[1:] if not self.vectorized else Theta.shape}, "
                              f"got {grads.shape[1:] if not self.vectorized else grads.shape}")
         return -grads if self.maximize else grads
 
-    def _parallel(self, Theta: np.ndarray) -> list:
-        from evoneuro.distributed import evaluate_parallel
+    def _parallel(self, Theta: np.ndarray) -> tuple[list, np.ndarray]:
+        from evoneuro.distributed import MemberTimeout, evaluate_parallel
 
-        outs, failed = evaluate_parallel(self.fun, Theta, self.executor, self.args, self.kwargs, self.retries)
-        if failed and not self._warned_lost:
-            i, err = next(iter(failed.items()))
-            warnings.warn(f"{len(failed)} member(s) failed {self.retries + 1} time(s) because their worker "
-                          f"was lost (member {i}: {type(err).__name__}: {err}); they count as the worst "
-                          "value. Further occurrences are not reported.", RuntimeWarning, stacklevel=4)
-            self._warned_lost = True
-        return [np.nan if i in failed else out for i, out in enumerate(outs)]
+        Theta = np.asarray(Theta, dtype=np.float64)  # what a per-vector fun gets serially
+        outs, failed = evaluate_parallel(self.fun, Theta, self.executor, self.args, self.kwargs,
+                                         self.retries, getattr(self, "timeout", None))
+        lost = np.zeros(len(Theta), dtype=bool)
+        lost[list(failed)] = True
+        for cause, rows in (("timeout", [i for i, e in failed.items() if isinstance(e, MemberTimeout)]),
+                            ("lost", [i for i, e in failed.items() if not isinstance(e, MemberTimeout)])):
+            if rows:
+                err = failed[rows[0]]
+                why = ("did not finish in time" if cause == "timeout"
+                       else "lost its worker (killed, out of memory or disconnected)")
+                self._warn_once(cause, f"member(s) {rows} of {len(Theta)} {why} on each of "
+                                f"{self.retries + 1} tries of its own (last: {type(err).__name__}: {str(err)[:120]}); "
+                                "they count as the worst value (+inf). Further occurrences are not reported.")
+        return outs, lost
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -282,11 +341,21 @@ class FitnessProblem(Problem):
         return state
 
     def evaluate(self, Theta, need_grad: bool = False):
-        Theta = np.array(np.atleast_2d(Theta), dtype=np.float64)  # a copy the user may modify
+        if isinstance(Theta, np.ndarray) and Theta.dtype in (np.float32, np.float64):
+            # the optimizer's own population: no copy, read-only so the fitness cannot
+            # change what the optimizer will be told
+            Theta = Theta.view()
+            Theta.flags.writeable = False
+        else:
+            Theta = np.array(Theta, dtype=np.float64)
+        if Theta.ndim == 1:
+            Theta = Theta[None]
         if Theta.ndim != 2 or Theta.shape[1] != self.n_params:
             raise ValueError(f"Theta must have shape (P, {self.n_params}), got {Theta.shape}")
-        values = self._values(Theta)
+        values, lost = self._values(Theta)
         grads = self._gradients(Theta) if need_grad else None
         self.evals += len(Theta) * (3 if need_grad else 1)
         losses = -values if self.maximize else values
-        return self._nonfinite_to_worst(losses), grads
+        if lost is not None:
+            losses[lost] = np.inf  # already reported, as lost
+        return self._nonfinite_to_worst(losses, reported=lost), grads

@@ -4,7 +4,10 @@ import concurrent.futures as cf
 import logging
 import os
 import pickle
+import signal
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -64,7 +67,10 @@ def client(importable):
 
     # allowed-failures=0: the scheduler reports a task whose worker died (KilledWorker)
     # instead of rescheduling it itself, so that evoneuro's own retry is what is tested.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # lost-worker-timeout: a LocalCluster whose worker dies again within it stops restarting
+    # it (the cluster then has no worker at all, a case tested on its own below).
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.deploy.lost-worker-timeout": "600s"}):
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
             yield client
@@ -108,10 +114,115 @@ def test_process_pool_gives_the_serial_result(importable):
                                                      max_steps=2, random_state=0).x)
 
 
-def test_broken_process_pool_is_a_clear_error(importable):
-    with cf.ProcessPoolExecutor(1) as pool:
-        with pytest.raises(RuntimeError, match="executor is broken"):
-            run(die_always, executor=pool)
+def kill_if_negative(x):
+    """SIGKILL the worker process for members whose first entry is negative."""
+    if x[0] < 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sphere(x)
+
+
+def exit_if_negative(x):
+    if x[0] < 0:
+        os._exit(1)
+    return sphere(x)
+
+
+def sleep_if_negative(x):
+    if x[0] < 0:
+        time.sleep(2.0)
+    return sphere(x)
+
+
+THETA = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [0.5, 0.5]])
+EXPECTED = [1.0, np.inf, 4.0, 0.5]
+
+
+def within(seconds, fn, *args, **kwargs):
+    """``fn(...)``, or a test failure (not a blocked test run) if it is still running after
+    ``seconds``: the hang this module guards against."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as err:  # re-raised in the test's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"still blocked after {seconds} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def evaluate_twice(prob):
+    """Two generations of ``THETA``, with every warning recorded."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        first, _ = prob.evaluate(THETA)
+        second, _ = prob.evaluate(THETA)
+    return first, second, [str(w.message) for w in record]
+
+
+@pytest.mark.parametrize("killer", [kill_if_negative, exit_if_negative])
+def test_process_pool_member_that_kills_its_worker_is_worst_and_the_run_goes_on(importable, killer):
+    with cf.ProcessPoolExecutor(2) as pool:
+        prob = en.FitnessProblem(killer, 2, executor=pool, retries=1)
+        first, second, messages = within(120, evaluate_twice, prob)
+        # the pool broke; evoneuro went on with a replacement of the same size
+        with pytest.warns(RuntimeWarning, match="lost its worker") as record:
+            res = within(120, en.minimize, killer, np.array([0.1, 0.5]), "random",
+                         {"popsize": 6, "sigma": 0.3}, max_steps=3, executor=pool, random_state=0)
+        assert len(record) == 1
+    np.testing.assert_array_equal(first, EXPECTED)
+    np.testing.assert_array_equal(second, EXPECTED)
+    assert len(messages) == 1 and "member(s) [1] of 4" in messages[0] and "2 tries" in messages[0]
+    assert res.n_steps == 3 and res.stop_reason == "max_steps" and res.x[0] >= 0
+
+
+def test_dask_member_that_always_kills_its_worker_is_worst_with_one_warning(client):
+    prob = en.FitnessProblem(exit_if_negative, 2, executor=client, retries=1)
+    first, second, messages = within(240, evaluate_twice, prob)
+    np.testing.assert_array_equal(first, EXPECTED)
+    np.testing.assert_array_equal(second, EXPECTED)
+    assert len(messages) == 1 and "member(s) [1] of 4" in messages[0] and "KilledWorker" in messages[0]
+    np.testing.assert_array_equal(prob.evaluate(THETA[[0, 2]])[0], [1.0, 4.0])  # the cluster lives on
+
+
+def test_dask_cluster_without_workers_is_an_error_not_a_hang(importable):
+    pytest.importorskip("distributed")
+    import dask
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while client.nthreads() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        prob = en.FitnessProblem(sphere, 2, executor=client)
+        with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+            with pytest.raises(RuntimeError, match="no worker for"):
+                within(60, prob.evaluate, THETA)
+
+
+def test_member_past_the_timeout_is_worst_with_one_warning():
+    with cf.ThreadPoolExecutor(4) as ex:
+        prob = en.FitnessProblem(sleep_if_negative, 2, executor=ex, retries=1, timeout=0.5)
+        first, second, messages = within(60, evaluate_twice, prob)
+    np.testing.assert_array_equal(first, EXPECTED)
+    np.testing.assert_array_equal(second, EXPECTED)
+    assert len(messages) == 1 and "did not finish in time" in messages[0] and "timeout=0.5" in messages[0]
+
+
+def test_executor_must_have_submit():
+    with pytest.raises(TypeError, match="executor must be"):
+        en.FitnessProblem(sphere, 2, executor=object())
+    with pytest.raises(TypeError, match="executor must be"):
+        en.minimize(sphere, np.zeros(2), "random", max_steps=1, executor=object())
 
 
 class LosingExecutor(cf.Executor):
@@ -139,9 +250,9 @@ def test_member_lost_on_every_retry_counts_as_worst_with_one_warning():
         losses2, _ = prob.evaluate(Theta)
     np.testing.assert_array_equal(losses, [1.0, np.inf, 4.0])
     np.testing.assert_array_equal(losses2, losses)
-    lost = [w for w in record if "worker was lost" in str(w.message)]
-    assert len(lost) == 1 and "3 time(s)" in str(lost[0].message)
-    assert ex.submitted == 2 * (3 + 2)  # each evaluation: 3 members, then 2 retries of one
+    assert len(record) == 1 and "member(s) [1] of 3" in str(record[0].message)
+    assert "3 tries" in str(record[0].message) and "lost its worker" in str(record[0].message)
+    assert ex.submitted == 2 * (3 + 3)  # each evaluation: 3 members, then one alone 3 times
 
 
 def test_fitness_error_in_a_worker_keeps_the_best_so_far():
