@@ -19,12 +19,22 @@ SMALL = dict(hidden_layer_sizes=(8,), max_iter=50, backend="numpy", optimizer="i
 ES = dict(optimizer="es", optimizer_params={"popsize": 16, "sigma": 0.1, "learning_rate": 0.1})
 
 
+def _float32_rounding(estimator):
+    # A float32 regressor's outputs, rescaled by y_scale_, differ by ~1e-7 relative when the
+    # rows are evaluated in another batch (BLAS blocking); the float64 variants pass it.
+    if isinstance(estimator, EvoMLPRegressor) and estimator.dtype == "float32":
+        return {"check_methods_subset_invariance": "float32 outputs vary in the last bits with the batch"}
+    return {}
+
+
 @parametrize_with_checks([
     EvoMLPClassifier(**SMALL),
     EvoMLPRegressor(**SMALL),
+    EvoMLPRegressor(**SMALL, dtype="float64"),
     EvoMLPClassifier(**{**SMALL, **ES}),
     EvoMLPRegressor(**{**SMALL, **ES}),
-])
+    EvoMLPRegressor(**{**SMALL, **ES}, dtype="float64"),
+], expected_failed_checks=_float32_rounding)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

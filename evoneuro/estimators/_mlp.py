@@ -111,7 +111,8 @@ class ClassifierMixinEvo:
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each sample."""
-        return self.classes_[np.argmax(self._outputs(X), axis=1)]
+        out = self._outputs(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(out, axis=1)]
 
 
 class RegressorMixinEvo:

@@ -173,7 +173,8 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
     ev = Evaluator(net, backend="numpy", dtype="float64")
     X = ev.check_X(X)
     if len(X) < 2:
-        raise ValueError(f"X must hold at least 2 rows to measure a variance, got {len(X)}")
+        raise ValueError(f"a data-dependent start needs at least 2 samples to measure each unit's spread, "
+                         f"got {len(X)} sample; use a scheme such as init='glorot'")
     theta = net.init(check_rng(rng), scheme="orthogonal")
     for l, s in enumerate(net.layers):
         # layer l depends only on layers < l, which are final by now
