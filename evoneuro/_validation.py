@@ -21,6 +21,22 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
+def _finite_cast(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """``arr`` as a C-contiguous ``dtype`` array, which must be finite; a finite input that
+    overflows the cast (1e300 in float32) is named as such, not as "NaN or infinity"."""
+    with np.errstate(over="ignore"):  # an overflow is reported below, as an error
+        cast = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(cast).all():
+        if np.isfinite(arr).all():
+            big = float(np.max(np.abs(arr)))
+            raise ValueError(
+                f"{name} has values up to {big:.3g} in magnitude, beyond {np.dtype(dtype).name}'s largest "
+                f"({float(np.finfo(dtype).max):.3g}): they overflow to infinity. Scale {name}, or use "
+                "dtype='float64' if they must stay this large")
+        raise ValueError(f"{name} contains NaN or infinity")
+    return cast
+
+
 def check_X(X, n_features: int, dtype=np.float64, name: str = "X") -> np.ndarray:
     """A finite 2-D float array with ``n_features`` columns, C-contiguous in ``dtype``."""
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
@@ -34,10 +50,7 @@ def check_X(X, n_features: int, dtype=np.float64, name: str = "X") -> np.ndarray
         raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} must have at least one sample, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+    return _finite_cast(arr, dtype, name)
 
 
 def check_labels(y, n_samples: int, n_classes: int, name: str = "y") -> np.ndarray:
@@ -78,10 +91,7 @@ def check_targets(y, n_samples: int, n_outputs: int, dtype=np.float64, name: str
             + (f" or ({n_samples},)" if n_outputs == 1 else "")
             + f" to match X and n_outputs; got {arr.shape}"
         )
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+    return _finite_cast(arr, dtype, name)
 
 
 def check_positive_int(value, name: str, minimum: int = 1, allow_none: bool = False):

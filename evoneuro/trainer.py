@@ -89,6 +89,8 @@ def _seed_sequence(random_state) -> np.random.SeedSequence:
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(int(random_state.integers(2**63)))
     if random_state is None or (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be None, an int >= 0 or a numpy Generator, got {random_state!r}")
         return np.random.SeedSequence(None if random_state is None else int(random_state))
     raise TypeError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
 
@@ -102,6 +104,8 @@ def _check_budget(name: str, value):
         return check_positive_float(value, name)
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"target must be a number, got {value!r}")
+    if not np.isfinite(value):  # NaN is never reached, +inf at once, -inf never
+        raise ValueError(f"target must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -462,10 +466,15 @@ def minimize(
     (array([0., 1., 2.]), 'max_steps')
     """
     if isinstance(fitness, Problem):
-        given = {"vectorized": vectorized, "args": args, "kwargs": kwargs, "maximize": maximize, "grad": grad}
+        given = {"vectorized": vectorized, "args": args, "kwargs": kwargs, "grad": grad}
         wrong = [k for k, v in given.items() if v not in (False, (), None)]
         if wrong:
             raise ValueError(f"{wrong} apply to a callable fitness only, not to a Problem")
+        # a problem carries its own sign: maximize=True only confirms a maximising one
+        if maximize and not getattr(fitness, "maximize", False):
+            raise ValueError(f"maximize=True applies to a callable fitness only, or confirms a FitnessProblem "
+                             f"made with maximize=True (a problem carries its own sign); this "
+                             f"{type(fitness).__name__} minimises")
         problem = fitness
         if executor is not None:
             if not isinstance(problem, FitnessProblem):
