@@ -57,6 +57,20 @@ def _loss_of(ind) -> float:
     return ind.fitness.values[0]
 
 
+class _OverFinite:
+    """A logbook statistic over the finite losses only: NaN/inf losses are the worst value,
+    already reported once by the problem, and would otherwise make numpy warn
+    ("invalid value") in every generation's record. NaN when no loss is finite."""
+
+    def __init__(self, stat: str) -> None:
+        self.stat = stat
+
+    def __call__(self, values) -> float:
+        values = np.asarray(values, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        return float(getattr(np, self.stat)(finite)) if finite.size else float("nan")
+
+
 class GA(Optimizer):
     """Generational real-coded GA with DEAP selection and bookkeeping, numpy variation.
 
@@ -141,7 +155,7 @@ class GA(Optimizer):
         self.hall_of_fame = tools.HallOfFame(_popsize(p["hof_size"], "hof_size", 1), similar=_same_genome)
         self.stats = tools.Statistics(key=_loss_of)
         for stat in ("min", "mean", "max", "std"):
-            self.stats.register("avg" if stat == "mean" else stat, getattr(np, stat))
+            self.stats.register("avg" if stat == "mean" else stat, _OverFinite(stat))
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "min", "avg", "max", "std"]
         pop = NoiseTable(n, self.rng, dt).rows(self.rng, self._P) * dt.type(_positive(p["sigma0"], "sigma0"))

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from evoneuro.optimizers.base import Optimizer, worst_to_finite
+from evoneuro.optimizers.base import Optimizer
 
 
 class GuidedES(Optimizer):
@@ -180,8 +180,10 @@ class GuidedES(Optimizer):
         P = p["popsize"] // 2
         if self._eps is None or len(Theta) != 2 * P:
             raise ValueError(f"guided-es expects the {2 * P} antithetic points of its last ask")
-        losses = worst_to_finite(losses)
-        diff = losses[:P] - losses[P:]
+        # a pair with a non-finite (worst) member says nothing about the slope: it is
+        # dropped, not given a made-up finite difference that can throw x far away
+        both = np.isfinite(losses[:P]) & np.isfinite(losses[P:])
+        diff = np.where(both, losses[:P] - np.where(both, losses[P:], 0.0), 0.0)
         g = (p["beta"] / (2.0 * p["sigma"] ** 2 * P)) * (diff @ self._eps)
         self._x = self._x - p["learning_rate"] * g
         self._eps = None
