@@ -1,15 +1,19 @@
 """CMA-ES: pycma driven for real (restarts, memory guard), and sep-CMA-ES against pycma's."""
 
+import importlib.util
 import pickle
 import warnings
+from pathlib import Path
 
 import cma
 import numpy as np
 import pytest
 
 import evoneuro as en
-from evoneuro.optimizers.cmaes import CMAES, SepCMAES
+from evoneuro.optimizers.cmaes import CMAES, SepCMAES, cma_bytes
 from tests.optim_helpers import run_with_pickle_cut, sphere, tiny_net_losses
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ellipsoid(X):
@@ -98,8 +102,10 @@ def test_cmaes_ipop_restarts_double_the_population():
 
 
 def test_cmaes_memory_guard_switches_to_sep():
-    with pytest.warns(UserWarning, match="sep-CMA-ES"):
-        opt = CMAES(memory_limit=8 * 50**2 - 1).initialize(np.ones(50), np.random.default_rng(0))
+    need = cma_bytes(50)
+    assert need > 7 * 8 * 50**2  # seven n x n arrays at the peak, not one
+    with pytest.warns(UserWarning, match=r"needs about .* GiB \(pycma's n x n covariance and eigenvectors"):
+        opt = CMAES(memory_limit=need - 1).initialize(np.ones(50), np.random.default_rng(0))
     assert opt.es is None and isinstance(opt.sep, SepCMAES)
     for _ in range(50):
         Theta = opt.ask()
@@ -107,7 +113,18 @@ def test_cmaes_memory_guard_switches_to_sep():
     assert opt.best_loss < 50
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        CMAES(memory_limit=8 * 50**2).initialize(np.ones(50), np.random.default_rng(0))
+        CMAES(memory_limit=need).initialize(np.ones(50), np.random.default_rng(0))
+
+
+def test_memory_guard_estimate_is_within_25_percent_of_the_measured_peak():
+    # a fresh process: pycma at n = 1500 up to and through one eigendecomposition, its
+    # peak resident memory against cma_bytes (benchmarks/cma_memory.py does n = 3000, 6000)
+    spec = importlib.util.spec_from_file_location("cma_memory", ROOT / "benchmarks" / "cma_memory.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = bench.measure(1500, steps=2)
+    assert r["eigen"] >= 1
+    assert 0.75 <= r["estimate"] / r["added"] <= 1.25, r
 
 
 def test_cmaes_leaves_numpy_global_random_alone_and_resumes():
