@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from evoneuro._threads import check_n_jobs
+from evoneuro._threads import check_n_jobs
 from evoneuro._validation import check_dtype, check_labels, check_positive_int, check_targets, check_X
 from evoneuro.backends import get_backend
 from evoneuro.network.spec import MLP
@@ -31,6 +32,11 @@ class Evaluator:
     max_memory : int, default=2**30
         Bytes of intermediate arrays one backend call may hold. A larger population is
         evaluated in chunks of members; the results are identical.
+    n_jobs : int or None, default=None
+        Threads one call may use: the Numba kernels' threads, or the BLAS threads of the
+        numpy backend. ``None`` or ``-1``: every CPU this process may use
+        (:func:`os.sched_getaffinity`), never more; ``-k``: all but ``k - 1``. Results
+        do not depend on it. The resolved count is ``evaluator.n_jobs``.
 
     Examples
     --------

@@ -102,7 +102,7 @@ class TestNumba:
         if use_blas and not numba_backend.USE_BLAS:
             pytest.skip("SciPy BLAS not reachable from Numba")
         monkeypatch.setattr(numba_backend, "USE_BLAS", use_blas)
-        monkeypatch.setattr(numba_backend, "_blas_pays", lambda *args, **kwargs: use_blas)
+        monkeypatch.setattr(numba_backend, "blas_pays", lambda *args, **kwargs: use_blas)
         net, Theta, X, y = problem(act, "softmax", (16, 9), P=3, N=600)
         ev = en.Evaluator(net, backend="numba", dtype=dtype)
         ref = en.Evaluator(net, backend="numpy", dtype=dtype)
@@ -137,7 +137,7 @@ class TestNumba:
         assert threads() == before
 
     def test_fast_tanh_matches_float32_tanh(self):
-        from evoneuro.backends._numba_kernels import tanh_f32
+        from evoneuro.backends._numba_math import tanh_f32
 
         x = np.linspace(-12, 12, 200_001, dtype=np.float32)
         exact = np.tanh(x.astype(np.float64))

@@ -27,8 +27,12 @@ def numba_available() -> bool:
         return False
 
 
-def get_backend(name: str):
-    """A backend instance by name; ``"auto"`` is ``numba`` where it imports, else ``numpy``."""
+def get_backend(name: str, n_jobs: int | None = None):
+    """A backend instance by name; ``"auto"`` is ``numba`` where it imports, else ``numpy``.
+
+    ``n_jobs`` (threads per call) goes to the named backends; a backend object is used as
+    it is.
+    """
     if not isinstance(name, str):
         if all(hasattr(name, m) for m in ("forward", "loss", "loss_and_grad")):
             return name
@@ -39,4 +43,4 @@ def get_backend(name: str):
     if key not in _CLASSES:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {name!r}")
     module, cls = _CLASSES[key]
-    return getattr(importlib.import_module(module), cls)()
+    return getattr(importlib.import_module(module), cls)(n_jobs=n_jobs)

@@ -7,13 +7,11 @@ Numba functions that use it can still be cached on disk: nothing process-specifi
 baked into the compiled code.
 
 SciPy's OpenBLAS would thread a large enough ``gemm`` itself; when the calls come from
-Numba's worker threads that oversubscribes the cores, so callers wrap the Numba call in
+the work pool's threads that oversubscribes the cores, so callers wrap the kernel call in
 :func:`single_threaded_blas`.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (loads the library the addresses point into)
@@ -21,6 +19,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import get_cython_function_address, intrinsic
+
+from evoneuro.backends._blas_threads import blas_threads
 
 _ADDR = {
     np.dtype(np.float32): get_cython_function_address("scipy.linalg.cython_blas", "sgemm"),
@@ -88,37 +88,6 @@ def gemm_rm(fn, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
                beta, C, ldc)
 
 
-@contextlib.contextmanager
 def single_threaded_blas():
-    """Limit the process's BLAS libraries to one thread while Numba threads call them.
-
-    Talks to the libraries directly (one ``ctypes`` call each way, microseconds) through
-    the controllers :mod:`threadpoolctl` found once; its ``limit`` context re-queries
-    every library on every call, which costs about 0.1 ms.
-    """
-    libs = _blas_libs()
-    saved = []
-    try:
-        for lib in libs:
-            n = lib.get_num_threads()
-            if n is not None and n != 1:
-                lib.set_num_threads(1)
-                saved.append((lib, n))
-        yield
-    finally:
-        for lib, n in saved:
-            lib.set_num_threads(n)
-
-
-_LIBS = []
-
-
-def _blas_libs() -> list:
-    if not _LIBS:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _LIBS.append(list(ThreadpoolController().select(user_api="blas").lib_controllers))
-        except ImportError:  # no threadpoolctl: leave BLAS as it is
-            _LIBS.append([])
-    return _LIBS[0]
+    """One BLAS thread while the kernels' threads call ``gemm`` (no nested parallelism)."""
+    return blas_threads(1)

@@ -11,22 +11,28 @@ module chains them, with residual shortcuts.
 
 from __future__ import annotations
 
+from evoneuro.backends._blas_threads import blas_threads
 from evoneuro.backends.layers import BACKWARD, FORWARD, pre_grad
 from evoneuro.network.losses import loss_and_dz, output_fn
 
 
 class ArrayBackend:
-    """Population forward/backward passes with an array module ``xp``."""
+    """Population forward/backward passes with an array module ``xp``.
+
+    ``n_jobs`` caps the BLAS threads of the batched matrix products during a call
+    (``None``: leave the BLAS library as it is).
+    """
 
     name = "array"
 
-    def __init__(self, xp):
+    def __init__(self, xp, n_jobs: int | None = None):
         self.xp = xp
+        self.n_jobs = n_jobs
 
     def __reduce__(self):
         # A module does not pickle; the named subclasses rebuild their module on load,
         # so evaluators, problems and whole trainers can be checkpointed.
-        return (type(self), ())
+        return (type(self), (self.n_jobs,))
 
     # Host <-> device; identity for NumPy.
     def to_device(self, a):
@@ -59,6 +65,18 @@ class ArrayBackend:
         return zs, caches, ys, outs
 
     def forward(self, net, Theta, X, return_hidden: bool = False):
+        with blas_threads(self.n_jobs):
+            return self._forward_out(net, Theta, X, return_hidden)
+
+    def loss(self, net, Theta, X, y):
+        with blas_threads(self.n_jobs):
+            return self._loss(net, Theta, X, y)
+
+    def loss_and_grad(self, net, Theta, X, y):
+        with blas_threads(self.n_jobs):
+            return self._loss_and_grad(net, Theta, X, y)
+
+    def _forward_out(self, net, Theta, X, return_hidden):
         xp = self.xp
         Theta, X = self.to_device(Theta), self.to_device(X)
         zs = self._forward(net, Theta, X, keep=False)[0]
@@ -67,14 +85,14 @@ class ArrayBackend:
             return self.to_host(out), [self.to_host(z) for z in zs]
         return self.to_host(out)
 
-    def loss(self, net, Theta, X, y):
+    def _loss(self, net, Theta, X, y):
         xp = self.xp
         Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
         zs = self._forward(net, Theta, X, keep=False)[0]
         loss, _ = loss_and_dz(net.output, zs[-1], y, xp, need_grad=False)
         return self.to_host(loss)
 
-    def loss_and_grad(self, net, Theta, X, y):
+    def _loss_and_grad(self, net, Theta, X, y):
         xp = self.xp
         Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
         zs, caches, ys, outs = self._forward(net, Theta, X, keep=True)

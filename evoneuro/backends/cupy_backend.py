@@ -24,7 +24,7 @@ class CupyBackend(ArrayBackend):
 
     name = "cupy"
 
-    def __init__(self) -> None:
+    def __init__(self, n_jobs: int | None = None) -> None:
         try:
             import cupy
         except ImportError as exc:
@@ -33,7 +33,7 @@ class CupyBackend(ArrayBackend):
             ) from exc
         if not cupy_available():
             raise RuntimeError("backend='cupy': CuPy is installed but no CUDA device was found")
-        super().__init__(cupy)
+        super().__init__(cupy)  # n_jobs: the GPU does the work; host BLAS is not used
 
     def to_host(self, a):
         return self.xp.asnumpy(a)

@@ -12,5 +12,5 @@ class NumpyBackend(ArrayBackend):
 
     name = "numpy"
 
-    def __init__(self) -> None:
-        super().__init__(np)
+    def __init__(self, n_jobs: int | None = None) -> None:
+        super().__init__(np, n_jobs)

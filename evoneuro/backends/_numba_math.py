@@ -1,0 +1,240 @@
+"""Hidden-unit activations for the Numba kernels: value and derivative side by side.
+
+Every activation is ``a * f(b z)`` (see :mod:`evoneuro.network.activations`). Each function
+here works on a flat array, with one loop per activation code outside the element loop,
+so every loop body is branch-free and LLVM vectorises it.
+
+float64 uses libm (``math.tanh``, ``math.exp``) and the derivative formulas of the NumPy
+reference, so the two agree to rounding.
+
+float32 has no vectorised libm here (no SVML), so ``sigmoid``, ``tanh`` and ``gaussian``
+use :func:`_exp_f32`, an ``exp`` written out in vectorisable arithmetic. Written through
+``t = exp(-|u|)`` the functions *saturate exactly*: ``tanh`` is exactly +-1 once
+``1 - tanh`` is below half a float32 ulp, and the derivatives ``4t/(1+t)^2`` and
+``t/(1+t)^2`` are computed from ``u``, not from ``1 - y^2``, so they stay accurate to a few
+ulps however small and are exactly 0 where ``t`` leaves float32's normal range
+(|u| > 43.5 for tanh, 87 for sigmoid). A derivative formed from a rounded ``y`` near 1
+is a few ulps of garbage that huge inputs or weights multiply into wrong gradients.
+
+In gradient mode (:func:`activate_grad`) the forward pass stores each unit's derivative
+``a b f'(b z)`` in place of ``z``; the backward pass only multiplies by it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from evoneuro.backends._numba_intrinsics import f32_from_bits
+
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+IDENTITY, SIGMOID, TANH, SOFTSIGN, GAUSSIAN, RELU, SIGMOID_F32, TANH_F32, GAUSSIAN_F32 = range(9)
+ACT_CODES = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "softsign": SOFTSIGN,
+             "gaussian": GAUSSIAN, "relu": RELU}
+F32_CODES = {SIGMOID: SIGMOID_F32, TANH: TANH_F32, GAUSSIAN: GAUSSIAN_F32}
+LIBM_CODES = (SIGMOID, TANH, GAUSSIAN)  # a scalar libm call per element (float64)
+
+_LOG2E = np.float32(1.44269504088896341)
+_LN2_HI = np.float32(0.693359375)  # 9 significant bits: n * _LN2_HI is exact
+_LN2_LO = np.float32(-2.12194440e-4)
+_X_MIN = np.float32(-87.0)  # exp(x) below this is under float32's smallest normal: 0
+_ONE = np.float32(1.0)
+_TWO = np.float32(2.0)
+_HALF = np.float32(0.5)
+
+
+@njit(inline="always", **_OPTS)
+def _exp_f32(x):
+    """``(exp(x), expm1(x))`` for float32 ``x <= 0``; ``(0, -1)`` below -87, NaN stays NaN.
+
+    Cody-Waite reduction ``x = n ln2 + r``, ``|r| <= ln2/2``, a degree-7 Taylor polynomial
+    for ``expm1(r)`` (truncation < 2e-8 relative), and ``2**n`` from its exponent bits.
+    ``expm1`` is ``(2**n - 1) + 2**n q``: no cancellation near 0, where tanh needs it.
+    """
+    xc = x if x > _X_MIN else _X_MIN
+    n = np.floor(xc * _LOG2E + _HALF)
+    r = (xc - n * _LN2_HI) - n * _LN2_LO
+    q = np.float32(1 / 5040)
+    q = q * r + np.float32(1 / 720)
+    q = q * r + np.float32(1 / 120)
+    q = q * r + np.float32(1 / 24)
+    q = q * r + np.float32(1 / 6)
+    q = q * r + _HALF
+    q = (q * r) * r + r
+    s = f32_from_bits((np.int32(n) + 127) << 23)
+    t = s * q + s
+    em1 = s * q + (s - _ONE)
+    if x < _X_MIN:
+        t = np.float32(0.0)
+        em1 = -_ONE
+    if x != x:
+        t = x
+        em1 = x
+    return t, em1
+
+
+@njit(inline="always", **_OPTS)
+def _tanh_f32(u):
+    """``(tanh(u), 1 - tanh(u)^2)``, both from ``t = exp(-2|u|)``: exact +-1 and 0 at saturation."""
+    t, em1 = _exp_f32(-_TWO * abs(u))
+    inv = _ONE / (_TWO + em1)  # 1 / (1 + t)
+    y = -em1 * inv
+    y = y if u >= 0 else -y
+    return y, np.float32(4.0) * t * inv * inv
+
+
+@njit(inline="always", **_OPTS)
+def _sigmoid_f32(u):
+    """``(sigmoid(u), sigmoid'(u))`` from ``t = exp(-|u|)``: relative accuracy on both tails."""
+    t, _ = _exp_f32(-abs(u))
+    inv = _ONE / (_ONE + t)
+    y = inv if u >= 0 else t * inv
+    return y, t * inv * inv
+
+
+@njit(**_OPTS)
+def tanh_f32(x):
+    """float32 ``tanh`` of a flat array, as the kernels compute it (for tests)."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = _tanh_f32(x[i])[0]
+    return out
+
+
+# --- forward: z = a f(b z) in place -----------------------------------------------------
+
+
+@njit(**_OPTS)
+def activate(z, code, a, b):
+    """``z = a f(b z)`` in place, over a flat array."""
+    m = z.shape[0]
+    if code == SIGMOID_F32:
+        for i in range(m):
+            z[i] = a * _sigmoid_f32(b * z[i])[0]
+    elif code == TANH_F32:
+        for i in range(m):
+            z[i] = a * _tanh_f32(b * z[i])[0]
+    elif code == GAUSSIAN_F32:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * _exp_f32(-(u * u))[0]
+    elif code == SIGMOID:
+        for i in range(m):
+            z[i] = a * (0.5 + 0.5 * math.tanh(0.5 * (b * z[i])))
+    elif code == TANH:
+        for i in range(m):
+            z[i] = a * math.tanh(b * z[i])
+    elif code == SOFTSIGN:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * (u / (1.0 + abs(u)))
+    elif code == GAUSSIAN:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * math.exp(-(u * u))
+    elif code == RELU:
+        for i in range(m):
+            z[i] = a * max(b * z[i], 0.0)
+    else:
+        for i in range(m):
+            z[i] = a * (b * z[i])
+
+
+@njit(**_OPTS)
+def bias_activate_rows(z, bias, code, a, b):
+    """``z[r, :] = a f(b (z[r, :] + bias))`` in one pass over a row-major block.
+
+    Returns ``False`` (doing nothing) for a code without a fused loop here; the caller
+    then adds the bias and calls :func:`activate`.
+    """
+    R, n = z.shape
+    if code == SIGMOID_F32:
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = a * _sigmoid_f32(b * (z[r, j] + bias[j]))[0]
+    elif code == TANH_F32:
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = a * _tanh_f32(b * (z[r, j] + bias[j]))[0]
+    elif code == RELU:
+        for r in range(R):
+            for j in range(n):
+                z[r, j] = a * max(b * (z[r, j] + bias[j]), 0.0)
+    else:
+        return False
+    return True
+
+
+# --- gradient mode: h = a f(b z), z := a b f'(b z) --------------------------------------
+
+
+@njit(**_OPTS)
+def activate_grad(z, h, code, a, b):
+    """``h = a f(b z)`` and ``z`` overwritten by the derivative ``a b f'(b z)`` (flat arrays).
+
+    float64 derivatives follow the NumPy reference (from ``y`` for sigmoid and tanh);
+    float32 ones come from ``u`` (see the module docstring).
+    """
+    m = z.shape[0]
+    ab = a * b
+    one = a / a  # 1 in the array dtype: a Python literal would promote float32 to float64
+    if code == SIGMOID_F32:
+        for i in range(m):
+            y, d = _sigmoid_f32(b * z[i])
+            h[i] = a * y
+            z[i] = ab * d
+    elif code == TANH_F32:
+        for i in range(m):
+            y, d = _tanh_f32(b * z[i])
+            h[i] = a * y
+            z[i] = ab * d
+    elif code == GAUSSIAN_F32:
+        for i in range(m):
+            u = b * z[i]
+            y = _exp_f32(-(u * u))[0]
+            h[i] = a * y
+            z[i] = ab * (-2 * u * y)
+    elif code == SIGMOID:
+        for i in range(m):
+            fy = 0.5 + 0.5 * math.tanh(0.5 * (b * z[i]))
+            y = a * fy
+            fy = y / a
+            h[i] = y
+            z[i] = ab * (fy * (one - fy))
+    elif code == TANH:
+        for i in range(m):
+            y = a * math.tanh(b * z[i])
+            fy = y / a
+            h[i] = y
+            z[i] = ab * (one - fy * fy)
+    elif code == SOFTSIGN:
+        for i in range(m):
+            u = b * z[i]
+            q = one + abs(u)
+            h[i] = a * (u / q)
+            z[i] = ab / (q * q)
+    elif code == GAUSSIAN:
+        for i in range(m):
+            u = b * z[i]
+            y = math.exp(-(u * u))
+            h[i] = a * y
+            z[i] = ab * (-2 * u * y)
+    elif code == RELU:
+        for i in range(m):
+            u = b * z[i]
+            h[i] = a * max(u, 0.0)
+            z[i] = ab if u > 0 else 0 * ab
+    else:
+        for i in range(m):
+            h[i] = a * (b * z[i])
+            z[i] = ab
+
+
+@njit(**_OPTS)
+def multiply(d, g):
+    """``d *= g`` elementwise (flat arrays): the chain rule through stored derivatives."""
+    for i in range(d.shape[0]):
+        d[i] *= g[i]

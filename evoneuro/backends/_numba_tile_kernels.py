@@ -1,0 +1,159 @@
+"""The fused-tile kernels: a task runs one tile of samples through every layer in cache.
+
+One task is one member and one tile of :data:`~._numba_tiles.TILE` samples (forward), or
+one member and one sample group (gradient). It runs the tile through every layer
+(matmul + bias + activation) while the member's weights and the tile's activations stay
+in cache, then writes only the outputs, per-sample losses or the gradient. Deep narrow
+nets, where a BLAS call per layer is mostly call overhead, are where this wins; it is
+also the path for float64 nets with libm activations.
+
+The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every thread: each
+takes task numbers from ``counter`` until ``n_tasks`` are handed out, and returns how
+many it ran. They release the GIL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from evoneuro.backends._numba_intrinsics import fetch_add
+from evoneuro.backends._numba_math import activate, activate_grad, multiply
+from evoneuro.backends._numba_tiles import (
+    TILE,
+    grad_tile,
+    load_tile,
+    matmul_tile,
+    mse_loss_tile,
+    softmax_loss_tile,
+    softmax_tile,
+)
+
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+# forward modes
+OUT, OUT_HIDDEN, LOSS = 0, 1, 2
+
+
+@njit(**_OPTS)
+def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep):
+    """Run one tile through every layer; returns the slot of ``buf`` holding the logits."""
+    L = sizes.shape[0] - 1
+    load_tile(X, r0, R, sizes[0], buf[0])
+    cur = 0
+    for l in range(L):
+        K = sizes[l]
+        n = sizes[l + 1]
+        zT = buf[1 - cur]
+        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, True, ab[0, 0] - ab[0, 0])
+        if keep:
+            for r in range(R):
+                for j in range(n):
+                    hid[p, r0 + r, hid_offs[l] + j] = zT[j, r]
+        if l < L - 1:
+            activate(zT[:n].reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
+        cur = 1 - cur
+    return cur
+
+
+@njit(**_OPTS)
+def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
+                  buf, p, r0):
+    N = X.shape[0]
+    K = sizes[-1]
+    R = min(TILE, N - r0)
+    slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
+                         mode == OUT_HIDDEN)
+    zT = buf[slot]
+    if mode == LOSS:
+        if softmax:
+            softmax_loss_tile(zT, K, R, y, r0, N, loss[p], False)
+        else:
+            mse_loss_tile(zT, K, R, Y, r0, N, loss[p], False)
+    else:
+        if softmax:
+            softmax_tile(zT, K, R, zT)
+        for r in range(R):
+            for j in range(K):
+                out[p, r0 + r, j] = zT[j, r]
+
+
+@njit(nogil=True, **_OPTS)
+def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
+                 hid, hid_offs, loss):
+    """Forward tasks ``p * n_tiles + t``: outputs, hidden pre-activations or loss rows."""
+    task = fetch_add(counter, 1)
+    if task >= n_tasks:
+        return 0
+    nt = (X.shape[0] + TILE - 1) // TILE
+    buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
+    done = 0
+    while task < n_tasks:
+        _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs,
+                      loss, buf, task // nt, (task % nt) * TILE)
+        done += 1
+        task = fetch_add(counter, 1)
+    return done
+
+
+@njit(**_OPTS)
+def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
+                   hs, h_offs, ds, d_offs, dbuf, zero):
+    """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
+    into ``loss``, gradient added to ``g``."""
+    L = sizes.shape[0] - 1
+    load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
+    for l in range(L):
+        K = sizes[l]
+        n = sizes[l + 1]
+        zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
+        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, True, zero)
+        if l < L - 1:
+            h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
+            activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
+    K = sizes[L]
+    if softmax:
+        softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, True)
+    else:
+        mse_loss_tile(dbuf[0], K, R, Y, r0, N, loss, True)
+    # Backward: dW_l += h_{l-1}^T dz_l, db_l += sum dz_l, dz_{l-1} = (W_l dz_l) * f'(z_{l-1})
+    cur = 0
+    for l in range(L - 1, -1, -1):
+        K = sizes[l]
+        n = sizes[l + 1]
+        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero)
+        if l > 0:
+            dh = dbuf[1 - cur]
+            matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
+            multiply(dh[:K].reshape(K * TILE), ds[d_offs[l - 1]:d_offs[l - 1] + K].reshape(K * TILE))
+            cur = 1 - cur
+
+
+@njit(nogil=True, **_OPTS)
+def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
+                   n_groups, h_offs, d_offs):
+    """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
+    over the tiles of sample group ``s``."""
+    task = fetch_add(counter, 1)
+    if task >= n_tasks:
+        return 0
+    N = X.shape[0]
+    nt = (N + TILE - 1) // TILE
+    per_group = (nt + n_groups - 1) // n_groups
+    zero = np.zeros(1, Theta.dtype)[0]
+    hs = np.empty((h_offs[-1], TILE), Theta.dtype)
+    ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
+    dbuf = np.empty((2, sizes.max(), TILE), Theta.dtype)
+    done = 0
+    while task < n_tasks:
+        p = task // n_groups
+        s = task % n_groups
+        g = G[p, s]
+        g[:] = 0
+        for t in range(s * per_group, min((s + 1) * per_group, nt)):
+            r0 = t * TILE
+            _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
+                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero)
+        done += 1
+        task = fetch_add(counter, 1)
+    return done

@@ -1,0 +1,151 @@
+"""Exact gradients where units saturate, on every backend, at extreme weight and input scales.
+
+The float64 NumPy backend is the reference, evaluated on the very numbers the backend
+under test sees (Theta and X rounded to its dtype first), so what is measured is the
+arithmetic, not the rounding of the inputs. Deep saturating nets are this library's
+subject: a saturated unit's derivative must be 0 where the exact one underflows, not a
+few float32 ulps that huge inputs or weights then blow up.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import evoneuro as en
+
+# "numba-blas"/"numba-tiles": the Numba backend with one kernel family forced.
+BACKENDS = ["numpy", "numba-blas", "numba-tiles"]
+DTYPES = ["float32", "float64"]
+ACTIVATIONS = ["sigmoid", "tanh", "softsign", "gaussian", "identity", "relu",
+               ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
+SATURATING = ["sigmoid", "tanh", "gaussian", ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
+# Values a dtype holds with room for a sum of a few of them.
+RANGE = {"float32": 1e36, "float64": 1e300}
+
+
+@contextlib.contextmanager
+def kernels(backend):
+    """The backend's name, with the Numba kernel family of ``numba-blas``/``numba-tiles`` forced."""
+    if not backend.startswith("numba-"):
+        yield backend
+        return
+    from evoneuro.backends import numba_backend
+
+    use_blas = backend == "numba-blas"
+    if use_blas and not numba_backend.USE_BLAS:
+        pytest.skip("SciPy BLAS not reachable from Numba")
+    saved = numba_backend.blas_pays
+    numba_backend.blas_pays = lambda *args, **kwargs: use_blas
+    try:
+        yield "numba"
+    finally:
+        numba_backend.blas_pays = saved
+
+
+def assert_close(G, G_ref, floor, what):
+    """Max-norm relative error <= 1e-3, above ``floor``: the rounding of the output
+    probabilities (an absolute ulp of 1) times the largest input to the output layer.
+    Below it even exact arithmetic in the dtype cannot resolve a gradient."""
+    err = np.max(np.abs(G - G_ref))
+    assert err <= 1e-3 * np.max(np.abs(G_ref)) + floor, (
+        f"{what}: error {err:.3g}, |G_ref| {np.max(np.abs(G_ref)):.3g}, floor {floor:.3g}")
+
+
+def forward_error(net, Theta, X, zs):
+    """Largest relative error of the float32 reference's pre-activations (about 2% of the
+    random draws at extreme scales exceed 1e-4: sums of huge terms that cancel)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, zs32 = en.Evaluator(net, backend="numpy", dtype="float32").forward(Theta, X, return_hidden=True)
+        return max(float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))) for a, b in zip(zs32, zs))
+
+
+def gradients(net, Theta, X, y, backend, dtype):
+    """The backend's gradients, the float64 reference on the same rounded inputs and the
+    floor of :func:`assert_close`; ``None`` where the reference leaves the dtype's range."""
+    Theta = np.asarray(Theta, dtype=dtype)
+    X = np.asarray(X, dtype=dtype)
+    Theta64, X64 = Theta.astype(np.float64), X.astype(np.float64)
+    ref = en.Evaluator(net, backend="numpy", dtype="float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, G_ref = ref.loss_and_grad(Theta64, X64, y)
+        _, zs = ref.forward(Theta64, X64, return_hidden=True)
+    biggest = max(np.max(np.abs(z)) for z in zs)
+    if not np.all(np.isfinite(G_ref)) or max(biggest, np.max(np.abs(G_ref))) > RANGE[dtype]:
+        return None  # identity/relu nets whose values leave the dtype's range
+    if dtype == "float32" and forward_error(net, Theta, X, zs) > 1e-4:
+        return None  # cancellation in a sum: float32 cannot even resolve the forward pass
+    # The float32 reference overflows harmlessly in softsign's (1 + |u|)^2 at 1e20
+    # (1 / inf = 0 is the right answer); that is not what these tests are about.
+    with kernels(backend) as name, np.errstate(over="ignore"):
+        _, G = en.Evaluator(net, backend=name, dtype=dtype).loss_and_grad(Theta, X, y)
+    last = X64 if net.n_layers == 1 else net.activations[-1](zs[-2])
+    floor = 4 * float(np.finfo(dtype).eps) * max(1.0, float(np.max(np.abs(last))))
+    return G.astype(np.float64), G_ref, floor
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("act", SATURATING, ids=str)
+@pytest.mark.parametrize("z", [1e3, 1e30, -1e3, -1e30])
+def test_one_saturated_unit_has_zero_gradient(act, backend, dtype, z):
+    # One hidden unit with pre-activation z on every sample: its exact derivative
+    # (4 e^{-2|z|}, e^{-|z|}, 2|z| e^{-z^2}) underflows in both dtypes, so the gradients
+    # of its incoming weight and bias are exactly 0.
+    net = en.MLP(1, (1,), 2, activation=act)
+    theta = net.flatten([(np.array([[z]]), np.zeros(1)), (np.array([[1.0, -1.0]]), np.zeros(2))])
+    X, y = np.ones((3, 1)), np.array([0, 1, 0])
+    G, G_ref, _ = gradients(net, theta, X, y, backend, dtype)
+    assert G_ref[0, :2].tolist() == [0.0, 0.0]
+    assert G[0, :2].tolist() == [0.0, 0.0]
+    assert np.all(np.isfinite(G))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    depth=st.integers(1, 3),
+    width=st.integers(1, 8),
+    n=st.integers(1, 8),
+    log_w=st.floats(0, 4),
+    log_x=st.floats(0, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=str)
+def test_gradient_matches_float64_reference_at_extreme_scales(act, backend, dtype, depth, width, n,
+                                                              log_w, log_x, seed):
+    # Weights up to x1e4, inputs up to x1e6: most units saturate, a few sit on the
+    # steep part. Relative error (max norm) against float64 at most 1e-3.
+    rng = np.random.default_rng(seed)
+    net = en.MLP(3, (width,) * depth, 3, activation=act)
+    Theta = net.init_population(2, rng) * 10.0**log_w
+    X = rng.normal(size=(n, 3)) * 10.0**log_x
+    y = rng.integers(0, 3, size=n)
+    res = gradients(net, Theta, X, y, backend, dtype)
+    if res is None:
+        return
+    G, G_ref, floor = res
+    assert np.all(np.isfinite(G))
+    for p in range(len(G)):
+        assert_close(G[p], G_ref[p], floor, f"member {p}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=str)
+def test_huge_weights_give_finite_gradients(act, backend, dtype):
+    # Weights x1e20: every saturating unit is flat, the output layer still learns.
+    rng = np.random.default_rng(0)
+    net = en.MLP(3, (6, 6), 3, activation=act)
+    Theta = net.init_population(3, rng) * 1e20
+    X, y = rng.normal(size=(7, 3)), rng.integers(0, 3, size=7)
+    res = gradients(net, Theta, X, y, backend, dtype)
+    if res is None:
+        pytest.skip("the reference itself leaves the dtype's range")
+    G, G_ref, floor = res
+    assert np.all(np.isfinite(G))
+    for p in range(len(G)):
+        assert_close(G[p], G_ref[p], floor, f"member {p}")
