@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
-from scipy.optimize import brentq
 
 from evoneuro.network.activations import Activation, ActivationLike, get_activation
 from evoneuro.network.init import check_rng, orthogonal as _orthogonal
@@ -159,6 +158,8 @@ def _solve(act: Activation, sigma_b2: float, q_lo: float, q_hi: float) -> tuple[
     def h(q: float) -> float:
         m2, d2 = _moments(act, q)
         return (m2 / d2 if d2 > 0 else math.inf) + sigma_b2 - q
+
+    from scipy.optimize import brentq  # here, not at the top: scipy.optimize takes seconds to import
 
     grid = np.geomspace(q_lo, q_hi, 200)
     sign = np.sign([h(q) for q in grid])
