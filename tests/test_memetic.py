@@ -107,3 +107,26 @@ def test_runs_through_minimize_and_resumes_identically():
     full = en.Trainer(_problem(batch_size=30), "memetic", max_steps=6, random_state=1).run()
     np.testing.assert_array_equal(resumed.x, full.x)
     assert trainer.optimizer.inner_.name == "ga"  # Lamarckian default
+
+
+@pytest.mark.parametrize("name", ["sep-cmaes", "snes"])
+def test_adopt_makes_tell_follow_the_told_points(name):
+    # the public hook memetic uses: the update follows the adopted points, clipped in length
+    def run(adopt):
+        opt = en.get_optimizer(name, popsize=6, sigma0=0.1, dtype="float64")
+        opt.initialize(np.zeros(4), np.random.default_rng(0))
+        Theta = opt.ask()
+        moved = Theta.copy()
+        moved[0, 0] += 0.5  # the best point (loss 0) refined along x_0
+        if adopt:
+            opt.adopt(moved)
+        opt.tell(moved, np.arange(6.0))
+        return opt.x[0]
+
+    assert run(adopt=True) > run(adopt=False) + 0.01
+    opt = en.get_optimizer(name, popsize=6).initialize(np.zeros(4), np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="between an ask and its tell"):
+        opt.adopt(np.zeros((6, 4)))
+    opt.ask()
+    with pytest.raises(ValueError, match="like the last ask"):
+        opt.adopt(np.zeros((5, 4)))

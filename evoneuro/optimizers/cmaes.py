@@ -121,6 +121,24 @@ class SepCMAES(Optimizer):
             return self.mean
         return np.clip(self.mean, *self._bounds)
 
+    def adopt(self, Theta) -> None:
+        """Make the next :meth:`tell` update from the points ``Theta``, not the asked ones.
+
+        ``tell`` learns from the samples ``z`` drawn in :meth:`ask`; when other points are
+        told in their place (a Lamarckian memetic algorithm tells the members after their
+        local search), call this first: their samples ``(x - mean) / (sigma d)``, each
+        clipped in length as pycma does for points it did not sample (Hansen 2011),
+        replace the drawn ones.
+        """
+        if self._z is None:
+            raise RuntimeError("adopt must come between an ask and its tell")
+        from evoneuro.optimizers._samples import clipped_samples
+
+        Theta = np.asarray(Theta)
+        if Theta.shape != self._z.shape:
+            raise ValueError(f"adopt expects {self._z.shape} points like the last ask, got {Theta.shape}")
+        self._z = clipped_samples(Theta, self.mean, self.sigma * np.sqrt(self.diag_C)).astype(self._z.dtype)
+
     def ask(self) -> np.ndarray:
         self._z = self._noise.rows(self.rng, self._P)
         scale = (self.sigma * np.sqrt(self.diag_C)).astype(self._dtype)

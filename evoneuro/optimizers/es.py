@@ -226,6 +226,24 @@ class SNES(Optimizer):
     def x(self) -> np.ndarray:
         return self.mu
 
+    def adopt(self, Theta) -> None:
+        """Make the next :meth:`tell` update from the points ``Theta``, not the asked ones.
+
+        ``tell`` learns from the samples ``s`` drawn in :meth:`ask`; when other points are
+        told in their place (a Lamarckian memetic algorithm tells the members after their
+        local search), call this first: their samples ``(x - mu) / sigma``, each clipped in
+        length as pycma does for points it did not sample (Hansen 2011), replace the
+        drawn ones.
+        """
+        if self._s is None:
+            raise RuntimeError("adopt must come between an ask and its tell")
+        from evoneuro.optimizers._samples import clipped_samples
+
+        Theta = np.asarray(Theta)
+        if Theta.shape != self._s.shape:
+            raise ValueError(f"adopt expects {self._s.shape} points like the last ask, got {Theta.shape}")
+        self._s = clipped_samples(Theta, self.mu, self.sigma).astype(self._s.dtype)
+
     def ask(self) -> np.ndarray:
         if self._antithetic:
             half = self._noise.rows(self.rng, self._P // 2)

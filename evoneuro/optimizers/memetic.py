@@ -20,8 +20,9 @@ How refined points are told, by inner optimizer:
   points, which is the point of Lamarckian learning, and biases the covariance towards
   the local method's directions (documented, not corrected).
 - ``sep-cmaes``, ``snes``: these update from the samples they drew, not from the told
-  points, so the refined points' samples ``z = (x - m) / (sigma d)`` are handed to them
-  with the same Mahalanobis clipping as pycma's.
+  points, so the refined points are handed to them first through their ``adopt``
+  method, which takes their samples ``z = (x - m) / (sigma d)`` with the same
+  Mahalanobis clipping as pycma's.
 - ``ga``, ``random``, ``pso``: told as they are; they store the told points (GA: genomes,
   elites; random search: the parent; PSO: personal bests), which is the classic
   Lamarckian memetic algorithm.
@@ -45,7 +46,6 @@ Hansen, N. (2011). Injecting external solutions into CMA-ES. arXiv:1110.4181.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -97,28 +97,13 @@ def _local_search(problem, X: np.ndarray, method: str, k: int, p: dict,
     return X, np.asarray(losses, dtype=np.float64), delta
 
 
-def _clipped_samples(Theta: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Standardised samples ``(x - m) / scale`` of told points, each clipped to pycma's
-    bound ``sqrt(n) + 2n / (n + 2)`` on its length (Hansen 2011)."""
-    z = (np.asarray(Theta, dtype=np.float64) - mean) / scale
-    n = z.shape[1]
-    bound = math.sqrt(n) + 2 * n / (n + 2)
-    norms = np.linalg.norm(z, axis=1, keepdims=True)
-    return z * np.minimum(1.0, bound / np.maximum(norms, 1e-300))
-
-
 def _hand_over_refined(inner: Optimizer, Theta: np.ndarray) -> None:
     """Make a strategy that updates from its own stored samples update from ``Theta``."""
-    from evoneuro.optimizers.cmaes import CMAES, SepCMAES
-    from evoneuro.optimizers.es import SNES
-
-    if isinstance(inner, CMAES) and inner.sep is not None:
+    if getattr(inner, "sep", None) is not None:  # CMAES switched to sep-CMA-ES
         inner = inner.sep
-    if isinstance(inner, SepCMAES):
-        z = _clipped_samples(Theta, inner.mean, inner.sigma * np.sqrt(inner.diag_C))
-        inner._z = z.astype(inner._z.dtype)
-    elif isinstance(inner, SNES):
-        inner._s = _clipped_samples(Theta, inner.mu, inner.sigma).astype(inner._s.dtype)
+    adopt = getattr(inner, "adopt", None)  # SepCMAES, SNES: their public hook
+    if adopt is not None:
+        adopt(Theta)
 
 
 class Memetic(Optimizer):
