@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from evoneuro._threads import check_n_jobs
-from evoneuro._threads import check_n_jobs
 from evoneuro._validation import check_dtype, check_labels, check_positive_int, check_targets, check_X
 from evoneuro.backends import get_backend
 from evoneuro.network.spec import MLP
@@ -52,6 +51,8 @@ class Evaluator:
     >>> losses, grads = ev.loss_and_grad(Theta, X, y)
     >>> losses.shape, grads.shape
     ((5,), (5, 211))
+    >>> en.Evaluator(net, backend="numpy", n_jobs=1).n_jobs
+    1
     """
 
     def __init__(self, net: MLP, backend: str = "numpy", dtype: Any = "float32",
@@ -61,9 +62,21 @@ class Evaluator:
         self.net = net
         self.dtype = check_dtype(dtype)
         self.max_memory = check_positive_int(max_memory, "max_memory")
+        self._n_jobs_param = n_jobs
         self.n_jobs = check_n_jobs(n_jobs)
-        self._backend = get_backend(backend)
+        self._backend = get_backend(backend, self.n_jobs)
         self.backend = self._backend.name
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickled on another machine (a dask worker, a resumed checkpoint), n_jobs=None
+        # means that machine's CPUs, not the ones of the machine that pickled it.
+        self.__dict__.update(state)
+        param = state.get("_n_jobs_param")
+        if param is None or (isinstance(param, int) and param < 0):
+            n = check_n_jobs(param)
+            if n != self.n_jobs and hasattr(self._backend, "n_jobs"):
+                self.n_jobs = n
+                self._backend = get_backend(self.backend, n)
 
     def __repr__(self) -> str:
         return f"Evaluator({self.net!r}, backend={self.backend!r}, dtype={self.dtype.name!r})"

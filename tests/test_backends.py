@@ -182,3 +182,67 @@ def test_numba_runs_architectures_through_the_reference(kwargs):
     ref = en.Evaluator(net, backend="numpy", dtype="float64")
     for a, b in zip(nb.loss_and_grad(Theta, X, y), ref.loss_and_grad(Theta, X, y)):
         np.testing.assert_array_equal(a, b)
+
+
+class TestThreads:
+    """n_jobs: validated, resolved, pickled, and never changing a result."""
+
+    @pytest.mark.parametrize("use_blas", [True, False])
+    def test_results_do_not_depend_on_n_jobs(self, use_blas, monkeypatch):
+        from evoneuro.backends import numba_backend
+
+        monkeypatch.setattr(numba_backend, "blas_pays", lambda *args, **kwargs: use_blas and numba_backend.USE_BLAS)
+        monkeypatch.setattr(numba_backend, "MIN_PARALLEL_MACS", 0)  # threads even on this small net
+        net, Theta, X, y = problem("tanh", "softmax", (24, 24), P=7, N=300)
+        results = []
+        for n_jobs in (1, 2, 3, -1):
+            ev = en.Evaluator(net, backend="numba", dtype="float32", n_jobs=n_jobs)
+            results.append((ev.loss(Theta, X, y), *ev.loss_and_grad(Theta, X, y), ev.forward(Theta, X)))
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_array_equal(a, b)
+
+    def test_n_jobs_resolved_and_validated(self):
+        from evoneuro._threads import available_cpus
+
+        net = en.MLP(2, (3,), 2)
+        assert en.Evaluator(net).n_jobs == available_cpus()
+        assert en.Evaluator(net, backend="numba", n_jobs=1).n_jobs == 1
+        assert en.Evaluator(net, backend="numba", n_jobs=1)._backend.n_jobs == 1  # reaches the kernels
+        assert en.Evaluator(net, backend="numpy", n_jobs=-1)._backend.n_jobs == available_cpus()
+        assert en.Evaluator(net, n_jobs=10_000).n_jobs == available_cpus()
+        with pytest.raises(ValueError, match="n_jobs"):
+            en.Evaluator(net, n_jobs=0)
+        with pytest.raises(TypeError, match="n_jobs"):
+            en.Evaluator(net, n_jobs=1.5)
+
+    @pytest.mark.parametrize("backend", ["numpy", "numba"])
+    def test_evaluator_pickles_with_n_jobs(self, backend):
+        import pickle
+
+        net, Theta, X, y = problem("sigmoid", "softmax", (5,), P=2)
+        ev = en.Evaluator(net, backend=backend, n_jobs=1)
+        ev2 = pickle.loads(pickle.dumps(ev))
+        assert (ev2.n_jobs, ev2.backend) == (1, backend)
+        np.testing.assert_array_equal(ev2.loss(Theta, X, y), ev.loss(Theta, X, y))
+
+    def test_worker_failure_reaches_the_caller(self):
+        from evoneuro.backends import _numba_pool
+
+        def kernel(counter, n_tasks):
+            raise RuntimeError("kernel failed")
+
+        with pytest.raises(RuntimeError, match="kernel failed"):
+            _numba_pool.run(kernel, 4, (), 2)
+
+    def test_a_forked_child_evaluates_alone(self):
+        # Helper threads do not survive fork(); the caller does every task itself.
+        import multiprocessing
+
+        net, Theta, X, y = problem("sigmoid", "softmax", (32,), P=16, N=256)
+        ev = en.Evaluator(net, backend="numba", dtype="float32", n_jobs=2)
+        expected = ev.loss(Theta, X, y)  # the parent's helper threads exist now
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply(ev.loss, (Theta, X, y))
+        np.testing.assert_array_equal(got, expected)
