@@ -96,7 +96,8 @@ def study_datasets(args) -> None:
                 accs = []
                 for name in names:
                     clf = en.EvoMLPClassifier(hidden_layer_sizes=hidden, activation=act, optimizer=name,
-                                              max_evals=int(args.evals), random_state=0).fit(Xtr, ytr)
+                                              max_evals=int(args.evals), backend=args.backend,
+                                              random_state=0).fit(Xtr, ytr)
                     accs.append(clf.score(Xte, yte))
                 print(f"{dname:<17} {label:<5} {act:<8} {major:>5.2f} " + " ".join(f"{a:>9.3f}" for a in accs),
                       flush=True)
@@ -130,6 +131,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="max_time per fit (digits)")
     ap.add_argument("--evals", type=float, default=3e6, help="max_evals per fit (datasets, sweep)")
     ap.add_argument("--seeds", default="0,1", help="comma-separated seeds")
+    ap.add_argument("--backend", default="auto", help="evaluator backend (datasets; accuracy does not depend on it)")
     ap.add_argument("--optimizer", default="snes", help="sweep: the optimizer")
     ap.add_argument("--param", default="sigma0", help="sweep: its hyperparameter")
     ap.add_argument("--values", default="0.1,0.2", help="sweep: comma-separated values")
