@@ -177,7 +177,7 @@ def _as_numbers(out, P: int | None) -> np.ndarray:
         raise _FitnessReturnError(
             (f"a vectorized fitness must return {P} numbers" if P is not None
              else "fitness must return one number per vector")
-            + f", got {kind}: {out!r:.80}" + (" (did the function forget to return?)" if out is None else ""))
+            + (", got None (did the function forget to return?)" if out is None else f", got {kind}: {out!r:.80}"))
     return arr.astype(np.float64, copy=False)
 
 
