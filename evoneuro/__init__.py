@@ -13,7 +13,8 @@ from evoneuro.network.critical import critical_init, critical_variance
 from evoneuro.network.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
-from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, minimize
+from evoneuro.minimize import minimize
+from evoneuro.trainer import OptimizeResult, Trainer, TrainingError
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""The training loop: budgets, callbacks, history, checkpoints; and :func:`minimize`.
+"""The training loop: budgets, callbacks, history, checkpoints (:func:`evoneuro.minimize` wraps it).
 
 A :class:`Trainer` repeats one step — ``problem.begin_step(rng)`` (the step's minibatch)
 then ``optimizer.step(problem)`` — until a budget runs out: steps, evaluations counted in
@@ -14,7 +14,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,7 +24,7 @@ from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.callbacks import Callback, Checkpoint, History, ProgressBar
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
-from evoneuro.problems import FitnessProblem, Problem
+from evoneuro.problems import Problem
 
 BUDGETS = ("max_evals", "max_time", "max_steps", "target")
 
@@ -99,6 +99,8 @@ def _check_budget(name: str, value):
     if value is None:
         return None
     if name in ("max_evals", "max_steps"):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)  # max_evals=2e7 reads naturally
         return check_positive_int(value, name)
     if name == "max_time":
         return check_positive_float(value, name)
@@ -388,138 +390,4 @@ def _compile_timer():
         yield out
 
 
-def minimize(
-    fitness: Callable | Problem,
-    x0: ArrayLike | int | None = None,
-    optimizer: Optimizer | str = "cmaes",
-    optimizer_params: dict | None = None,
-    *,
-    max_evals: int | None = None,
-    max_time: float | None = None,
-    max_steps: int | None = None,
-    target: float | None = None,
-    callbacks: Sequence[Callback] = (),
-    progress: bool = False,
-    vectorized: bool = False,
-    args: tuple = (),
-    kwargs: dict | None = None,
-    maximize: bool = False,
-    grad: Callable | None = None,
-    random_state: int | np.random.Generator | None = None,
-    popsize: int | None = None,
-    executor=None,
-    retries: int = 2,
-    n_jobs: int | None = None,
-) -> OptimizeResult:
-    """Minimise (or maximise) a fitness function or a :class:`Problem`.
-
-    Parameters
-    ----------
-    fitness : callable or Problem
-        ``f(x, *args, **kwargs) -> float`` for one vector, or with ``vectorized=True``
-        ``f(Theta, *args, **kwargs) -> (P,)`` for the whole population; or a problem
-        (e.g. a :class:`evoneuro.SupervisedProblem`). A NaN/inf value counts as the
-        worst and warns once.
-    x0 : array-like, int or None
-        Start vector; an int ``n`` draws it from ``N(0, 0.1^2)`` (seeded by
-        ``random_state``); None only for a network problem (Glorot init).
-    optimizer : str or Optimizer, default="cmaes"
-        A name from :func:`evoneuro.optimizers.available` or an instance.
-    optimizer_params : dict or None
-        Hyperparameters for a named optimizer.
-    max_evals, max_time, max_steps, target
-        Budgets, as for :class:`Trainer` (evaluations of ``f`` for a callable; a
-        ``target`` in ``f``'s own sign).
-    callbacks, progress, random_state
-        As for :class:`Trainer`.
-    vectorized, args, kwargs, maximize, grad
-        For a callable fitness only; see :class:`evoneuro.FitnessProblem`.
-        With ``maximize=True``, ``fun`` and the history's ``loss``/``best_loss`` are
-        reported in ``f``'s own sign (larger is better).
-    popsize : int or None
-        Shortcut for ``optimizer_params["popsize"]``.
-    executor, retries
-        Evaluate the members in parallel on a ``concurrent.futures`` executor or a
-        ``dask.distributed.Client``, retrying members whose worker was lost; see
-        :class:`evoneuro.FitnessProblem`. For a callable fitness, or attached to a given
-        :class:`evoneuro.FitnessProblem` (such as :class:`evoneuro.NetworkFitness`).
-    n_jobs : int or None
-        Threads for the BLAS/OpenMP pools during the run; see :class:`Trainer`.
-
-    Returns
-    -------
-    OptimizeResult
-
-    Raises
-    ------
-    TrainingError
-        When a step after the first raises; ``.result`` holds the best so far.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import evoneuro as en
-    >>> res = en.minimize(lambda x, c: float(np.sum((x - c) ** 2)), np.zeros(3), "irprop-",
-    ...                   {"initial_step": 0.1}, max_steps=100, args=(np.arange(3.0),),
-    ...                   grad=lambda x, c: 2 * (x - c))
-    >>> res.x.round(3), res.stop_reason
-    (array([0., 1., 2.]), 'max_steps')
-    """
-    if isinstance(fitness, Problem):
-        given = {"vectorized": vectorized, "args": args, "kwargs": kwargs, "grad": grad}
-        wrong = [k for k, v in given.items() if v not in (False, (), None)]
-        if wrong:
-            raise ValueError(f"{wrong} apply to a callable fitness only, not to a Problem")
-        # a problem carries its own sign: maximize=True only confirms a maximising one
-        if maximize and not getattr(fitness, "maximize", False):
-            raise ValueError(f"maximize=True applies to a callable fitness only, or confirms a FitnessProblem "
-                             f"made with maximize=True (a problem carries its own sign); this "
-                             f"{type(fitness).__name__} minimises")
-        problem = fitness
-        if executor is not None:
-            if not isinstance(problem, FitnessProblem):
-                raise ValueError("executor applies to a fitness function or a FitnessProblem, "
-                                 f"not to a {type(problem).__name__}")
-            problem.executor, problem.retries = executor, check_positive_int(retries, "retries", minimum=0)
-    elif callable(fitness):
-        if x0 is None:
-            raise ValueError("x0 is required for a callable fitness: a start vector or the number of parameters")
-        if isinstance(x0, (int, np.integer)) and not isinstance(x0, bool):
-            n = check_positive_int(x0, "x0")
-        else:
-            n = np.asarray(x0).size
-        problem = FitnessProblem(fitness, n, vectorized=vectorized, args=args, kwargs=kwargs,
-                                 maximize=maximize, grad=grad, executor=executor, retries=retries)
-    else:
-        raise TypeError(f"fitness must be a callable or an evoneuro Problem, got {type(fitness).__name__}")
-    params = dict(optimizer_params or {})
-    if popsize is not None:
-        params["popsize"] = popsize
-    opt = get_optimizer(optimizer, **params)
-    if opt.needs_grad and isinstance(problem, FitnessProblem) and problem.grad is None:
-        raise ValueError(f"optimizer {opt.name!r} needs gradients: pass grad= (the gradient of the "
-                         "fitness) or choose a gradient-free optimizer")
-    sign = -1.0 if getattr(problem, "maximize", False) else 1.0
-    trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
-                      target=None if target is None else sign * target, callbacks=callbacks,
-                      progress=progress, random_state=random_state, n_jobs=n_jobs)
-    try:
-        result = trainer.run()
-    except TrainingError as err:
-        if sign < 0:
-            _to_user_sign(err.result)
-        raise
-    if sign < 0:
-        _to_user_sign(result)
-    return result
-
-
-def _to_user_sign(result: OptimizeResult) -> None:
-    result.fun = -result.fun
-    for r in result.history.records:
-        for k in ("loss", "best_loss"):
-            if k in r:
-                r[k] = -r[k]
-
-
-__all__ = ["OptimizeResult", "Trainer", "TrainingError", "minimize"]
+__all__ = ["OptimizeResult", "Trainer", "TrainingError"]
