@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
@@ -30,9 +29,8 @@ from numpy.polynomial.legendre import leggauss
 from evoneuro.network.activations import Activation, ActivationLike, get_activation
 from evoneuro.network.init import check_rng, orthogonal as _orthogonal
 
-if TYPE_CHECKING:
-    from evoneuro.network.spec import MLP
-
+# critical_init takes any net with ``layers`` and ``activations`` (an MLP); it does not import
+# the spec module, which imports this one on demand: no import circle.
 
 _GL_NODES, _GL_WEIGHTS = leggauss(8)
 
@@ -190,7 +188,7 @@ def _variance_map_slope(act: Activation, sigma_w2: float, q: float) -> float:
 
 
 def critical_init(
-    net: "MLP",
+    net,
     rng=None,
     sigma_b2: float = 0.05,
     orthogonal: bool = False,
