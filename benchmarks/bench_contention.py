@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,11 +82,37 @@ def _has_timeout() -> bool:
 
 
 def settings(cpus: int) -> dict:
-    """Contender name -> Evaluator keyword arguments."""
+    """Contender name -> Evaluator keyword arguments (``threads``: a fixed thread count)."""
     out = {"default": dict(backend="auto"), "numpy": dict(backend="numpy")}
     for k in range(1, cpus + 1):
-        out[f"numba x{k}"] = dict(backend="numba", n_jobs=k)
+        out[f"numba x{k}"] = dict(backend="numba", threads=k)
     return out
+
+
+def make_evaluator(net, dtype, backend, threads=None, evaluator=en.Evaluator):
+    """An evaluator; with ``threads`` the Numba backend always runs on exactly that many
+    (``n_jobs=k`` alone lets it choose 1 or k from its timings, see ``_numba_tuner``)."""
+    ev = evaluator(net, backend=backend, dtype=dtype, n_jobs=threads)
+    if threads is not None:
+        from evoneuro.backends._numba_tuner import ThreadTuner
+
+        ev._backend._tuner = ThreadTuner(threads, fixed=True)
+    return ev
+
+
+@contextlib.contextmanager
+def compare_threads(threads):
+    """``run_one`` building its evaluator with a fixed thread count."""
+    from evoneuro import compare
+
+    saved = compare.Evaluator
+    if threads is not None:
+        compare.Evaluator = lambda net, backend, dtype, n_jobs=None, **kw: make_evaluator(
+            net, dtype, backend, threads, evaluator=saved)
+    try:
+        yield
+    finally:
+        compare.Evaluator = saved
 
 
 def bench_evaluator(configs: dict, dtype, rounds: int, cpus: int) -> list[bool]:
@@ -97,7 +124,7 @@ def bench_evaluator(configs: dict, dtype, rounds: int, cpus: int) -> list[bool]:
     ok = []
     for cname, cfg in configs.items():
         net, Theta, X, y, _ = make_problem(cfg, dtype)
-        evs = {n: en.Evaluator(net, dtype=dtype, **kw) for n, kw in settings(cpus).items()}
+        evs = {n: make_evaluator(net, dtype, **kw) for n, kw in settings(cpus).items()}
         t = interleaved({n: (lambda ev=ev: ev.loss(Theta, X, y)) for n, ev in evs.items()}, rounds)
         best = min(v for n, v in t.items() if n.startswith("numba"))
         r_np, r_best = t["default"] / t["numpy"], t["default"] / best
@@ -121,8 +148,9 @@ def bench_compare(seconds: float, cpus: int, optimizers, hidden) -> list[bool]:
     for opt in optimizers:
         steps = {}
         for n, kw in settings(cpus).items():
-            res = run_one(data, hidden, optimizer=opt, budget_seconds=seconds, budget_evals=None,
-                          seed=0, **kw)
+            with compare_threads(kw.get("threads")):
+                res = run_one(data, hidden, optimizer=opt, budget_seconds=seconds,
+                              budget_evals=None, seed=0, backend=kw["backend"])
             steps[n] = res.steps
         best = max(v for n, v in steps.items() if n.startswith("numba"))
         r_best, r_np = best / max(steps["default"], 1), steps["numpy"] / max(steps["default"], 1)

@@ -246,3 +246,19 @@ class TestThreads:
         with ctx.Pool(1) as pool:
             got = pool.apply(ev.loss, (Theta, X, y))
         np.testing.assert_array_equal(got, expected)
+
+
+def test_thread_tuner_follows_the_faster_count():
+    # Synthetic timings: the tuner's choice, not the machine's speed, is under test.
+    from evoneuro.backends._numba_tuner import EXPLORE_EVERY, ThreadTuner
+
+    tuner = ThreadTuner(4)
+    key = ("blas", np.float32)
+    seen = []
+    for _ in range(3 * EXPLORE_EVERY):
+        w = tuner.choose(key)
+        seen.append(w)
+        tuner.record(key, w, {1: 1.0, 4: 2.0}[w], macs=1)  # one thread is twice as fast
+    assert seen[:3] == [4, 4, 1]  # the first call (compilation) is not counted
+    assert seen[-EXPLORE_EVERY:].count(1) == EXPLORE_EVERY - 1  # exploits, explores once
+    assert ThreadTuner(3, fixed=True).choose(key) == 3 and ThreadTuner(1).choose(key) == 1

@@ -54,14 +54,6 @@ def assert_close(G, G_ref, floor, what):
         f"{what}: error {err:.3g}, |G_ref| {np.max(np.abs(G_ref)):.3g}, floor {floor:.3g}")
 
 
-def forward_error(net, Theta, X, zs):
-    """Largest relative error of the float32 reference's pre-activations (about 2% of the
-    random draws at extreme scales exceed 1e-4: sums of huge terms that cancel)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        _, zs32 = en.Evaluator(net, backend="numpy", dtype="float32").forward(Theta, X, return_hidden=True)
-        return max(float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))) for a, b in zip(zs32, zs))
-
-
 def gradients(net, Theta, X, y, backend, dtype):
     """The backend's gradients, the float64 reference on the same rounded inputs and the
     floor of :func:`assert_close`; ``None`` where the reference leaves the dtype's range."""
@@ -75,8 +67,6 @@ def gradients(net, Theta, X, y, backend, dtype):
     biggest = max(np.max(np.abs(z)) for z in zs)
     if not np.all(np.isfinite(G_ref)) or max(biggest, np.max(np.abs(G_ref))) > RANGE[dtype]:
         return None  # identity/relu nets whose values leave the dtype's range
-    if dtype == "float32" and forward_error(net, Theta, X, zs) > 1e-4:
-        return None  # cancellation in a sum: float32 cannot even resolve the forward pass
     # The float32 reference overflows harmlessly in softsign's (1 + |u|)^2 at 1e20
     # (1 / inf = 0 is the right answer); that is not what these tests are about.
     with kernels(backend) as name, np.errstate(over="ignore"):
@@ -113,12 +103,15 @@ def test_one_saturated_unit_has_zero_gradient(act, backend, dtype, z):
     seed=st.integers(0, 2**32 - 1),
 )
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["numba-blas", "numba-tiles"])
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=str)
 def test_gradient_matches_float64_reference_at_extreme_scales(act, backend, dtype, depth, width, n,
                                                               log_w, log_x, seed):
     # Weights up to x1e4, inputs up to x1e6: most units saturate, a few sit on the
-    # steep part. Relative error (max norm) against float64 at most 1e-3.
+    # steep part. Relative error (max norm) against float64 at most 1e-3 - or, where
+    # float32 itself cannot get there, no worse than twice the NumPy backend's own float32
+    # error (a sum of huge terms that cancels loses digits in any float32 code, and
+    # gaussian tails multiply a pre-activation's error by 2u^2).
     rng = np.random.default_rng(seed)
     net = en.MLP(3, (width,) * depth, 3, activation=act)
     Theta = net.init_population(2, rng) * 10.0**log_w
@@ -128,9 +121,11 @@ def test_gradient_matches_float64_reference_at_extreme_scales(act, backend, dtyp
     if res is None:
         return
     G, G_ref, floor = res
+    G_twin = gradients(net, Theta, X, y, "numpy", dtype)[0]
     assert np.all(np.isfinite(G))
     for p in range(len(G)):
-        assert_close(G[p], G_ref[p], floor, f"member {p}")
+        twin = 2 * float(np.max(np.abs(G_twin[p] - G_ref[p])))
+        assert_close(G[p], G_ref[p], max(floor, twin), f"member {p}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

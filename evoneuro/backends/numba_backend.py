@@ -8,9 +8,11 @@ Two kernel families, chosen per call by :func:`blas_pays`:
   layer in cache; for float64 nets with libm activations (there BLAS does not pay) and,
   in ``loss_and_grad``, narrow nets; also if SciPy's BLAS is missing.
 
-Either way a call is many small tasks that ``n_jobs`` threads take as they become free
-(:mod:`._numba_pool`): no thread waits for another to start, so a busy machine slows a
-call down by the CPU it lacks, not by the slowest thread's delay.
+Either way a call is many small tasks that up to ``n_jobs`` threads take as they become
+free (:mod:`._numba_pool`): no thread waits for another to start, so a busy machine slows
+a call down by the CPU it lacks, not by the slowest thread's delay. Whether a call uses
+one thread or ``n_jobs`` is learned from the timings of earlier calls
+(:mod:`._numba_tuner`): on a loaded machine one thread can be the faster.
 
 Activations saturate exactly and their derivatives are computed from the pre-activation,
 so gradients are right where units saturate (:mod:`._numba_math`).
@@ -25,11 +27,14 @@ directory when the install is read-only).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from evoneuro._threads import check_n_jobs
 from evoneuro.backends import _numba_pool, _numba_tile_kernels as tiles
 from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, LIBM_CODES
+from evoneuro.backends._numba_tuner import ThreadTuner
 from evoneuro.backends._numba_tiles import TILE
 
 try:
@@ -122,24 +127,32 @@ class NumbaBackend:
 
         self.n_jobs = check_n_jobs(n_jobs)
         self._reference = NumpyBackend(n_jobs=self.n_jobs)
+        self._tuner = ThreadTuner(self.n_jobs)
 
-    def _workers(self, macs: int) -> int:
-        return 1 if macs < MIN_PARALLEL_MACS else self.n_jobs
+    def _run(self, kernel, n_tasks: int, args: tuple, macs: int, key) -> None:
+        """Run a kernel on the thread count the tuner picks (one thread for small calls)."""
+        if macs < MIN_PARALLEL_MACS:
+            _numba_pool.run(kernel, n_tasks, args, 1)
+            return
+        workers = self._tuner.choose(key)
+        t0 = time.perf_counter()
+        _numba_pool.run(kernel, n_tasks, args, workers)
+        self._tuner.record(key, workers, time.perf_counter() - t0, macs)
 
     def _run_forward(self, net, Theta, X, mode, y, Y, out, hid, hid_offs, loss):
         P, N = Theta.shape[0], X.shape[0]
         sizes, offs, codes, ab = layout(net, Theta.dtype)
         softmax = net.output == "softmax"
-        workers = self._workers(P * N * _macs(net))
+        macs = P * N * _macs(net)
         if blas_pays(Theta.dtype, codes, sizes):
             rows = max(1, min(BLAS_ROWS, N))
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
                     rows, gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
-                _numba_pool.run(blas.forward_work, P * -(-N // rows), args, workers)
+                self._run(blas.forward_work, P * -(-N // rows), args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss)
-            _numba_pool.run(tiles.forward_work, P * -(-N // TILE), args, workers)
+            self._run(tiles.forward_work, P * -(-N // TILE), args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False):
         if not net.is_plain:
@@ -179,17 +192,17 @@ class NumbaBackend:
         S = n_groups(N)
         rows = np.empty((P, N))
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
-        workers = self._workers(3 * P * N * _macs(net))
+        macs = 3 * P * N * _macs(net)
         if blas_pays(Theta.dtype, codes, sizes, grad=True):
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
-                _numba_pool.run(blas.loss_grad_work, P * S, args, workers)
+                self._run(blas.loss_grad_work, P * S, args, macs, ("blas-grad", Theta.dtype))
         else:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs)
-            _numba_pool.run(tiles.loss_grad_work, P * S, args, workers)
+            self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
 

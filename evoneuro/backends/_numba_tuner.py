@@ -1,0 +1,58 @@
+"""How many threads a kernel call should use, learned from the calls themselves.
+
+On an idle machine every thread helps. On a busy one a helper that gets descheduled while
+it holds a task makes the caller wait for it, and one thread can beat two (measured on a
+2-core machine with two busy loops: 46 ms on one thread, 63-72 ms on two, config D). The
+load changes while a run goes on, so the count is not fixed up front: each candidate
+(1 and ``n_jobs``) keeps a moving average of seconds per multiply-add over its recent
+calls; a call uses the faster one, and every :data:`EXPLORE_EVERY`-th call tries the other
+so that its average follows the load. Results never depend on the choice (see
+:mod:`._numba_pool`), only the speed does.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+EXPLORE_EVERY = 16  # one call in 16 measures the other candidate (<= 1/16 of the calls off the best)
+ALPHA = 0.25  # weight of the newest call in the moving average
+
+
+class ThreadTuner:
+    """Moving averages of seconds per multiply-add, per kernel and thread count."""
+
+    def __init__(self, n_jobs: int, fixed: bool = False) -> None:
+        # fixed=True: always n_jobs threads (benchmarks compare thread counts with it)
+        self.candidates = (n_jobs,) if fixed or n_jobs == 1 else (1, n_jobs)
+        self._rate: dict = {}  # (key, workers) -> seconds per MAC
+        self._seen: set = set()
+        self._calls = itertools.count()
+
+    def __getstate__(self) -> dict:
+        # Timings belong to this machine and moment; an unpickled copy learns afresh.
+        return {"candidates": self.candidates}
+
+    def __setstate__(self, state: dict) -> None:
+        c = state["candidates"]
+        self.__init__(c[-1], fixed=len(c) == 1)
+
+    def choose(self, key) -> int:
+        """Thread count for the next call of kernel ``key``."""
+        if len(self.candidates) == 1:
+            return self.candidates[0]
+        known = [c for c in self.candidates if (key, c) in self._rate]
+        if len(known) < len(self.candidates):  # measure every candidate once first
+            return next(c for c in reversed(self.candidates) if c not in known)
+        best = min(self.candidates, key=lambda c: self._rate[key, c])
+        if next(self._calls) % EXPLORE_EVERY == EXPLORE_EVERY - 1:
+            return next(c for c in self.candidates if c != best)
+        return best
+
+    def record(self, key, workers: int, seconds: float, macs: int) -> None:
+        """Add one call's time; the first call of a kernel (its compilation) is not counted."""
+        if key not in self._seen:
+            self._seen.add(key)
+            return
+        rate = seconds / max(macs, 1)
+        old = self._rate.get((key, workers))
+        self._rate[key, workers] = rate if old is None else (1 - ALPHA) * old + ALPHA * rate
