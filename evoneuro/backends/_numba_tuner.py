@@ -4,22 +4,25 @@ On an idle machine every thread helps. On a busy one a helper that gets deschedu
 it holds a task makes the caller wait for it, and one thread can beat two (measured on a
 2-core machine with two busy loops: 46 ms on one thread, 63-72 ms on two, config D). The
 load changes while a run goes on, so the count is not fixed up front: each candidate
-(1 and ``n_jobs``) keeps a moving average of seconds per multiply-add over its recent
-calls; a call uses the faster one, and every :data:`EXPLORE_EVERY`-th call tries the other
+(1 and ``n_jobs``) keeps the median seconds per multiply-add of its last
+:data:`WINDOW` calls (a median, so a moment when another process bursts does not flip
+the choice for long); a call uses the faster one, and every :data:`EXPLORE_EVERY`-th call tries the other
 so that its average follows the load. Results never depend on the choice (see
 :mod:`._numba_pool`), only the speed does.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import statistics
 
 EXPLORE_EVERY = 16  # one call in 16 measures the other candidate (<= 1/16 of the calls off the best)
-ALPHA = 0.25  # weight of the newest call in the moving average
+WINDOW = 5  # recent calls per candidate whose median is its estimate
 
 
 class ThreadTuner:
-    """Moving averages of seconds per multiply-add, per kernel and thread count."""
+    """Recent seconds per multiply-add, per kernel and thread count."""
 
     def __init__(self, n_jobs: int, fixed: bool = False) -> None:
         # fixed=True: always n_jobs threads (benchmarks compare thread counts with it)
@@ -43,7 +46,7 @@ class ThreadTuner:
         known = [c for c in self.candidates if (key, c) in self._rate]
         if len(known) < len(self.candidates):  # measure every candidate once first
             return next(c for c in reversed(self.candidates) if c not in known)
-        best = min(self.candidates, key=lambda c: self._rate[key, c])
+        best = min(self.candidates, key=lambda c: statistics.median(self._rate[key, c]))
         if next(self._calls) % EXPLORE_EVERY == EXPLORE_EVERY - 1:
             return next(c for c in self.candidates if c != best)
         return best
@@ -53,6 +56,5 @@ class ThreadTuner:
         if key not in self._seen:
             self._seen.add(key)
             return
-        rate = seconds / max(macs, 1)
-        old = self._rate.get((key, workers))
-        self._rate[key, workers] = rate if old is None else (1 - ALPHA) * old + ALPHA * rate
+        window = self._rate.setdefault((key, workers), collections.deque(maxlen=WINDOW))
+        window.append(seconds / max(macs, 1))
