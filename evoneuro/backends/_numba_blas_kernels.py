@@ -71,20 +71,23 @@ def _forward_block(th, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss, rows, fn, one):
-    """Forward tasks ``p * n_blocks + b``, a block being ``rows`` samples."""
+                 hid, hid_offs, loss, rows, per_task, fn, one):
+    """Forward tasks: member ``p``, ``per_task`` consecutive blocks of ``rows`` samples."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
     N = X.shape[0]
     nb = (N + rows - 1) // rows
+    tasks_per_member = (nb + per_task - 1) // per_task
     buf = np.empty((2, rows * sizes[1:].max()), Theta.dtype)
     done = 0
     while task < n_tasks:
-        p = task // nb
-        r0 = (task % nb) * rows
-        _forward_block(Theta[p], X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
-                       hid_offs, loss, buf, p, r0, min(rows, N - r0), fn, one)
+        p = task // tasks_per_member
+        b0 = (task % tasks_per_member) * per_task
+        for b in range(b0, min(b0 + per_task, nb)):
+            r0 = b * rows
+            _forward_block(Theta[p], X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
+                           hid_offs, loss, buf, p, r0, min(rows, N - r0), fn, one)
         done += 1
         task = fetch_add(counter, 1)
     return done

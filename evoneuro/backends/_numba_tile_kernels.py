@@ -80,17 +80,22 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss):
-    """Forward tasks ``p * n_tiles + t``: outputs, hidden pre-activations or loss rows."""
+                 hid, hid_offs, loss, per_task):
+    """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
+    pre-activations or loss rows."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
     nt = (X.shape[0] + TILE - 1) // TILE
+    tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     done = 0
     while task < n_tasks:
-        _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs,
-                      loss, buf, task // nt, (task % nt) * TILE)
+        p = task // tasks_per_member
+        t0 = (task % tasks_per_member) * per_task
+        for t in range(t0, min(t0 + per_task, nt)):
+            _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
+                          hid_offs, loss, buf, p, t * TILE)
         done += 1
         task = fetch_add(counter, 1)
     return done

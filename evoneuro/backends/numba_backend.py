@@ -44,7 +44,8 @@ except (ImportError, AttributeError, ValueError):  # no SciPy BLAS: fused tiles 
     blas = None
 
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
-BLAS_ROWS = 256  # samples per task of the BLAS forward pass
+BLAS_ROWS = 256  # samples per block of the BLAS forward pass
+MEMBERS_PER_TASK_FROM = 32  # from this population size on, a forward task is a whole member
 USE_BLAS = blas is not None
 # Below this many multiply-adds (about a millisecond on one core) a call runs on the
 # calling thread alone. Helpers are Python threads: on a loaded machine one that wakes
@@ -147,15 +148,23 @@ class NumbaBackend:
         sizes, offs, codes, ab = layout(net, Theta.dtype)
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
-        if blas_pays(Theta.dtype, codes, sizes):
-            rows = max(1, min(BLAS_ROWS, N))
+        use_blas = blas_pays(Theta.dtype, codes, sizes)
+        rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
+        n_blocks = -(-N // rows)
+        # With enough members a task is a whole member: a member's weights are then read
+        # by one core only (splitting its blocks over threads made both cores stream all
+        # the weights: 1.5x slower on config B, 12 MB of weights).
+        per_task = n_blocks if P >= MEMBERS_PER_TASK_FROM else 1
+        n_tasks = P * -(-n_blocks // per_task)
+        if use_blas:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    rows, gemm_address(Theta.dtype), Theta.dtype.type(1))
+                    rows, per_task, gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
-                self._run(blas.forward_work, P * -(-N // rows), args, macs, ("blas", Theta.dtype))
+                self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
-            args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss)
-            self._run(tiles.forward_work, P * -(-N // TILE), args, macs, ("tiles", Theta.dtype))
+            args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
+                    per_task)
+            self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False):
         if not net.is_plain:
