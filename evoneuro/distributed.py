@@ -30,10 +30,10 @@ by a new pool of the same size, start method and initializer, used in its place 
 long as the broken pool object lives (then shut down); the members that were in flight
 are retried.
 
-Members lost while they shared the workers with others are retried *one at a time*:
-a dying worker takes every task queued on it along (and a breaking process pool every
-task in flight), so only a failure alone is a member's own. A member counts as failed
-after ``retries + 1`` failures of its own (a time-out counts as its own at once).
+A member counts as failed after ``retries + 1`` tries. Its retries run *one at a time*
+(time-outs excepted): a dying worker takes the tasks queued on it along (and a breaking
+process pool every task in flight), so an innocent member that shared the workers with a
+killer gets its value on its first retry, while the killer takes only its own workers.
 """
 
 from __future__ import annotations
@@ -266,7 +266,8 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
         Extra arguments of ``fun``.
     retries : int, default=2
         How many times a member whose worker was lost (or that timed out) is submitted
-        again, alone (see the module docstring).
+        again, alone (see the module docstring); with 0, members in flight on a worker
+        that dies count as failed at once.
     timeout : float or None, default=None
         Seconds one try of the population may take; the members not finished by then
         are cancelled and count as lost. None: no limit on the fitness's own run time
@@ -318,14 +319,13 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
                 raise _broken(next(e for e in failed.values() if isinstance(e, cf.BrokenExecutor)))
             for i, err in failed.items():
                 errors[i] = err
-                if len(batch) > 1 and not isinstance(err, MemberTimeout):
-                    # a dying worker (or a broken pool) takes the tasks queued on it along:
-                    # retried alone, a member's failures are its own
-                    alone.add(i)
-                else:
-                    tries[i] += 1
+                tries[i] += 1
                 if tries[i] <= retries:
                     again.append(i)
+                    if not isinstance(err, MemberTimeout):
+                        # a dying worker (or a breaking pool) takes the tasks queued on it
+                        # along: retried alone, an innocent member gets its value
+                        alone.add(i)
         pending = sorted(again)
     return outputs, {i: errors[i] for i in range(len(Theta)) if tries[i] > retries}
 

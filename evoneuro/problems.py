@@ -331,7 +331,7 @@ class FitnessProblem(Problem):
                 why = ("did not finish in time" if cause == "timeout"
                        else "lost its worker (killed, out of memory or disconnected)")
                 self._warn_once(cause, f"member(s) {rows} of {len(Theta)} {why} on each of "
-                                f"{self.retries + 1} tries of its own (last: {type(err).__name__}: {str(err)[:120]}); "
+                                f"{self.retries + 1} tries (last: {type(err).__name__}: {str(err)[:120]}); "
                                 "they count as the worst value (+inf). Further occurrences are not reported.")
         return outs, lost
 

@@ -252,7 +252,7 @@ def test_member_lost_on_every_retry_counts_as_worst_with_one_warning():
     np.testing.assert_array_equal(losses2, losses)
     assert len(record) == 1 and "member(s) [1] of 3" in str(record[0].message)
     assert "3 tries" in str(record[0].message) and "lost its worker" in str(record[0].message)
-    assert ex.submitted == 2 * (3 + 3)  # each evaluation: 3 members, then one alone 3 times
+    assert ex.submitted == 2 * (3 + 2)  # each evaluation: 3 members, then one alone twice more
 
 
 def test_fitness_error_in_a_worker_keeps_the_best_so_far():
