@@ -12,7 +12,7 @@ from evoneuro.callbacks import Callback
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
 from evoneuro.problems import FitnessProblem, Problem
-from evoneuro.trainer import OptimizeResult, Trainer, TrainingError
+from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, _check_budget
 
 
 def minimize(
@@ -128,7 +128,8 @@ def minimize(
                          "fitness) or choose a gradient-free optimizer")
     sign = -1.0 if getattr(problem, "maximize", False) else 1.0
     trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
-                      target=None if target is None else sign * target, callbacks=callbacks,
+                      target=None if target is None else sign * _check_budget("target", target),
+                      callbacks=callbacks,
                       progress=progress, random_state=random_state, n_jobs=n_jobs)
     try:
         result = trainer.run()

@@ -252,7 +252,10 @@ class Trainer:
             if x0 != n:
                 raise ValueError(f"x0 as an int is the number of parameters; the problem has {n}, got {x0}")
             return rng.normal(0.0, 0.1, size=n)
-        x0 = np.asarray(x0, dtype=np.float64)
+        try:
+            x0 = np.asarray(x0, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"x0 must be numbers of shape ({n},), an int or None; got {x0!r:.80}") from None
         if x0.shape != (n,):
             raise ValueError(f"x0 must have shape ({n},), got {x0.shape}")
         return x0

@@ -86,7 +86,8 @@ def test_x_is_a_complete_network_with_its_readout(rng):
     full, loss = opt.solve(opt.x, *prob._batch)
     np.testing.assert_allclose(res.x, full[0], rtol=1e-10)
     assert opt.x_loss_ == pytest.approx(loss[0])
-    assert res.n_evals == 5 * (opt.popsize + 1) * 32
+    # 80 rows in batches of 32: 32, 32, 16 (a remainder of half a batch is a batch), 32, 32
+    assert res.n_evals == (opt.popsize + 1) * (32 + 32 + 16 + 32 + 32)
 
 
 def test_recommendation_is_refitted_on_all_training_data(rng):

@@ -69,4 +69,14 @@ def get_optimizer(optimizer: "str | Optimizer", **params: Any) -> Optimizer:
     overlap = set(fixed) & set(params)
     if overlap:
         raise ValueError(f"optimizer {optimizer!r} fixes {sorted(overlap)}; do not pass them")
-    return cls(**fixed, **params)
+    try:
+        return cls(**fixed, **params)
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        import inspect
+
+        known = sorted(k for k in inspect.signature(cls).parameters if k not in fixed and k != "self")
+        unknown = sorted(set(params) - set(known))
+        raise TypeError(f"optimizer_params {unknown} are not hyperparameters of {optimizer!r}; "
+                        f"it takes {known}") from None
