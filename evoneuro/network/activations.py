@@ -49,8 +49,8 @@ def _softsign(u, xp):
 
 
 def _softsign_d(u, y, xp):
-    d = 1.0 + xp.abs(u)
-    return 1.0 / (d * d)
+    r = 1.0 / (1.0 + xp.abs(u))  # squared after the division: (1+|u|)^2 overflows first
+    return r * r
 
 
 def _gaussian(u, xp):
