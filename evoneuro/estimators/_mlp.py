@@ -217,8 +217,8 @@ class EvoMLPRegressor(RegressorMixinEvo, RegressorMixin, _EvoMLP):
     >>> import numpy as np
     >>> import evoneuro as en
     >>> X = np.linspace(-2, 2, 50)[:, None]
-    >>> reg = en.EvoMLPRegressor(hidden_layer_sizes=(8,), activation="tanh", backend="numpy",
-    ...                          random_state=0).fit(X, 3 * X[:, 0] ** 2)
+    >>> reg = en.EvoMLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=3000,
+    ...                          backend="numpy", random_state=0).fit(X, 3 * X[:, 0] ** 2)
     >>> reg.score(X, 3 * X[:, 0] ** 2) > 0.95, reg.predict(X[:3]).shape
     (True, (3,))
     """
