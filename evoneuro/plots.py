@@ -77,7 +77,7 @@ def plot_curves(comparison, x: str = "evals", path: str | Path | None = None):
         label = None if r.optimizer in labelled else f"{r.optimizer} ({batch}; test {100 * r.test_accuracy:.1f} %)"
         labelled.add(r.optimizer)
         ax.plot(xs, np.maximum(ys, floor), color=color, ls=ls, lw=1.3, marker=marker, ms=4,
-                markevery=max(1, len(xs) // 8), label=label)
+                markevery=0.08, label=label)  # evenly spaced on screen, log axis or not
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(floor * 0.8, top * 1.5)
