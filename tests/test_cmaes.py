@@ -117,12 +117,14 @@ def test_cmaes_memory_guard_switches_to_sep():
 
 
 def test_memory_guard_estimate_is_within_25_percent_of_the_measured_peak():
-    # a fresh process: pycma at n = 1500 up to and through one eigendecomposition, its
-    # peak resident memory against cma_bytes (benchmarks/cma_memory.py does n = 3000, 6000)
+    # a fresh process: pycma at n = 3000 (the size) up to and through one
+    # eigendecomposition, its peak resident memory against cma_bytes. At n = 1500 the
+    # process's fixed overheads (tens of MB, varying between environments) are too large
+    # a share of a 130 MB peak for a 25 % bound; benchmarks/cma_memory.py also does 6000.
     spec = importlib.util.spec_from_file_location("cma_memory", ROOT / "benchmarks" / "cma_memory.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    r = bench.measure(1500, steps=2)
+    r = bench.measure(3000, steps=2)
     assert r["eigen"] >= 1
     assert 0.75 <= r["estimate"] / r["added"] <= 1.25, r
 
