@@ -11,6 +11,7 @@ uninterrupted run with the same seed would.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -285,11 +286,13 @@ class Trainer:
         """One minibatch, one optimizer step, then the callbacks; returns the step's record."""
         t0 = time.perf_counter()
         evals0 = self.problem.evals
-        with _compile_timer() as compiling:
+        with _compile_clock() as clock:  # listens for the whole run when run() set it up
+            c0 = clock.total
             self.problem.begin_step(self.rng)
             losses = self.optimizer.step(self.problem)
-        t0 += compiling.seconds  # one-off compilation is not part of the run's time
-        self.compile_seconds += compiling.seconds
+            compiled = clock.total - c0
+        t0 += compiled  # one-off compilation is not part of the run's time
+        self.compile_seconds += compiled
         self.n_steps += 1
         self._last_cost = self.problem.evals - evals0
         losses = np.asarray(losses if losses is not None else [np.nan], dtype=np.float64).ravel()
@@ -329,7 +332,7 @@ class Trainer:
             cb.on_start(self)
         reason = None
         try:
-            with limit_threads(self.n_jobs):
+            with limit_threads(self.n_jobs), _compile_clock():
                 while reason is None:
                     reason = self._callback_stop or self._budget_reason(budget)
                     if reason is None:
@@ -373,24 +376,56 @@ class Trainer:
                               compile_seconds=self.compile_seconds)
 
 
-class _CompileTime:
-    seconds = 0.0
+class _NoClock:
+    total = 0.0  # without Numba nothing compiles
+
+
+@functools.cache
+def _clock_class():
+    from numba.core import event
+
+    class CompileClock(event.Listener):
+        """Sums the seconds of the outermost ``numba:compile`` events while registered."""
+
+        def __init__(self) -> None:
+            self.depth, self.total, self._t = 0, 0.0, 0.0
+
+        def on_start(self, event) -> None:
+            if self.depth == 0:
+                self._t = time.perf_counter()
+            self.depth += 1
+
+        def on_end(self, event) -> None:
+            self.depth -= 1
+            if self.depth == 0:
+                self.total += time.perf_counter() - self._t
+
+    return CompileClock
+
+
+_ACTIVE: list = []  # the clock of the run in progress (a callback may run another trainer)
 
 
 @contextlib.contextmanager
-def _compile_timer():
-    """Seconds Numba spends compiling inside the block (its ``numba:compile`` events)."""
-    out = _CompileTime()
-    if "numba" not in sys.modules:  # nothing can compile
-        yield out
+def _compile_clock():
+    """The active compile clock, or a new one registered with Numba for the block.
+
+    ``Trainer.run`` registers one clock for the whole run, so a step only reads its total:
+    no listener is installed and removed on the hot path of every step.
+    """
+    if _ACTIVE or "numba" not in sys.modules:  # already listening, or nothing can compile
+        yield _ACTIVE[-1] if _ACTIVE else _NoClock
         return
     from numba.core import event
 
-    def record(seconds: float) -> None:
-        out.seconds = seconds
-
-    with event.install_timer("numba:compile", record):
-        yield out
+    clock = _clock_class()()
+    event.register("numba:compile", clock)
+    _ACTIVE.append(clock)
+    try:
+        yield clock
+    finally:
+        _ACTIVE.pop()
+        event.unregister("numba:compile", clock)
 
 
 __all__ = ["OptimizeResult", "Trainer", "TrainingError"]
