@@ -61,7 +61,7 @@ import numpy as np
 
 import evoneuro as en
 from evoneuro.datasets import load_dataset
-from evoneuro.network.lsuv import initial_weights
+from evoneuro.defaults import resolve_init
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Config:
 def run_config(cfg: Config, seed: int, data, backend: str, scale: float) -> dict:
     net = en.MLP(64, cfg.hidden, 10, activation=cfg.activation, norm=cfg.norm, residual=cfg.residual)
     ev = en.Evaluator(net, backend=backend, dtype="float32")
-    x = initial_weights(net, cfg.init, np.random.default_rng(seed), data.X_train)
+    x = resolve_init(net, cfg.init, np.random.default_rng(seed), data.X_train)
     evals, t0 = 0, time.perf_counter()
     for i, st in enumerate(cfg.stages):
         prob = en.SupervisedProblem(ev, data.X_train, data.y_train, batch_size=st.batch_size)

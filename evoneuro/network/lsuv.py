@@ -75,16 +75,11 @@ def lsuv_init(
     >>> [round(float(z.var()), 2) for z in zs]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    from evoneuro.evaluator import Evaluator  # the evaluator imports the network package
-
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not 0 < tol < 1:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
-    ev = Evaluator(net, backend="numpy", dtype="float64")
-    X = ev.check_X(X)
-    if len(X) < 2:
-        raise ValueError(f"X must hold at least 2 rows to measure a variance, got {len(X)}")
+    ev, X = _reference(net, X)
     if theta0 is None:
         theta = net.init(check_rng(rng), scheme="orthogonal")
     else:
@@ -109,23 +104,16 @@ def lsuv_init(
     return theta
 
 
-def initial_weights(net: "MLP", scheme: str, rng, X=None) -> np.ndarray:
-    """``net.init(rng, scheme)``, or :func:`lsuv_init` on ``X`` (up to 512 rows) for ``"lsuv"``.
+def _reference(net: "MLP", X):
+    """The float64 numpy evaluator both data-dependent starts measure with, and ``X`` checked."""
+    from evoneuro.evaluator import Evaluator  # the evaluator imports the network package
 
-    Examples
-    --------
-    >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.network.lsuv import initial_weights
-    >>> net = en.MLP(4, (8, 8), 3)
-    >>> X = np.random.default_rng(0).normal(size=(32, 4))
-    >>> initial_weights(net, "lsuv", 0, X).shape
-    (139,)
-    """
-    if isinstance(scheme, str) and scheme.lower() == "lsuv":
-        if X is None:
-            raise ValueError("init='lsuv' needs a data batch X")
-        return lsuv_init(net, np.asarray(X)[:512], rng)
-    return net.init(rng, scheme)
+    ev = Evaluator(net, backend="numpy", dtype="float64")
+    X = ev.check_X(X)
+    if len(X) < 2:
+        raise ValueError("a data-dependent start needs X of at least 2 rows to measure each unit's spread, "
+                         "got 1 sample; use a scheme such as init='glorot'")
+    return ev, X
 
 
 def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
@@ -166,15 +154,9 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
     >>> [round(float(z[0].std(axis=0).mean()), 2) for z in zs]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    from evoneuro.evaluator import Evaluator
-
     if any(s.kind != "dense" for s in net.layers):
         return lsuv_init(net, X, rng)
-    ev = Evaluator(net, backend="numpy", dtype="float64")
-    X = ev.check_X(X)
-    if len(X) < 2:
-        raise ValueError(f"a data-dependent start needs at least 2 samples to measure each unit's spread, "
-                         f"got {len(X)} sample; use a scheme such as init='glorot'")
+    ev, X = _reference(net, X)
     theta = net.init(check_rng(rng), scheme="orthogonal")
     for l, s in enumerate(net.layers):
         # layer l depends only on layers < l, which are final by now
