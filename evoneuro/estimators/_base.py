@@ -148,6 +148,10 @@ class BaseEvoEstimator:
 
     # --- fit -----------------------------------------------------------------------------
 
+    def fit(self, X, y):
+        """Fit the network to ``X`` and ``y`` (labels or targets); returns ``self``."""
+        return self._fit(X, y, incremental=False)
+
     def _fit(self, X, y, *, incremental: bool, classes=None):
         if hasattr(self, "_validate_params"):
             self._validate_params()
@@ -199,7 +203,9 @@ class BaseEvoEstimator:
         layers = net.unflatten(self.params_)
         self.coefs_ = [W.copy() for W, _ in layers]
         self.intercepts_ = [b.copy() for _, b in layers]
-        self.loss_ = float(evaluator.loss(self.params_, X, y)[0])
+        # The trainer's result already holds the full-data loss of its x (measured, or the
+        # best told loss on the full batch); only the best-validation point needs a pass.
+        self.loss_ = float(result.fun) if x is result.x else float(evaluator.loss(self.params_, X, y)[0])
         # History accumulates over warm starts and partial_fit calls, with running counters.
         done = history.snapshot()
         if first:

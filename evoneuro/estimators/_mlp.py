@@ -91,10 +91,6 @@ class ClassifierMixinEvo:
     def _val_score(self, y_true, out) -> float:
         return float(np.mean(np.argmax(out, axis=1) == y_true))
 
-    def fit(self, X, y):
-        """Fit the network to ``X`` and labels ``y``; returns ``self``."""
-        return self._fit(X, y, incremental=False)
-
     def partial_fit(self, X, y, classes=None):
         """One pass over ``(X, y)``, every row once, continuing the optimizer's state.
 
@@ -142,10 +138,6 @@ class RegressorMixinEvo:
         ss_res = float(np.sum((y_true - out) ** 2))
         ss_tot = float(np.sum((y_true - y_true.mean(axis=0)) ** 2))
         return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-
-    def fit(self, X, y):
-        """Fit the network to ``X`` and targets ``y``; returns ``self``."""
-        return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y):
         """One pass over ``(X, y)``, every row once, continuing the optimizer's state."""
