@@ -151,7 +151,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     batch = "full batch" if problem.deterministic else f"minibatch {problem.batch_size}"
     return RunResult(optimizer, params, seed, len(hidden), _accuracy(ev, res.x, data.X_test, data.y_test),
                      _accuracy(ev, res.x, data.X_train, data.y_train),
-                     float(ev.loss(res.x, data.X_train, data.y_train)[0]), float(res.seconds),
+                     float(res.fun), float(res.seconds),  # res.fun: the full-data loss of res.x
                      float(res.n_evals), int(res.n_steps), str(res.stop_reason), curve,
                      float(res.compile_seconds), batch)
 
