@@ -27,16 +27,22 @@ def add_bias_rows(z, bias, hid, p, r0, h0, keep):
 
 
 @njit(**_OPTS)
+def _max_and_shifted_exp_sum(z, r):
+    """Row ``r``'s maximum ``m`` and ``sum_j exp(z[r, j] - m)``: the log-sum-exp shift."""
+    m = z[r, 0]
+    for j in range(1, z.shape[1]):
+        m = max(m, z[r, j])
+    s = 0.0
+    for j in range(z.shape[1]):
+        s += math.exp(z[r, j] - m)
+    return m, s
+
+
+@njit(**_OPTS)
 def softmax_loss_rows(z, y, r0, loss):
     """Cross-entropy of the rows of ``z`` (samples ``r0..``) into ``loss[r0 + r]``."""
-    R, K = z.shape
-    for r in range(R):
-        m = z[r, 0]
-        for j in range(1, K):
-            m = max(m, z[r, j])
-        s = 0.0
-        for j in range(K):
-            s += math.exp(z[r, j] - m)
+    for r in range(z.shape[0]):
+        m, s = _max_and_shifted_exp_sum(z, r)
         loss[r0 + r] = math.log(s) - (z[r, y[r0 + r]] - m)
 
 
@@ -80,12 +86,7 @@ def loss_grad_rows(z, softmax, y, Y, r0, N, loss):
     R, K = z.shape
     if softmax:
         for r in range(R):
-            m = z[r, 0]
-            for j in range(1, K):
-                m = max(m, z[r, j])
-            s = 0.0
-            for j in range(K):
-                s += math.exp(z[r, j] - m)
+            m, s = _max_and_shifted_exp_sum(z, r)
             c = y[r0 + r]
             loss[r0 + r] = math.log(s) - (z[r, c] - m)
             inv = 1.0 / (s * N)
