@@ -17,6 +17,7 @@ import numpy as np
 
 from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.evaluator import Evaluator
+from evoneuro.regularization import Regularization, check_droppable, penalty, perturb, weight_mask
 
 
 class Problem:
@@ -83,6 +84,15 @@ class SupervisedProblem(Problem):
         Training data; ``y`` holds class labels ``0..K-1`` (softmax nets) or targets.
     batch_size : int or None, default=None
         Rows per step; ``None`` or ``>= len(X)`` means full batch.
+    alpha : float, default=0.0
+        L2 weight decay with scikit-learn's meaning: ``0.5 * alpha * ||W||² / n`` added to
+        the mean loss of a batch of ``n`` rows (weight matrices only), and its gradient.
+    input_noise, weight_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the step's inputs (shared by the
+        population) or to each member's weights before each evaluation.
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit, per member and evaluation, the same
+        for every row of the batch. See :mod:`evoneuro.regularization`.
 
     Examples
     --------
@@ -98,7 +108,8 @@ class SupervisedProblem(Problem):
     ((4,), 40)
     """
 
-    def __init__(self, evaluator: Evaluator, X, y, batch_size: int | None = None) -> None:
+    def __init__(self, evaluator: Evaluator, X, y, batch_size: int | None = None, *, alpha: float = 0.0,
+                 input_noise: float = 0.0, weight_noise: float = 0.0, dropout: float = 0.0) -> None:
         super().__init__()
         if not isinstance(evaluator, Evaluator):
             raise TypeError(f"evaluator must be an evoneuro.Evaluator, got {type(evaluator).__name__}")
@@ -110,15 +121,34 @@ class SupervisedProblem(Problem):
         self.n_samples = len(self.X)
         bs = check_positive_int(batch_size, "batch_size", allow_none=True)
         self.batch_size = self.n_samples if bs is None or bs >= self.n_samples else bs
-        self.deterministic = self.batch_size == self.n_samples
+        self.regularization = Regularization(alpha, input_noise, weight_noise, dropout)
+        if self.regularization.dropout:
+            check_droppable(self.net)
+        self._decayed = weight_mask(self.net)
+        self._full_batch = self.batch_size == self.n_samples
+        self.deterministic = self._full_batch and not self.regularization.stochastic
         self.layer_slices = [(s.w_start, s.end) for s in self.net.layers]
         self._order = np.arange(self.n_samples)
         self._pos = self.n_samples
         self._batch = (self.X, self.y)
+        self._noise_rng: np.random.Generator | None = None
 
     def begin_step(self, rng: np.random.Generator) -> None:
-        if self.deterministic:
+        reg = self.regularization
+        if not self._full_batch:
+            self._next_batch(rng)
+        if not reg.stochastic:
             return
+        # Noise is drawn from a generator seeded here, so a run without it draws exactly
+        # what it drew before regularisation existed, and a resumed run continues it.
+        if reg.input_noise:
+            Xb, yb = self._batch if not self._full_batch else (self.X, self.y)
+            noise = rng.standard_normal(Xb.shape, dtype=Xb.dtype)
+            self._batch = (Xb + reg.input_noise * noise, yb)
+        if reg.perturbs_weights:
+            self._noise_rng = np.random.default_rng(rng.integers(2**63))
+
+    def _next_batch(self, rng: np.random.Generator) -> None:
         # Epoch-wise shuffling: every sample is seen exactly once per pass over the data.
         # The remainder of N / batch_size is a batch of its own when it is at least half a
         # batch, else the pass's last batch takes it (a population ranked on a handful of
@@ -142,15 +172,34 @@ class SupervisedProblem(Problem):
     def evaluate(self, Theta, need_grad: bool = False):
         Xb, yb = self._batch  # validated once, in __init__
         Theta = self.evaluator.check_Theta(Theta)
+        reg = self.regularization
+        evaluated, factor = Theta, None
+        if reg.perturbs_weights:
+            if self._noise_rng is None:  # evaluated before any begin_step
+                self._noise_rng = np.random.default_rng(0)
+            evaluated, factor = perturb(reg, self.net, self._decayed, Theta, self._noise_rng)
         if need_grad:
-            losses, grads = self.evaluator._loss_and_grad(Theta, Xb, yb)
+            losses, grads = self.evaluator._loss_and_grad(evaluated, Xb, yb)
+            if factor is not None:
+                grads = grads * factor
         else:
-            losses, grads = self.evaluator._loss(Theta, Xb, yb), None
+            losses, grads = self.evaluator._loss(evaluated, Xb, yb), None
+        if reg.alpha:
+            decay, decay_grads = penalty(reg, self._decayed, Theta, len(Xb), need_grad)
+            losses = losses + decay
+            if need_grad:
+                grads = grads + decay_grads
         self.evals += len(Theta) * len(Xb) * (3 if need_grad else 1)
         return self._nonfinite_to_worst(losses), grads
 
     def full_loss(self, x) -> float:
-        return float(self.evaluator._loss(self.evaluator.check_Theta(x), self.X, self.y)[0])
+        """The loss of ``x`` on all training rows, weight decay included (no noise, no dropout)."""
+        Theta = self.evaluator.check_Theta(x)
+        loss = float(self.evaluator._loss(Theta, self.X, self.y)[0])
+        reg = self.regularization
+        if reg.alpha:
+            loss += float(penalty(reg, self._decayed, Theta, self.n_samples, False)[0][0])
+        return loss
 
 
 class _FitnessReturnError(TypeError, ValueError):
