@@ -33,7 +33,7 @@ def test_solved_readout_is_the_ridge_solution(output, rng):
     net = en.MLP(5, (7, 6), 3, activation="tanh", output=output)
     X = rng.normal(size=(40, 5))
     y = rng.integers(0, 3, 40) if output == "softmax" else rng.normal(size=(40, 3))
-    opt, _ = _setup(net, X, y, alpha=0.3, temperature=False)
+    opt, _ = _setup(net, X, y, ridge=0.3, temperature=False)
     Theta = net.init_population(3, rng)
     Full, losses = opt.solve(Theta, X, y)
     T = np.eye(3)[y] if output == "softmax" else y
@@ -123,8 +123,8 @@ def test_needs_a_supervised_problem_with_a_hidden_layer():
     flat = en.SupervisedProblem(en.Evaluator(en.MLP(3, (), 2)), np.ones((4, 3)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="hidden layer"):
         en.Trainer(flat, "readout", max_steps=1)
-    with pytest.raises(ValueError, match="alpha"):
-        Readout(alpha=0.0)
+    with pytest.raises(ValueError, match="ridge"):
+        Readout(ridge=0.0)
 
 
 def test_resume_from_a_copy_is_identical(rng):

@@ -123,7 +123,7 @@ class Readout(Optimizer):
         The gradient-free optimizer of the hidden weights, by registry name.
     inner_params : dict or None, default=None
         Its hyperparameters.
-    alpha : float, default=1e-3
+    ridge : float, default=1e-3
         Ridge penalty on the readout weights (the bias is not penalised); the same
         scale as scikit-learn's ``Ridge(alpha)``: not divided by the batch size.
     temperature : bool, default=True
@@ -171,15 +171,15 @@ class Readout(Optimizer):
 
     name = "readout"
 
-    def __init__(self, inner: str = "sep-cmaes", inner_params: dict | None = None, alpha: float = 1e-3,
+    def __init__(self, inner: str = "sep-cmaes", inner_params: dict | None = None, ridge: float = 1e-3,
                  temperature: bool = True, refit_every: int = 10) -> None:
         if not isinstance(inner, str):
             raise TypeError(f"inner must be a registry name (str), got {inner!r}")
         if inner_params is not None and not isinstance(inner_params, dict):
             raise TypeError(f"inner_params must be a dict or None, got {type(inner_params).__name__}")
-        check_positive_float(alpha, "alpha")
+        check_positive_float(ridge, "ridge")
         check_positive_int(refit_every, "refit_every", minimum=0)
-        super().__init__(inner=inner, inner_params=inner_params, alpha=alpha, temperature=bool(temperature),
+        super().__init__(inner=inner, inner_params=inner_params, ridge=ridge, temperature=bool(temperature),
                          refit_every=refit_every)
         self.net = None
 
@@ -193,7 +193,8 @@ class Readout(Optimizer):
         if not net.hidden:
             raise ValueError("readout needs a network with at least one hidden layer")
         if not getattr(net, "is_plain", True) or net.layers[-1].b_end != net.n_params:
-            raise ValueError("readout needs a plain MLP (dense layers, no normalisation or shortcuts)")
+            raise ValueError("readout needs a plain MLP (dense layers, no normalisation, shortcuts or "
+                             f"recurrence), got {net!r}")
         self.net = net
 
     def _initialize(self, x0: np.ndarray) -> None:
@@ -267,7 +268,7 @@ class Readout(Optimizer):
         H = np.asarray(net.activations[-1](Z), dtype=np.float64)
         y = ev.check_y(y, len(X))
         T = np.eye(net.n_outputs)[y] if net.output == "softmax" else y
-        W = _ridge_solve(*_normal_equations(H, T), self._params["alpha"])
+        W = _ridge_solve(*_normal_equations(H, T), self._params["ridge"])
         Z = np.matmul(H, W[:, :-1]) + W[:, -1:]
         if net.output == "softmax" and self._params["temperature"]:
             s = _temperature(Z, y)
