@@ -8,7 +8,7 @@ GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 from evoneuro.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
 from evoneuro.evaluator import Evaluator
 from evoneuro.fitness import NetworkFitness
-from evoneuro.network import ACTIVATIONS, INITS, MLP, Activation
+from evoneuro.network import ACTIVATIONS, INITS, MLP, RNN, Activation
 from evoneuro.network.critical import critical_init, critical_variance
 from evoneuro.network.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
@@ -46,6 +46,7 @@ __all__ = [
     "Optimizer",
     "Problem",
     "ProgressBar",
+    "RNN",
     "SupervisedProblem",
     "Trainer",
     "TrainingError",

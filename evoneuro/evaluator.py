@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from evoneuro._threads import check_n_jobs
-from evoneuro._validation import check_dtype, check_labels, check_positive_int, check_targets, check_X
+from evoneuro._validation import check_dtype, check_positive_int
 from evoneuro.backends import get_backend
-from evoneuro.network.spec import MLP
+from evoneuro.network.base import Network
 
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of intermediate arrays per backend call
 
@@ -22,8 +22,9 @@ class Evaluator:
 
     Parameters
     ----------
-    net : MLP
-        The network specification.
+    net : MLP or RNN
+        The network specification: any :class:`~evoneuro.network.base.Network` kind. An
+        MLP takes ``X`` of shape ``(N, n_inputs)``, an RNN ``(N, T, n_inputs)``.
     backend : {"numpy", "numba", "cupy", "auto"}, default="numpy"
         ``numpy`` is the reference; ``auto`` picks ``numba`` where it imports.
     dtype : {"float32", "float64"}, default="float32"
@@ -53,12 +54,20 @@ class Evaluator:
     ((5,), (5, 211))
     >>> en.Evaluator(net, backend="numpy", n_jobs=1).n_jobs
     1
+
+    A recurrent net takes sequences, with optional per-sequence lengths (padding masked):
+
+    >>> rnn = en.RNN(n_inputs=1, hidden=(8,), n_outputs=2, cell="gru")
+    >>> ev = en.Evaluator(rnn, dtype="float64")
+    >>> X, y = rng.normal(size=(10, 6)), rng.integers(0, 2, size=10)   # (N, T) when d == 1
+    >>> ev.loss(rnn.init_population(5, rng), X, y, lengths=np.full(10, 4)).shape
+    (5,)
     """
 
-    def __init__(self, net: MLP, backend: str = "numpy", dtype: Any = "float32",
+    def __init__(self, net: Network, backend: str = "numpy", dtype: Any = "float32",
                  max_memory: int = DEFAULT_MAX_MEMORY, n_jobs: int | None = None) -> None:
-        if not isinstance(net, MLP):
-            raise TypeError(f"net must be an evoneuro.MLP, got {type(net).__name__}")
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be an evoneuro.MLP or evoneuro.RNN (a Network), got {type(net).__name__}")
         self.net = net
         self.dtype = check_dtype(dtype)
         self.max_memory = check_positive_int(max_memory, "max_memory")
@@ -89,77 +98,95 @@ class Evaluator:
         return np.ascontiguousarray(np.atleast_2d(arr), dtype=self.dtype)
 
     def check_X(self, X) -> np.ndarray:
-        return check_X(X, self.net.n_inputs, self.dtype)
+        """``X`` in the shape the net's kind takes, finite, C-contiguous in the evaluator's dtype."""
+        return self.net.check_X(X, self.dtype)
 
-    def check_y(self, y, n_samples: int) -> np.ndarray:
-        """Labels for softmax nets, targets of shape ``(N, n_outputs)`` for linear ones."""
-        if self.net.output == "softmax":
-            return check_labels(y, n_samples, self.net.n_outputs)
-        return check_targets(y, n_samples, self.net.n_outputs, self.dtype)
+    def check_y(self, y, n_samples: int, X=None) -> np.ndarray:
+        """Labels for softmax nets, targets ``(N, n_outputs)`` otherwise (per step for an RNN
+        with ``readout="all"``; the checked ``X``, when given, fixes the number of steps)."""
+        return self.net.check_y(y, n_samples, self.dtype, X=X)
 
-    def chunk_size(self, n_samples: int, need_grad: bool) -> int:
-        """Members per backend call so that intermediates stay under ``max_memory``."""
-        widths = self.net.sizes[1:]
-        if need_grad:
-            # every layer's z and h are kept for the backward pass, plus the gradient row
-            per_member = 2 * n_samples * sum(widths) + 2 * n_samples * max(widths) + self.net.n_params
-        else:
-            per_member = 3 * n_samples * max(widths)
-        per_member = (per_member + self.net.n_params) * self.dtype.itemsize
+    def check_lengths(self, lengths, X) -> np.ndarray | None:
+        """Per-sequence lengths ``(N,)`` as int64 in ``[1, T]`` for the checked ``X``, or None."""
+        return self.net.check_lengths(lengths, X)
+
+    def chunk_size(self, n_samples, need_grad: bool) -> int:
+        """Members per backend call so that intermediates stay under ``max_memory``.
+
+        ``n_samples`` is the number of rows, or the shape of the checked ``X``.
+        """
+        shape = tuple(n_samples) if isinstance(n_samples, tuple) else (int(n_samples),)
+        per_member = self.net.memory_per_member(shape, need_grad) * self.dtype.itemsize
         return max(1, self.max_memory // per_member)
 
-    def _chunks(self, P: int, n_samples: int, need_grad: bool):
-        step = self.chunk_size(n_samples, need_grad)
+    def _chunks(self, P: int, X_shape: tuple, need_grad: bool):
+        step = self.chunk_size(X_shape, need_grad)
         return [slice(i, min(i + step, P)) for i in range(0, P, step)]
 
     # --- evaluation ------------------------------------------------------------------
 
-    def forward(self, Theta, X, return_hidden: bool = False):
+    def forward(self, Theta, X, return_hidden: bool = False, lengths=None):
         """Network outputs ``(P, N, n_outputs)``: class probabilities or linear outputs.
 
         ``Theta`` of shape ``(n_params,)`` is a population of one (``P = 1``). With
         ``return_hidden=True`` also returns the list of every layer's pre-activations
-        ``z_l`` of shape ``(P, N, width_l)``, the output layer's logits last.
+        (for an MLP ``z_l`` of shape ``(P, N, width_l)``; for an RNN ``(P, N, T, G*H)`` per
+        recurrent layer), the output layer's logits last. An RNN with ``readout="all"``
+        gives ``(P, N, T, n_outputs)``; ``lengths`` (RNN only) are the valid steps per
+        sequence.
         """
         Theta, X = self.check_Theta(Theta), self.check_X(X)
-        parts = [self._backend.forward(self.net, Theta[c], X, return_hidden)
-                 for c in self._chunks(len(Theta), len(X), return_hidden)]
+        kw = self._lengths_kw(lengths, X)
+        parts = [self._backend.forward(self.net, Theta[c], X, return_hidden, **kw)
+                 for c in self._chunks(len(Theta), X.shape, return_hidden)]
         if not return_hidden:
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
         out = np.concatenate([p[0] for p in parts])
-        hidden = [np.concatenate([p[1][l] for p in parts]) for l in range(self.net.n_layers)]
+        hidden = [np.concatenate([p[1][l] for p in parts]) for l in range(len(parts[0][1]))]
         return out, hidden
 
-    def loss(self, Theta, X, y) -> np.ndarray:
-        """Mean loss of each member ``(P,)`` (float64): cross-entropy or mean squared error."""
-        Theta, X = self.check_Theta(Theta), self.check_X(X)
-        return self._loss(Theta, X, self.check_y(y, len(X)))
+    def loss(self, Theta, X, y, lengths=None) -> np.ndarray:
+        """Mean loss of each member ``(P,)`` (float64): cross-entropy or mean squared error.
 
-    def loss_and_grad(self, Theta, X, y) -> tuple[np.ndarray, np.ndarray]:
+        ``lengths`` (RNN only): valid steps per sequence; the padding after them is masked.
+        """
+        Theta, X = self.check_Theta(Theta), self.check_X(X)
+        return self._loss(Theta, X, self.check_y(y, len(X), X), self.check_lengths(lengths, X))
+
+    def loss_and_grad(self, Theta, X, y, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Mean losses ``(P,)`` (float64) and their gradients ``(P, n_params)`` (evaluator dtype)."""
         Theta, X = self.check_Theta(Theta), self.check_X(X)
-        return self._loss_and_grad(Theta, X, self.check_y(y, len(X)))
+        return self._loss_and_grad(Theta, X, self.check_y(y, len(X), X), self.check_lengths(lengths, X))
 
-    # The unchecked versions take inputs already passed through check_Theta/check_X/check_y:
-    # a SupervisedProblem validates its data once, not at every step.
+    # The unchecked versions take inputs already passed through check_Theta/check_X/check_y
+    # (and check_lengths): a SupervisedProblem validates its data once, not at every step.
 
-    def _loss(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        parts = [self._backend.loss(self.net, Theta[c], X, y) for c in self._chunks(len(Theta), len(X), False)]
+    def _lengths_kw(self, lengths, X) -> dict:
+        # Backends are only handed lengths when there are some, so a backend object written
+        # for MLPs (forward/loss/loss_and_grad without lengths) keeps working.
+        lengths = self.check_lengths(lengths, X)
+        return {} if lengths is None else {"lengths": lengths}
+
+    def _loss(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray, lengths=None) -> np.ndarray:
+        kw = {} if lengths is None else {"lengths": lengths}
+        parts = [self._backend.loss(self.net, Theta[c], X, y, **kw) for c in self._chunks(len(Theta), X.shape, False)]
         losses = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return losses.astype(np.float64, copy=False)
 
-    def _loss_and_grad(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self._backend.loss_and_grad(self.net, Theta[c], X, y)
-                 for c in self._chunks(len(Theta), len(X), True)]
+    def _loss_and_grad(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray,
+                       lengths=None) -> tuple[np.ndarray, np.ndarray]:
+        kw = {} if lengths is None else {"lengths": lengths}
+        parts = [self._backend.loss_and_grad(self.net, Theta[c], X, y, **kw)
+                 for c in self._chunks(len(Theta), X.shape, True)]
         if len(parts) == 1:  # the usual case: no copy of the (P, n) gradient
             losses, grads = parts[0]
         else:
             losses, grads = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         return losses.astype(np.float64, copy=False), grads.astype(self.dtype, copy=False)
 
-    def predict(self, theta, X) -> np.ndarray:
+    def predict(self, theta, X, lengths=None) -> np.ndarray:
         """Outputs of one network ``theta`` ``(n_params,)`` on ``X``: shape ``(N, n_outputs)``."""
         theta = self.net.check_theta(theta, "theta")
         if theta.ndim != 1:
             raise ValueError(f"theta must be one vector of shape ({self.net.n_params},), got {theta.shape}")
-        return self.forward(theta, X)[0]
+        return self.forward(theta, X, lengths=lengths)[0]

@@ -93,6 +93,9 @@ class SupervisedProblem(Problem):
     dropout : float, default=0.0
         Probability of dropping each hidden unit, per member and evaluation, the same
         for every row of the batch. See :mod:`evoneuro.regularization`.
+    lengths : array-like of int (N,) or None, default=None
+        Recurrent nets: the valid steps of each sequence (the padding after them is
+        masked). A sequence of ``T`` steps costs ``T`` in :attr:`evals`.
 
     Examples
     --------
@@ -109,7 +112,7 @@ class SupervisedProblem(Problem):
     """
 
     def __init__(self, evaluator: Evaluator, X, y, batch_size: int | None = None, *, alpha: float = 0.0,
-                 input_noise: float = 0.0, weight_noise: float = 0.0, dropout: float = 0.0) -> None:
+                 input_noise: float = 0.0, weight_noise: float = 0.0, dropout: float = 0.0, lengths=None) -> None:
         super().__init__()
         if not isinstance(evaluator, Evaluator):
             raise TypeError(f"evaluator must be an evoneuro.Evaluator, got {type(evaluator).__name__}")
@@ -117,7 +120,8 @@ class SupervisedProblem(Problem):
         self.net = evaluator.net
         self.n_params = self.net.n_params
         self.X = evaluator.check_X(X)
-        self.y = evaluator.check_y(y, len(self.X))
+        self.y = evaluator.check_y(y, len(self.X), self.X)
+        self.lengths = evaluator.check_lengths(lengths, self.X)
         self.n_samples = len(self.X)
         bs = check_positive_int(batch_size, "batch_size", allow_none=True)
         self.batch_size = self.n_samples if bs is None or bs >= self.n_samples else bs
@@ -131,6 +135,7 @@ class SupervisedProblem(Problem):
         self._order = np.arange(self.n_samples)
         self._pos = self.n_samples
         self._batch = (self.X, self.y)
+        self._batch_lengths = self.lengths
         self._noise_rng: np.random.Generator | None = None
 
     def begin_step(self, rng: np.random.Generator) -> None:
@@ -162,6 +167,7 @@ class SupervisedProblem(Problem):
         idx = self._order[self._pos : end]
         self._pos = end
         self._batch = (self.X[idx], self.y[idx])
+        self._batch_lengths = None if self.lengths is None else self.lengths[idx]
 
     @property
     def steps_per_epoch(self) -> int:
@@ -179,23 +185,23 @@ class SupervisedProblem(Problem):
                 self._noise_rng = np.random.default_rng(0)
             evaluated, factor = perturb(reg, self.net, self._decayed, Theta, self._noise_rng)
         if need_grad:
-            losses, grads = self.evaluator._loss_and_grad(evaluated, Xb, yb)
+            losses, grads = self.evaluator._loss_and_grad(evaluated, Xb, yb, self._batch_lengths)
             if factor is not None:
                 grads = grads * factor
         else:
-            losses, grads = self.evaluator._loss(evaluated, Xb, yb), None
+            losses, grads = self.evaluator._loss(evaluated, Xb, yb, self._batch_lengths), None
         if reg.alpha:
             decay, decay_grads = penalty(reg, self._decayed, Theta, len(Xb), need_grad)
             losses = losses + decay
             if need_grad:
                 grads = grads + decay_grads
-        self.evals += len(Theta) * len(Xb) * (3 if need_grad else 1)
+        self.evals += len(Theta) * self.net.forward_cost(Xb.shape) * (3 if need_grad else 1)
         return self._nonfinite_to_worst(losses), grads
 
     def full_loss(self, x) -> float:
         """The loss of ``x`` on all training rows, weight decay included (no noise, no dropout)."""
         Theta = self.evaluator.check_Theta(x)
-        loss = float(self.evaluator._loss(Theta, self.X, self.y)[0])
+        loss = float(self.evaluator._loss(Theta, self.X, self.y, self.lengths)[0])
         reg = self.regularization
         if reg.alpha:
             loss += float(penalty(reg, self._decayed, Theta, self.n_samples, False)[0][0])

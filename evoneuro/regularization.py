@@ -35,7 +35,7 @@ import numpy as np
 from evoneuro._validation import check_positive_float
 
 #: Layer kinds whose weight matrix the decay penalises (an RBF layer's "W" holds centres).
-_DECAYED = frozenset({"dense", "weightnorm", "layernorm", "cosine"})
+_DECAYED = frozenset({"dense", "weightnorm", "layernorm", "cosine", "elman", "lstm", "gru"})
 #: Layer kinds that start with ``z = h W``, so scaling W's rows is dropping h's units.
 _DROPPABLE = frozenset({"dense", "layernorm"})
 
@@ -95,11 +95,11 @@ def weight_mask(net) -> np.ndarray:
 
 
 def check_droppable(net) -> None:
-    """ValueError unless every layer after a hidden one starts with ``z = h W``."""
+    """ValueError unless ``net`` is an MLP whose every layer after a hidden one starts with ``z = h W``."""
     bad = [s.kind for s in net.layers[1:] if s.kind not in _DROPPABLE]
-    if not net.hidden or bad:
-        raise ValueError("dropout needs hidden layers followed by dense or LayerNorm layers (it is applied to "
-                         f"the next layer's weight rows); this net has {net!r}")
+    if net.kind != "mlp" or not net.hidden or bad:
+        raise ValueError("dropout needs a feed-forward net whose hidden layers feed dense or LayerNorm layers "
+                         f"(it is applied to the next layer's weight rows); got {net!r}")
 
 
 def penalty(reg: Regularization, mask: np.ndarray, Theta: np.ndarray, n_rows: int, need_grad: bool):

@@ -174,3 +174,23 @@ def test_gradient_free_optimizers_see_the_decay():
 def test_regularization_repr_and_flags():
     assert not Regularization()
     assert Regularization(alpha=1e-4) and not Regularization(alpha=1e-4).stochastic
+
+
+def test_recurrent_problem_batches_lengths_counts_steps_and_decays_both_matrices():
+    rng = np.random.default_rng(0)
+    rnn = en.RNN(2, (4,), 3, cell="lstm")
+    X, y, lengths = rng.normal(size=(12, 7, 2)), rng.integers(0, 3, 12), rng.integers(1, 8, 12)
+    ev = en.Evaluator(rnn, dtype="float64")
+    prob = en.SupervisedProblem(ev, X, y, batch_size=6, lengths=lengths, alpha=0.5)
+    theta = rnn.init(0)
+    prob.begin_step(rng)
+    idx = [int(np.flatnonzero((X == xb).all(axis=(1, 2)))[0]) for xb in prob._batch[0]]
+    np.testing.assert_array_equal(prob._batch_lengths, lengths[idx])
+    loss = prob.evaluate(theta)[0][0]
+    W2 = float(np.sum(theta[weight_mask(rnn)] ** 2))
+    assert loss == pytest.approx(ev.loss(theta, X[idx], y[idx], lengths=lengths[idx])[0] + 0.25 * W2 / 6)
+    assert prob.evals == 6 * 7  # one sample-forward per sequence step
+    assert weight_mask(rnn).sum() == (2 + 4) * 4 * 4 + 4 * 3  # [W_i; W_h] of four gates, and the readout
+    assert prob.full_loss(theta) == pytest.approx(ev.loss(theta, X, y, lengths=lengths)[0] + 0.25 * W2 / 12)
+    with pytest.raises(ValueError, match="dropout"):
+        en.SupervisedProblem(ev, X, y, dropout=0.1)

@@ -4,16 +4,30 @@ With ``xp = numpy`` this is the oracle every other backend is tested against: pl
 batched ``matmul`` over the population axis, nothing clever. With ``xp = cupy`` the very
 same code runs on a GPU (:mod:`evoneuro.backends.cupy_backend`).
 
-Shapes: ``Theta`` ``(P, n)``, ``X`` ``(N, d)``, hidden activations ``(P, N, width)``.
-Each layer kind's forward and backward pass sit side by side in :mod:`.layers`; this
-module chains them, with residual shortcuts.
+Each network kind has its reference code in a module of its own, looked up by the net's
+``kind`` in :data:`KINDS`: :mod:`.mlp_array` (layers of :mod:`.layers`) and
+:mod:`.rnn_array` (cells of :mod:`.cells`, BPTT). A module gives
+``forward(xp, net, Theta, X, return_hidden, lengths)``, ``loss(xp, net, Theta, X, y,
+lengths)`` and ``loss_and_grad(...)`` on arrays already on the device.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from evoneuro.backends._blas_threads import blas_threads
-from evoneuro.backends.layers import BACKWARD, FORWARD, pre_grad
-from evoneuro.network.losses import loss_and_dz, output_fn
+
+#: Network kind -> module of its array-module reference code.
+KINDS = {"mlp": "evoneuro.backends.mlp_array", "rnn": "evoneuro.backends.rnn_array"}
+
+
+def kind_code(net):
+    """The reference-code module of ``net``'s kind."""
+    try:
+        return importlib.import_module(KINDS[net.kind])
+    except (KeyError, AttributeError):
+        raise TypeError(f"no reference code for network kind {getattr(net, 'kind', None)!r} "
+                        f"({type(net).__name__}); known kinds: {sorted(KINDS)}") from None
 
 
 class ArrayBackend:
@@ -41,77 +55,24 @@ class ArrayBackend:
     def to_host(self, a):
         return a
 
-    def _forward(self, net, Theta, X, keep: bool):
-        """Pre-activations ``zs`` and caches of every layer; hidden outputs if ``keep``.
+    def _put(self, *arrays):
+        return [None if a is None else self.to_device(a) for a in arrays]
 
-        Returns ``zs``, ``caches``, ``ys`` (activation outputs) and ``outs`` (layer outputs
-        after any residual shortcut; the same arrays as ``ys`` without shortcuts).
-        """
-        xp = self.xp
-        h = X
-        zs, caches, ys, outs = [], [], [], []
-        last = net.n_layers - 1
-        for l, s in enumerate(net.layers):
-            z, cache = FORWARD[s.kind](s, Theta, h, xp)
-            zs.append(z)
-            caches.append(cache)
-            if l < last:
-                y = net.activations[l](z, xp)
-                src = net.skip_source(l)
-                h = y + outs[src] if src is not None else y
-                if keep or net.residual is not None:
-                    ys.append(y)
-                    outs.append(h)
-        return zs, caches, ys, outs
-
-    def forward(self, net, Theta, X, return_hidden: bool = False):
+    def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
+        code = kind_code(net)
         with blas_threads(self.n_jobs):
-            return self._forward_out(net, Theta, X, return_hidden)
-
-    def loss(self, net, Theta, X, y):
-        with blas_threads(self.n_jobs):
-            return self._loss(net, Theta, X, y)
-
-    def loss_and_grad(self, net, Theta, X, y):
-        with blas_threads(self.n_jobs):
-            return self._loss_and_grad(net, Theta, X, y)
-
-    def _forward_out(self, net, Theta, X, return_hidden):
-        xp = self.xp
-        Theta, X = self.to_device(Theta), self.to_device(X)
-        zs = self._forward(net, Theta, X, keep=False)[0]
-        out = output_fn(net.output, zs[-1], xp)
+            out = code.forward(self.xp, net, *self._put(Theta, X), return_hidden, *self._put(lengths))
         if return_hidden:
-            return self.to_host(out), [self.to_host(z) for z in zs]
+            return self.to_host(out[0]), [self.to_host(z) for z in out[1]]
         return self.to_host(out)
 
-    def _loss(self, net, Theta, X, y):
-        xp = self.xp
-        Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
-        zs = self._forward(net, Theta, X, keep=False)[0]
-        loss, _ = loss_and_dz(net.output, zs[-1], y, xp, need_grad=False)
-        return self.to_host(loss)
+    def loss(self, net, Theta, X, y, lengths=None):
+        code = kind_code(net)
+        with blas_threads(self.n_jobs):
+            return self.to_host(code.loss(self.xp, net, *self._put(Theta, X, y, lengths)))
 
-    def _loss_and_grad(self, net, Theta, X, y):
-        xp = self.xp
-        Theta, X, y = self.to_device(Theta), self.to_device(X), self.to_device(y)
-        zs, caches, ys, outs = self._forward(net, Theta, X, keep=True)
-        loss, g = loss_and_dz(net.output, zs[-1], y, xp, need_grad=True)
-        G = xp.empty_like(Theta)
-        skip_grad = [None] * len(outs)  # dL/d(out_j) arriving through shortcuts
-        # Backward through layer l: parameter gradients from (input, g), then dL/d(input);
-        # a hidden output feeds the next layer and, through a shortcut, a later one.
-        for l in range(net.n_layers - 1, -1, -1):
-            s = net.layers[l]
-            inp = X if l == 0 else outs[l - 1]
-            dh = BACKWARD[s.kind](s, Theta, inp, g, caches[l], G, xp, need_dh=l > 0)
-            if l == 0:
-                break
-            j = l - 1
-            if skip_grad[j] is not None:
-                dh = dh + skip_grad[j]
-            src = net.skip_source(j)
-            if src is not None:
-                skip_grad[src] = dh if skip_grad[src] is None else skip_grad[src] + dh
-            g = pre_grad(net.layers[j].kind, net.activations[j], dh, zs[j], ys[j], xp)
+    def loss_and_grad(self, net, Theta, X, y, lengths=None):
+        code = kind_code(net)
+        with blas_threads(self.n_jobs):
+            loss, G = code.loss_and_grad(self.xp, net, *self._put(Theta, X, y, lengths))
         return self.to_host(loss), self.to_host(G)

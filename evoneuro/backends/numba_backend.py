@@ -101,9 +101,9 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs (``net.is_plain``). Nets with normalisation,
-    residual shortcuts or RBF units run the NumPy reference code instead, with the same
-    results.
+    The fused kernels cover plain MLPs (``net.is_plain``). Other kinds (RNNs) and nets
+    with normalisation, residual shortcuts or RBF units run the NumPy reference code of
+    their kind instead, with the same results.
 
     Parameters
     ----------
@@ -166,9 +166,9 @@ class NumbaBackend:
                     per_task)
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
-    def forward(self, net, Theta, X, return_hidden: bool = False):
+    def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
         if not net.is_plain:
-            return self._reference.forward(net, Theta, X, return_hidden)
+            return self._reference.forward(net, Theta, X, return_hidden, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         out = np.empty((P, N, net.n_outputs), dtype=Theta.dtype)
@@ -182,9 +182,9 @@ class NumbaBackend:
         zs = [np.ascontiguousarray(hid[:, :, hid_offs[l]:hid_offs[l + 1]]) for l in range(net.n_layers)]
         return out, zs
 
-    def loss(self, net, Theta, X, y):
+    def loss(self, net, Theta, X, y, lengths=None):
         if not net.is_plain:
-            return self._reference.loss(net, Theta, X, y)
+            return self._reference.loss(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         y, Y = _targets(net, y, Theta.dtype)
@@ -193,9 +193,9 @@ class NumbaBackend:
         self._run_forward(net, Theta, X, tiles.LOSS, y, Y, unused, unused, np.zeros(1, np.int64), rows)
         return rows.mean(axis=1)
 
-    def loss_and_grad(self, net, Theta, X, y):
+    def loss_and_grad(self, net, Theta, X, y, lengths=None):
         if not net.is_plain:
-            return self._reference.loss_and_grad(net, Theta, X, y)
+            return self._reference.loss_and_grad(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         sizes, offs, codes, ab = layout(net, Theta.dtype)

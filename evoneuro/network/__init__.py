@@ -1,7 +1,9 @@
 """Network specification: layout of the flat vector, activations, inits, losses."""
 
 from evoneuro.network.activations import ACTIVATIONS, Activation, get_activation
+from evoneuro.network.base import Network
 from evoneuro.network.init import INITS
+from evoneuro.network.rnn import RNN
 from evoneuro.network.spec import MLP
 
-__all__ = ["ACTIVATIONS", "Activation", "INITS", "MLP", "get_activation"]
+__all__ = ["ACTIVATIONS", "Activation", "INITS", "MLP", "Network", "RNN", "get_activation"]

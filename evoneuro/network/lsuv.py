@@ -75,6 +75,8 @@ def lsuv_init(
     >>> [round(float(z.var()), 2) for z in zs]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
+    if not getattr(net, "layerwise_data_init", True):
+        raise TypeError(f"lsuv_init scales feed-forward layers; a {type(net).__name__} has its own schemes: net.init")
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not 0 < tol < 1:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
@@ -127,7 +129,9 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
     across inputs is ~1 instead of ~1e-9 (each sigmoid's mean of ~0.5 no longer passes for
     signal). The output layer's logits get standard deviation ``output_std``.
 
-    Nets with LayerNorm, WeightNorm, cosine or RBF layers use :func:`lsuv_init`.
+    Nets with LayerNorm, WeightNorm, cosine or RBF layers use :func:`lsuv_init`; kinds
+    without layer-by-layer standardisation (``net.layerwise_data_init`` False: RNNs) their
+    default :meth:`init`.
 
     Parameters
     ----------
@@ -154,6 +158,8 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
     >>> [round(float(z[0].std(axis=0).mean()), 2) for z in zs]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
+    if not getattr(net, "layerwise_data_init", True):
+        return net.init(check_rng(rng))
     if any(s.kind != "dense" for s in net.layers):
         return lsuv_init(net, X, rng)
     ev, X = _reference(net, X)

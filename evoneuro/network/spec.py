@@ -6,18 +6,13 @@ from typing import Sequence
 
 import numpy as np
 
+from evoneuro._validation import check_labels, check_targets, check_X
 from evoneuro.network.activations import Activation, ActivationLike, get_activations
+from evoneuro.network.base import Network
+from evoneuro.network.base import check_size as _check_size
 from evoneuro.network.init import check_rng, get_init
 from evoneuro.network.layout import LayerSlice, make_layout
 from evoneuro.network.losses import OUTPUTS
-
-
-def _check_size(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 NORMS = (None, "layernorm", "weightnorm", "cosine")
@@ -52,7 +47,7 @@ def _check_residual(residual, hidden: tuple[int, ...]):
     return k
 
 
-class MLP:
+class MLP(Network):
     """A fully connected network whose parameters are one flat vector.
 
     Parameters
@@ -159,14 +154,11 @@ class MLP:
             f"activation={act!r}, output={self.output!r}{extra})"
         )
 
+    kind = "mlp"
+    layerwise_data_init = True
+
     def _key(self) -> tuple:
         return (self.sizes, self.activations, self.output, self.norm, self.residual, self.units)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, MLP) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     @property
     def is_plain(self) -> bool:
@@ -180,22 +172,24 @@ class MLP:
             return None
         return layer - k
 
-    @property
-    def n_layers(self) -> int:
-        """Number of weight layers (hidden layers + 1)."""
-        return len(self.layers)
+    # --- data (the Network hooks the evaluator calls) ------------------------------------
 
-    def check_theta(self, theta, name: str = "theta") -> np.ndarray:
-        """``theta`` as an array whose last axis is ``n_params``, or a clear error."""
-        arr = np.asarray(theta)
-        if arr.ndim not in (1, 2) or arr.shape[-1] != self.n_params:
-            raise ValueError(
-                f"{name} must have shape (n_params,) or (P, n_params) with "
-                f"n_params={self.n_params}; got shape {arr.shape}"
-            )
-        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-        return arr
+    def check_X(self, X, dtype=np.float64, name: str = "X") -> np.ndarray:
+        """``X`` as a finite ``(N, n_inputs)`` array in ``dtype``."""
+        return check_X(X, self.n_inputs, dtype, name)
+
+    def check_y(self, y, n_samples: int, dtype=np.float64, X=None, name: str = "y") -> np.ndarray:
+        """Labels ``(N,)`` for softmax nets, targets ``(N, n_outputs)`` for linear ones."""
+        if self.output == "softmax":
+            return check_labels(y, n_samples, self.n_outputs, name)
+        return check_targets(y, n_samples, self.n_outputs, dtype, name)
+
+    def memory_per_member(self, X_shape, need_grad: bool) -> int:
+        """Elements per member: every layer's z and h kept for the backward pass, plus a gradient row."""
+        n, widths = X_shape[0], self.sizes[1:]
+        if need_grad:
+            return 2 * n * sum(widths) + 2 * n * max(widths) + 2 * self.n_params
+        return 3 * n * max(widths) + self.n_params
 
     def unflatten(self, theta) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per-layer ``(W, b)`` views of a flat vector (or of a population matrix).
@@ -275,9 +269,3 @@ class MLP:
             elif s.kind == "layernorm":
                 s.extra(theta)[...] = 1.0
         return theta
-
-    def init_population(self, size: int, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
-        """``size`` independent draws of :meth:`init`, as a ``(size, n_params)`` matrix."""
-        size = _check_size(size, "size")
-        rng = check_rng(rng)
-        return np.stack([self.init(rng, scheme, gain) for _ in range(size)])
