@@ -11,6 +11,10 @@ accuracy per optimizer and seed, with the evaluations and steps the time allowed
 synthetic), shallow and deep nets, sigmoid and tanh, each under a budget of evaluations
 (independent of the load); the majority-class rate is printed beside each row.
 
+``--study alpha``: the weight decay ``alpha`` at several values, for one optimizer, on digits
+10x32 sigmoid and on the data sets above (1x32 and 6x16, sigmoid), under a budget of
+evaluations: the measurement behind the estimators' default ``alpha``.
+
 ``--study sweep``: one optimizer hyperparameter at several values on digits 10x32 under a
 budget of evaluations, to re-measure a default of evoneuro/defaults.py.
 
@@ -18,6 +22,7 @@ Usage::
 
     python benchmarks/defaults_table.py --study digits --seconds 60 --seeds 0,1
     python benchmarks/defaults_table.py --study datasets --evals 3e6
+    python benchmarks/defaults_table.py --study alpha --optimizer adam --values 0,1e-4,1e-3,1e-2,1e-1 --evals 1e7
     python benchmarks/defaults_table.py --study sweep --optimizer snes --param sigma0 --values 0.1,0.2 --evals 1e7
 """
 
@@ -104,6 +109,25 @@ def study_datasets(args) -> None:
     print(f"load after: {load()}")
 
 
+def study_alpha(args) -> None:
+    values = [float(v) for v in args.values.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"EvoMLPClassifier(optimizer={args.optimizer!r}, alpha=A, max_evals={args.evals:.3g}), mean test "
+          f"accuracy over seeds {args.seeds}; load before: {load()}")
+    print(f"{'data':<17} {'net':<6} " + " ".join(f"{'a=' + format(v, 'g'):>9}" for v in values))
+    rows = [("digits", "10x32", (32,) * 10, *digits_split())]
+    rows += [(name, label, hidden, *split) for name, *split in datasets()
+             for label, hidden in (("1x32", (32,)), ("6x16", (16,) * 6))]
+    means = np.zeros(len(values))
+    for dname, label, hidden, Xtr, Xte, ytr, yte in rows:
+        accs = [np.mean([en.EvoMLPClassifier(hidden_layer_sizes=hidden, optimizer=args.optimizer, alpha=a,
+                                             max_evals=int(args.evals), random_state=seed).fit(Xtr, ytr)
+                         .score(Xte, yte) for seed in seeds]) for a in values]
+        means += np.array(accs) / len(rows)
+        print(f"{dname:<17} {label:<6} " + " ".join(f"{a:>9.3f}" for a in accs), flush=True)
+    print(f"{'mean':<24} " + " ".join(f"{a:>9.3f}" for a in means) + f"   load after: {load()}")
+
+
 def study_sweep(args) -> None:
     Xtr, Xte, ytr, yte = digits_split()
     print(f"digits 10x32 sigmoid, {args.optimizer} {args.param} in {args.values} (absolute, or xRMS of the "
@@ -126,19 +150,19 @@ def study_sweep(args) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--study", choices=["digits", "datasets", "sweep"], default="digits", help="which table")
+    ap.add_argument("--study", choices=["digits", "datasets", "alpha", "sweep"], default="digits", help="which table")
     ap.add_argument("--optimizers", default=",".join(OPTIMIZERS), help="comma-separated names")
     ap.add_argument("--seconds", type=float, default=60.0, help="max_time per fit (digits)")
-    ap.add_argument("--evals", type=float, default=3e6, help="max_evals per fit (datasets, sweep)")
+    ap.add_argument("--evals", type=float, default=3e6, help="max_evals per fit (datasets, alpha, sweep)")
     ap.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     ap.add_argument("--backend", default="auto", help="evaluator backend (datasets; accuracy does not depend on it)")
-    ap.add_argument("--optimizer", default="snes", help="sweep: the optimizer")
+    ap.add_argument("--optimizer", default="snes", help="sweep, alpha: the optimizer")
     ap.add_argument("--param", default="sigma0", help="sweep: its hyperparameter")
-    ap.add_argument("--values", default="0.1,0.2", help="sweep: comma-separated values")
+    ap.add_argument("--values", default="0.1,0.2", help="sweep, alpha: comma-separated values")
     ap.add_argument("--relative", action="store_true", help="sweep: values are multiples of the start's RMS")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    {"digits": study_digits, "datasets": study_datasets, "sweep": study_sweep}[args.study](args)
+    {"digits": study_digits, "datasets": study_datasets, "alpha": study_alpha, "sweep": study_sweep}[args.study](args)
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # The estimators import scikit-learn (seconds); load them on first use only.
-    if name in ("EvoMLPClassifier", "EvoMLPRegressor"):
+    if name in ("EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor"):
         from evoneuro import estimators
 
         return getattr(estimators, name)
@@ -40,6 +40,8 @@ __all__ = [
     "Evaluator",
     "EvoMLPClassifier",
     "EvoMLPRegressor",
+    "EvoRNNClassifier",
+    "EvoRNNRegressor",
     "FitnessProblem",
     "History",
     "NetworkFitness",

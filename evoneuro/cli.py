@@ -69,7 +69,9 @@ def _add_compare(sub) -> None:
                    help="start of every optimizer: auto (every unit standardised on the data), lsuv, glorot, standard, he, orthogonal, critical")
     p.add_argument("--optimizers", type=_parse_optimizers,
                    default="adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn",
-                   help="comma-separated names with optional parameters, e.g. 'adam:learning_rate=0.003,es:sigma=0.05,ga'")
+                   help="comma-separated names with optional parameters, e.g. 'adam:learning_rate=0.003,es:sigma=0.05,ga'; "
+                   "alpha (weight decay, default 1e-4), input_noise, weight_noise and dropout are the run's "
+                   "regularisation, e.g. 'adam:alpha=1e-3:dropout=0.1'")
     p.add_argument("--budget-evals", type=lambda v: int(float(v)), default=None,
                    help="sample-forward evaluations per run, e.g. 3e7; equal for every optimizer and "
                    "independent of the machine's load (3e7 when no budget is given)")
@@ -114,20 +116,68 @@ def _run_compare(args) -> int:
 def _add_diagnose(sub) -> None:
     p = sub.add_parser(
         "diagnose", formatter_class=_Formatter,
-        help="per-layer gradient norms, saturation and Jacobian spectrum at initialisation",
-        description="Show the vanishing gradient of a deep net at initialisation: per-layer "
-        "gradient norm, fraction of saturated units, input-output Jacobian singular values.",
+        help="gradient norms and saturation at initialisation: per layer, or per time step with --cell",
+        description="Show the vanishing gradient at initialisation.\n\n"
+        "An MLP on --dataset: per-layer gradient norm, fraction of saturated units, input-output "
+        "Jacobian singular values.\n"
+        "A recurrent net (--cell): the gradient norm with respect to the hidden state at every time "
+        "step (dashed: the LSTM's cell state) and the saturated units per step, on --samples random "
+        "N(0, 1) sequences of --steps steps labelled by the sign of their first input (the loss "
+        "needs step 1); one line per cell and init (comma lists) in one plot.",
     )
-    _common(p)
-    p.add_argument("--hidden", type=parse_hidden, default="32x20", help="hidden widths: 32x20 or 64,32")
-    p.add_argument("--init", default="standard", help="auto (every unit standardised on the data), lsuv, standard, glorot, critical, ...")
-    p.add_argument("--samples", type=int, default=256, help="training rows used")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
-    p.add_argument("--out", type=Path, default=Path("diagnose-results"), help="folder for the plot")
+    p.add_argument("--dataset", default="digits",
+                   help="MLP: digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target)")
+    p.add_argument("--target", default=None, help="target column of a CSV dataset")
+    p.add_argument("--activation", default=argparse.SUPPRESS,
+                   help="hidden activation, e.g. sigmoid, tanh, softsign (default: sigmoid for an MLP, tanh with --cell)")
+    p.add_argument("--hidden", type=parse_hidden, default=argparse.SUPPRESS,
+                   help="hidden widths: 32x20 or 64,32 (default: 32x20 for an MLP, 32 with --cell)")
+    p.add_argument("--init", default=argparse.SUPPRESS,
+                   help="MLP: auto (every unit standardised on the data), lsuv, standard, glorot, critical, ...; "
+                   "with --cell a comma list of orthogonal, identity, critical, glorot, ... "
+                   "(default: standard for an MLP, orthogonal with --cell)")
+    p.add_argument("--cell", type=_parse_cells, default=None,
+                   help="diagnose a recurrent net through time: elman, lstm, gru, or a comma list")
+    p.add_argument("--steps", type=int, default=100, help="time steps per sequence (with --cell)")
+    p.add_argument("--inputs", type=int, default=1, help="features per time step (with --cell)")
+    p.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias (with --cell)")
+    p.add_argument("--gain", type=float, default=1.0, help="factor on every initial weight (with --cell)")
+    p.add_argument("--samples", type=int, default=256, help="training rows (sequences with --cell) used")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (and of the sequences)")
+    p.add_argument("--out", type=Path, default=Path("diagnose-results"),
+                   help="folder for the plot, or the plot's file name (.png, .pdf, .svg)")
     p.set_defaults(func=_run_diagnose)
 
 
+def _parse_cells(text: str) -> list[str]:
+    from evoneuro.network.rnn import GATES
+
+    cells = [c.strip().lower() for c in text.split(",") if c.strip()]
+    bad = [c for c in cells if c not in GATES]
+    if not cells or bad:
+        raise argparse.ArgumentTypeError(f"--cell must be {', '.join(GATES)} or a comma list of them; got {text!r}")
+    return cells
+
+
+def _plot_path(out: Path, name: str) -> Path:
+    """``out`` itself when it names a figure file, else ``out/name``; its folder created."""
+    path = out if out.suffix.lower() in (".png", ".pdf", ".svg") else out / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("(matplotlib is not installed: pip install 'evoneuro[plot]' for the plot)")
+        return False
+    return True
+
+
 def _run_diagnose(args) -> int:
+    if args.cell:
+        return _run_diagnose_steps(args)
     import numpy as np
 
     from evoneuro.datasets import load_dataset
@@ -135,23 +185,56 @@ def _run_diagnose(args) -> int:
     from evoneuro.diagnostics import diagnose, net_label
     from evoneuro.network.spec import MLP
 
-    hidden = args.hidden
+    hidden, init = getattr(args, "hidden", (32,) * 20), getattr(args, "init", "standard")
+    activation = getattr(args, "activation", "sigmoid")
     data = load_dataset(args.dataset, target=args.target)
-    net = MLP(data.n_features, hidden, data.n_classes, activation=args.activation)
+    net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
     X, y = data.X_train[: args.samples], data.y_train[: args.samples]
-    theta = resolve_init(net, args.init, np.random.default_rng(args.seed), X)
+    theta = resolve_init(net, init, np.random.default_rng(args.seed), X)
     report = diagnose(net, theta, X, y)
-    print(f"{net}, init={args.init!r}, {len(X)} samples of {data.name}")
+    print(f"{net}, init={init!r}, {len(X)} samples of {data.name}")
     print(report.table())
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        print("(matplotlib is not installed: pip install 'evoneuro[plot]' for the plot)")
+    if not _has_matplotlib():
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"diagnose_{args.activation}_{args.init}_{len(hidden)}layers.png"
-    report.plot(path, title=f"{net_label(net)}, init={args.init}, {data.name}")
+    path = _plot_path(args.out, f"diagnose_{activation}_{init}_{len(hidden)}layers.png")
+    report.plot(path, title=f"{net_label(net)}, init={init}, {data.name}")
     print(f"plot written to {path}")
+    return 0
+
+
+def _run_diagnose_steps(args) -> int:
+    """Diagnostics through time of every (cell, init) pair on one batch of random sequences."""
+    import numpy as np
+
+    from evoneuro.diagnostics import diagnose, net_label, plot_through_time
+    from evoneuro.network.rnn import RNN
+
+    cells, hidden = args.cell, getattr(args, "hidden", (32,))
+    inits = [s.strip() for s in getattr(args, "init", "orthogonal").split(",") if s.strip()]
+    X = np.random.default_rng(args.seed).normal(size=(args.samples, args.steps, args.inputs))
+    y = (X[:, 0, 0] > 0).astype(np.int64)  # remember the sign of the first input
+    reports = {}
+    try:
+        for cell in cells:
+            net = RNN(args.inputs, hidden, 2, cell=cell, activation=getattr(args, "activation", "tanh"))
+            for init in inits:
+                theta = net.init(np.random.default_rng(args.seed), init, gain=args.gain, forget_bias=args.forget_bias)
+                report = diagnose(net, theta, X, y)
+                print(f"\n{net}, init={init!r}, {args.samples} sequences of {args.steps} steps")
+                print(report.table())
+                label = ", ".join(([cell] if len(cells) > 1 else []) + ([init] if len(inits) > 1 else []))
+                reports[label or cell] = report
+    except ValueError as exc:
+        print(f"evoneuro diagnose: error: {exc}", file=sys.stderr)
+        return 2
+    if not _has_matplotlib():
+        return 0
+    path = _plot_path(args.out, f"diagnose_{'+'.join(cells)}_{'+'.join(inits)}_T{args.steps}.png")
+    fb = f", forget bias {args.forget_bias:g}" if "lstm" in cells else ""
+    gain = f", gain {args.gain:g}" if args.gain != 1 else ""
+    plot_through_time(reports, path, title=f"{net_label(net)}, init {'/'.join(inits)}{gain}{fb}; "
+                      f"T = {args.steps}, {args.samples} sequences labelled by the sign of x_1")
+    print(f"\nplot written to {path}")
     return 0
 
 

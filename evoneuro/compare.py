@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from evoneuro.datasets import Dataset, load_dataset
-from evoneuro.defaults import default_batch_size, optimizer_params, resolve_init
+from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, optimizer_params, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.spec import MLP
 
@@ -29,6 +29,8 @@ DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "snes", "es", "ga", "rando
 # The start and every optimizer's scales are the estimators' defaults (evoneuro.defaults),
 # so the table shows what a user of EvoMLPClassifier gets.
 DEFAULT_INIT = "auto"
+#: Parameters of a run that go to its problem, not its optimizer (``"adam:alpha=1e-3"``).
+REGULARIZATION = ("alpha", "input_noise", "weight_noise", "dropout")
 #: Sample-forward evaluations per run when no budget is given: equal for every optimizer
 #: and independent of the machine's load, so the table reproduces anywhere.
 DEFAULT_BUDGET_EVALS = 30_000_000
@@ -130,13 +132,16 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     hidden = tuple(hidden)
     if optimizer == "sklearn":
         return _run_sklearn(data, hidden, activation, seed, params)
+    # the problem's regularisation (alpha, noise, dropout) is written beside the optimizer's own
+    regularization = {"alpha": DEFAULT_ALPHA, **{k: params[k] for k in REGULARIZATION if k in params}}
+    opt_params = {k: v for k, v in params.items() if k not in REGULARIZATION}
     net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
     ev = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
     bs = default_batch_size(optimizer, len(data.X_train)) if batch_size == "auto" else batch_size
-    problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs)
+    problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs, **regularization)
     rng = np.random.default_rng(seed)
     x0 = resolve_init(net, init, rng, data.X_train)
-    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, params))
+    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, opt_params))
     callbacks = [ProgressBar(desc=f"{optimizer} seed {seed} depth {len(hidden)}", leave=False)] if progress else []
     budget_evals = None if budget_evals is None else int(budget_evals)
     trainer = Trainer(problem, opt, x0=x0, max_time=budget_seconds, max_evals=budget_evals,

@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 FULL_BATCH = frozenset({"rprop+", "rprop-", "irprop+", "irprop-", "pso"})
 #: Rows per step for every other optimizer.
 DEFAULT_BATCH = 256
+#: The estimators' and ``compare``'s weight decay (scikit-learn's ``alpha`` and its default; see
+#: :mod:`evoneuro.regularization`). Measured with Adam, 1e7 evaluations, seeds 0-1, mean test
+#: accuracy over digits 10x32 and six small data sets x (1x32, 6x16) sigmoid nets
+#: (``benchmarks/defaults_table.py --study alpha --optimizer adam --values 0,1e-4,1e-3,1e-2,1e-1``):
+#: see the docs' estimators page for the table. 1e-4 costs nothing against 0 and keeps
+#: scikit-learn's meaning; larger values lost 0.3-1 point on digits.
+DEFAULT_ALPHA = 1e-4
 #: Rows of training data a data-dependent start looks at.
 INIT_ROWS = 512
 
@@ -103,7 +110,8 @@ def start_scale(net: "MLP", theta: np.ndarray) -> float:
     return float(np.sqrt(squares / count)) if count else 0.0
 
 
-def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None) -> np.ndarray:
+def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_params: dict | None = None
+                 ) -> np.ndarray:
     """A start vector from ``init``.
 
     Parameters
@@ -111,13 +119,16 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None) -> np.
     net : MLP
     init : "auto", str, float, callable or array-like
         ``"auto"``: :func:`evoneuro.network.lsuv.data_init` (every unit standardised) on up
-        to 512 rows of ``X``; ``"lsuv"``: :func:`evoneuro.lsuv_init`; another str: a scheme
+        to 512 rows of ``X``; ``"lsuv"``: :func:`evoneuro.lsuv_init`; ``"pretrain"``:
+        :func:`evoneuro.pretrain` on ``X`` with ``init_params``; another str: a scheme
         of :meth:`evoneuro.MLP.init`; a positive number ``g``: Glorot's uniform scheme
         times ``g`` (Glorot & Bengio advise ``g = 4`` for sigmoid units); a callable
         ``init(net, rng, X) -> (n_params,)``; an array: the start itself.
     rng : numpy Generator
     X : array-like, optional
-        Training inputs (LSUV and callables see them).
+        Training inputs (LSUV, pretraining and callables see them).
+    init_params : dict or None
+        Arguments of :func:`evoneuro.pretrain` (``init="pretrain"`` only; ignored otherwise).
 
     Returns
     -------
@@ -141,6 +152,14 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None) -> np.
                 raise ValueError(f"init={init!r} needs training data X")
             start = data_init if key == "auto" else lsuv_init
             return start(net, np.asarray(X)[:INIT_ROWS], rng)
+        if key == "pretrain":
+            if X is None:
+                raise ValueError("init='pretrain' needs training data X")
+            from evoneuro.pretrain import pretrain
+
+            if init_params is not None and not isinstance(init_params, dict):
+                raise TypeError(f"init_params must be a dict or None, got {type(init_params).__name__}")
+            return pretrain(net, X, random_state=rng, **(init_params or {}))
         return net.init(rng, scheme=key)
     if isinstance(init, Real) and not isinstance(init, bool):
         if not (np.isfinite(init) and init > 0):
@@ -209,5 +228,5 @@ def check_init(init: Any) -> None:
         raise TypeError(f"init must be 'auto', a scheme name, a gain, a callable or a vector; got {init!r}")
 
 
-__all__ = ["DEFAULT_BATCH", "FULL_BATCH", "INIT_ROWS", "check_init", "default_batch_size",
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "FULL_BATCH", "INIT_ROWS", "check_init", "default_batch_size",
            "optimizer_params", "resolve_init", "start_scale"]

@@ -194,3 +194,30 @@ def test_recurrent_problem_batches_lengths_counts_steps_and_decays_both_matrices
     assert prob.full_loss(theta) == pytest.approx(ev.loss(theta, X, y, lengths=lengths)[0] + 0.25 * W2 / 12)
     with pytest.raises(ValueError, match="dropout"):
         en.SupervisedProblem(ev, X, y, dropout=0.1)
+
+
+def test_estimators_take_the_regularisation_and_report_the_decayed_loss():
+    X, y = _data(n=60)
+    kw = dict(hidden_layer_sizes=(6,), max_iter=40, backend="numpy", dtype="float64", random_state=0)
+    clf = en.EvoMLPClassifier(alpha=5.0, **kw).fit(X, y)
+    data_loss = float(en.Evaluator(clf.net_, dtype="float64").loss(clf.params_, X, np.searchsorted(clf.classes_, y))[0])
+    W2 = sum(float(np.sum(W**2)) for W in clf.coefs_)
+    assert clf.loss_ == pytest.approx(data_loss + 0.5 * 5.0 * W2 / 60)
+    assert en.EvoMLPClassifier(**kw).alpha == 1e-4  # scikit-learn's default
+    noisy = en.EvoMLPClassifier(input_noise=0.1, weight_noise=0.01, dropout=0.2, **kw).fit(X, y)
+    assert np.isfinite(noisy.loss_)
+    with pytest.raises(ValueError, match="dropout"):
+        en.EvoMLPClassifier(dropout=1.5, **kw).fit(X, y)
+
+
+def test_compare_routes_alpha_and_noise_to_the_problem():
+    from evoneuro.compare import parse_optimizers, run_one
+    from evoneuro.datasets import load_dataset
+
+    data = load_dataset("iris")
+    (name, params), = parse_optimizers("adam:alpha=0.5:learning_rate=0.01:input_noise=0.05")
+    assert params == {"alpha": 0.5, "learning_rate": 0.01, "input_noise": 0.05}
+    run = run_one(data, (4,), optimizer=name, params=params, budget_evals=20_000, backend="numpy")
+    assert run.params == params and np.isfinite(run.train_loss)
+    free = run_one(data, (4,), optimizer=name, params={"learning_rate": 0.01}, budget_evals=20_000, backend="numpy")
+    assert run.train_loss > free.train_loss  # the decay is in the reported loss

@@ -1,9 +1,11 @@
-"""scikit-learn estimators: :class:`EvoMLPClassifier` and :class:`EvoMLPRegressor`.
+"""scikit-learn estimators: :class:`EvoMLPClassifier`, :class:`EvoMLPRegressor` and the sequence
+estimators :class:`EvoRNNClassifier`, :class:`EvoRNNRegressor`.
 
 They follow scikit-learn's conventions (``__init__`` only stores its arguments, validation
 in ``fit``, fitted attributes end in ``_``) and take every evoneuro optimizer by name.
 """
 
 from evoneuro.estimators._mlp import EvoMLPClassifier, EvoMLPRegressor
+from evoneuro.estimators._rnn import EvoRNNClassifier, EvoRNNRegressor, pad_sequences
 
-__all__ = ["EvoMLPClassifier", "EvoMLPRegressor"]
+__all__ = ["EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor", "pad_sequences"]

@@ -49,8 +49,13 @@ def parameter_constraints() -> dict:
         "hidden_layer_sizes": ["array-like", positive_int],
         "activation": [str, tuple, list, object],
         "init": [str, Interval(Real, 0, None, closed="neither"), callable, "array-like"],
+        "init_params": [dict, None],
         "optimizer": [str, Optimizer],
         "optimizer_params": [dict, None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
+        "weight_noise": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "backend": [StrOptions({"auto", "numpy", "numba", "cupy"})],
         "dtype": [StrOptions({"float32", "float64"}), type],
         "n_jobs": [Integral, None],
@@ -71,13 +76,13 @@ def parameter_constraints() -> dict:
 class _ValidationScore:
     """``x -> score`` on held-out data for ``History(validation=...)``; keeps the best ``x``."""
 
-    def __init__(self, evaluator: Evaluator, X, y, score) -> None:
-        self.evaluator, self.X, self.y, self.score = evaluator, X, y, score
+    def __init__(self, evaluator: Evaluator, X, y, score, lengths=None) -> None:
+        self.evaluator, self.X, self.y, self.score, self.lengths = evaluator, X, y, score, lengths
         self.scores: list[float] = []
         self.best_score, self.best_x = -np.inf, None
 
     def __call__(self, x) -> float:
-        s = float(self.score(self.y, self.evaluator.predict(x, self.X).astype(np.float64)))
+        s = float(self.score(self.y, self.evaluator.predict(x, self.X, lengths=self.lengths).astype(np.float64)))
         self.scores.append(s)
         if s > self.best_score:
             self.best_score, self.best_x = s, np.array(x, dtype=np.float64)
@@ -100,6 +105,19 @@ class BaseEvoEstimator:
 
     def _val_score(self, y_true, out) -> float:
         raise NotImplementedError
+
+    def _validate_fit_data(self, X, y, first: bool, lengths):
+        """``X``, ``y`` (and ``lengths``) checked for ``fit``; sets ``n_features_in_`` when ``first``."""
+        if lengths is not None:
+            raise ValueError(f"lengths is for sequence estimators; {type(self).__name__} takes lengths=None")
+        X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, **self._y_checks)
+        return X, y, None
+
+    def _validate_predict_data(self, X, lengths):
+        """``X`` (and ``lengths``) checked for ``predict`` against the fitted estimator."""
+        if lengths is not None:
+            raise ValueError(f"lengths is for sequence estimators; {type(self).__name__} takes lengths=None")
+        return _validate_data(self, X, reset=False, dtype=_FLOATS), None
 
     # --- pieces of fit -----------------------------------------------------------------
 
@@ -132,7 +150,8 @@ class BaseEvoEstimator:
             return default_batch_size(self._optimizer_name(), n_samples)
         return self.batch_size
 
-    def _split(self, X, y, seed: int):
+    def _split(self, X, y, lengths, seed: int):
+        """``X_train, X_val, y_train, y_val, lengths_train, lengths_val`` (lengths may be None)."""
         from sklearn.model_selection import train_test_split
 
         n_val = math.ceil(self.validation_fraction * len(X))
@@ -144,7 +163,9 @@ class BaseEvoEstimator:
                 f"{n_val} for validation and {len(X) - n_val} for training; early_stopping needs at "
                 f"least {n_classes} in each. Use more data, another validation_fraction, or "
                 "early_stopping=False")
-        return train_test_split(X, y, test_size=n_val, random_state=seed, stratify=stratify)
+        arrays = (X, y) if lengths is None else (X, y, lengths)
+        parts = train_test_split(*arrays, test_size=n_val, random_state=seed, stratify=stratify)
+        return (*parts, None, None) if lengths is None else tuple(parts)
 
     # --- fit -----------------------------------------------------------------------------
 
@@ -152,22 +173,24 @@ class BaseEvoEstimator:
         """Fit the network to ``X`` and ``y`` (labels or targets); returns ``self``."""
         return self._fit(X, y, incremental=False)
 
-    def _fit(self, X, y, *, incremental: bool, classes=None):
+    def _fit(self, X, y, *, incremental: bool, classes=None, lengths=None):
         if hasattr(self, "_validate_params"):
             self._validate_params()
         check_init(self.init)
         first = not hasattr(self, "params_") or not (incremental or self.warm_start)
-        X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, **self._y_checks)
+        X, y, lengths = self._validate_fit_data(X, y, first, lengths)
         y = self._encode_targets(y, first, classes)
         rng = check_random_state(self.random_state)
         init_seed, run_seed, split_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
 
-        net = self._make_net(X.shape[1])
+        net = self._make_net(self.n_features_in_)
         validation = None
         if self.early_stopping and not incremental:
-            X, X_val, y, y_val = self._split(X, y, split_seed)
+            X, X_val, y, y_val, lengths, lengths_val = self._split(X, y, lengths, split_seed)
         if first:
-            x0 = resolve_init(net, self.init, np.random.default_rng(init_seed), X)
+            pretraining = {"backend": self.backend, "dtype": self.dtype, "n_jobs": self.n_jobs,
+                           **(self.init_params or {})}  # the estimator's evaluator unless said otherwise
+            x0 = resolve_init(net, self.init, np.random.default_rng(init_seed), X, pretraining)
             optimizer = self._new_optimizer(net, x0)
         else:
             if net != self.net_:
@@ -178,10 +201,12 @@ class BaseEvoEstimator:
                 optimizer, x0 = self._new_optimizer(net, self.params_), self.params_
 
         evaluator = Evaluator(net, backend=self.backend, dtype=self.dtype, n_jobs=self.n_jobs)
-        problem = SupervisedProblem(evaluator, X, y, batch_size=self._batch_size(len(X)))
+        problem = SupervisedProblem(evaluator, X, y, batch_size=self._batch_size(len(X)), alpha=self.alpha,
+                                    input_noise=self.input_noise, weight_noise=self.weight_noise,
+                                    dropout=self.dropout, lengths=lengths)
         callbacks: list = []
         if self.early_stopping and not incremental:
-            validation = _ValidationScore(evaluator, X_val, y_val, self._val_score)
+            validation = _ValidationScore(evaluator, X_val, y_val, self._val_score, lengths_val)
             callbacks.append(EarlyStopping(self.n_iter_no_change, self.tol, monitor="val_score"))
         # The held-out score is measured once per pass over the training data (an epoch,
         # as in scikit-learn), so the patience counts epochs for every optimizer.
@@ -192,20 +217,20 @@ class BaseEvoEstimator:
                           random_state=run_seed)
         result = trainer.run()
         x = result.x if validation is None or validation.best_x is None else validation.best_x
-        self._store(net, evaluator, trainer.optimizer, x, result, history, first, X, y, validation)
+        self._store(net, problem, trainer.optimizer, x, result, history, first, validation)
         return self
 
-    def _store(self, net, evaluator, optimizer, x, result, history, first, X, y, validation) -> None:
+    def _store(self, net, problem, optimizer, x, result, history, first, validation) -> None:
         self.net_ = net
         self.optimizer_ = optimizer
         self._opt_key = self._optimizer_key()
         self.params_ = np.array(x, dtype=np.float64)
-        layers = net.unflatten(self.params_)
-        self.coefs_ = [W.copy() for W, _ in layers]
-        self.intercepts_ = [b.copy() for _, b in layers]
+        # per layer block (for an RNN layer: its stacked [W_input; W_recurrent] of all gates)
+        self.coefs_ = [s.weights(self.params_).copy() for s in net.layers]
+        self.intercepts_ = [s.bias(self.params_).copy() for s in net.layers]
         # The trainer's result already holds the full-data loss of its x (measured, or the
         # best told loss on the full batch); only the best-validation point needs a pass.
-        self.loss_ = float(result.fun) if x is result.x else float(evaluator.loss(self.params_, X, y)[0])
+        self.loss_ = float(result.fun) if x is result.x else problem.full_loss(self.params_)
         # History accumulates over warm starts and partial_fit calls, with running counters.
         done = history.snapshot()
         if first:
@@ -227,13 +252,13 @@ class BaseEvoEstimator:
         else:
             self.validation_scores_ = self.best_validation_score_ = None
 
-    def _outputs(self, X) -> np.ndarray:
+    def _outputs(self, X, lengths=None) -> np.ndarray:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=_FLOATS)
+        X, lengths = self._validate_predict_data(X, lengths)
         ev = Evaluator(self.net_, backend=self.backend, dtype=self.dtype, n_jobs=self.n_jobs)
-        return ev.predict(self.params_, X).astype(np.float64)
+        return ev.predict(self.params_, X, lengths=lengths).astype(np.float64)
 
 
 # The parameter section every estimator's docstring shares (numpydoc), after the network's own.
@@ -241,11 +266,15 @@ PARAMETERS_DOC = """\
     init : "auto", str, float, callable or array-like, default="auto"
         The start. ``"auto"``: orthonormal weights with every unit standardised (zero
         mean, unit variance over up to 512 training rows), which keeps the input's signal
-        alive through deep saturating stacks; ``"lsuv"``;
+        alive through deep saturating stacks; ``"lsuv"``; ``"pretrain"``: greedy
+        layer-wise pretraining by :func:`evoneuro.pretrain` with ``init_params``;
         a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
         ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable
         ``init(net, rng, X)`` returning a vector; or the start vector itself.
         See :func:`evoneuro.defaults.resolve_init`.
+    init_params : dict or None, default=None
+        Arguments of :func:`evoneuro.pretrain` for ``init="pretrain"`` (``method``,
+        ``optimizer``, ``max_evals`` per layer, ...); ignored by the other starts.
     optimizer : str or Optimizer, default="adam"
         A registry name (:func:`evoneuro.optimizers.available`) or an instance; an
         instance is deep-copied in ``fit``, so the parameter is never changed.
@@ -253,6 +282,18 @@ PARAMETERS_DOC = """\
         Hyperparameters of a named optimizer (e.g. ``{"popsize": 32}``). Those not given
         take the measured defaults of :mod:`evoneuro.defaults`, which set each
         gradient-free optimizer's spread relative to the start's weight scale.
+    alpha : float, default=1e-4
+        L2 weight decay, scikit-learn's ``alpha``: ``0.5 * alpha * ||W||² / n`` is added
+        to the mean loss of each batch of ``n`` rows (weight matrices, not biases), so
+        every optimizer, gradient-free ones included, sees it. See
+        :mod:`evoneuro.regularization` for this default's measurement.
+    input_noise, weight_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to each step's inputs, or to each
+        member's weights at each evaluation (training only).
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit during training, drawn per member and
+        evaluation and shared by the rows of the batch (see
+        :mod:`evoneuro.regularization`).
     backend : {"auto", "numpy", "numba", "cupy"}, default="auto"
         Evaluator backend, for ``fit`` and ``predict`` (an unpickled estimator can
         predict elsewhere after ``set_params(backend="numpy")``); see
@@ -307,9 +348,11 @@ ATTRIBUTES_DOC = """\
         optimizer's current point (minibatches), or the best-validation point
         (``early_stopping``).
     coefs_, intercepts_ : list of ndarray
-        Per-layer weights ``(fan_in, fan_out)`` and biases, as in scikit-learn's MLP.
+        Per-layer weights ``(fan_in, fan_out)`` and biases, as in scikit-learn's MLP (a
+        recurrent layer's ``W`` stacks its input and recurrent weights of every gate; see
+        :class:`evoneuro.RNN` for the layout).
     loss_ : float
-        Training loss of ``params_`` on the data of the last fit.
+        Training loss of ``params_`` on the data of the last fit, weight decay included.
     loss_curve_ : list of float
         Per-step loss: the iterate's (gradient methods) or the population mean.
     history_ : History

@@ -13,9 +13,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
 
+from evoneuro.defaults import DEFAULT_ALPHA
 from evoneuro.estimators._base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
+from evoneuro.estimators._targets import ClassifierMixinEvo, RegressorMixinEvo
 from evoneuro.network import MLP
 from evoneuro.optimizers.base import Optimizer
 
@@ -32,8 +33,10 @@ class _EvoMLP(BaseEvoEstimator, BaseEstimator):
     _parameter_constraints: dict = parameter_constraints()
 
     def __init__(self, hidden_layer_sizes: int | Sequence[int] = (32,), activation: Any = "sigmoid",
-                 init: str | float | Callable | np.ndarray = "auto", optimizer: str | Optimizer = "adam",
-                 optimizer_params: dict | None = None, backend: str = "auto", dtype: Any = "float32",
+                 init: str | float | Callable | np.ndarray = "auto", init_params: dict | None = None,
+                 optimizer: str | Optimizer = "adam",
+                 optimizer_params: dict | None = None, alpha: float = DEFAULT_ALPHA, input_noise: float = 0.0,
+                 weight_noise: float = 0.0, dropout: float = 0.0, backend: str = "auto", dtype: Any = "float32",
                  n_jobs: int | None = None, batch_size: int | str | None = "auto", max_iter: int | None = None,
                  max_evals: int | None = None, max_time: float | None = None, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
@@ -41,8 +44,13 @@ class _EvoMLP(BaseEvoEstimator, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init = init
+        self.init_params = init_params
         self.optimizer = optimizer
         self.optimizer_params = optimizer_params
+        self.alpha = alpha
+        self.input_noise = input_noise
+        self.weight_noise = weight_noise
+        self.dropout = dropout
         self.backend = backend
         self.dtype = dtype
         self.n_jobs = n_jobs
@@ -62,96 +70,6 @@ class _EvoMLP(BaseEvoEstimator, BaseEstimator):
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
         return MLP(n_features, hidden, self._n_outputs(), activation=self.activation, output=self._output)
-
-
-class ClassifierMixinEvo:
-    """Labels in, class probabilities out: the target side every evoneuro classifier shares."""
-
-    _output = "softmax"
-    _y_checks: dict = {}
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _encode_targets(self, y, first: bool, classes=None) -> np.ndarray:
-        check_classification_targets(y)
-        if first:
-            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data; "
-                                 f"got one class: {self.classes_.tolist()}")
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the first call's "
-                             f"{self.classes_.tolist()}")
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(f"y holds labels {unknown.tolist()} not among classes_ {self.classes_.tolist()}")
-        return np.searchsorted(self.classes_, y)
-
-    def _val_score(self, y_true, out) -> float:
-        return float(np.mean(np.argmax(out, axis=1) == y_true))
-
-    def partial_fit(self, X, y, classes=None):
-        """One pass over ``(X, y)``, every row once, continuing the optimizer's state.
-
-        ``classes`` (all labels that will ever appear) is required on the first call.
-        """
-        if not hasattr(self, "params_") and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``, columns ordered as ``classes_``."""
-        out = self._outputs(X)
-        return out / out.sum(axis=1, keepdims=True)
-
-    def predict(self, X) -> np.ndarray:
-        """The most probable class of each sample."""
-        out = self._outputs(X)  # first: it raises NotFittedError before fit
-        return self.classes_[np.argmax(out, axis=1)]
-
-
-class RegressorMixinEvo:
-    """Standardised targets in, rescaled outputs out: the target side of every regressor."""
-
-    _output = "linear"
-    _y_checks = {"multi_output": True, "y_numeric": True}
-
-    def _n_outputs(self) -> int:
-        return len(self.y_mean_)
-
-    def _encode_targets(self, y, first: bool, classes=None) -> np.ndarray:
-        y2 = np.asarray(y, dtype=np.float64)
-        y2 = y2[:, None] if y2.ndim == 1 else y2
-        if first:
-            self._y_ndim = np.ndim(y)
-            self.y_mean_ = y2.mean(axis=0)
-            scale = y2.std(axis=0)
-            constant = scale <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(self.y_mean_), 1.0)
-            self.y_scale_ = np.where(constant, 1.0, scale)
-        elif y2.shape[1] != len(self.y_mean_):
-            raise ValueError(f"y must have {len(self.y_mean_)} output column(s) as in the first fit, "
-                             f"got {y2.shape[1]}")
-        return (y2 - self.y_mean_) / self.y_scale_
-
-    def _val_score(self, y_true, out) -> float:
-        ss_res = float(np.sum((y_true - out) ** 2))
-        ss_tot = float(np.sum((y_true - y_true.mean(axis=0)) ** 2))
-        return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-
-    def partial_fit(self, X, y):
-        """One pass over ``(X, y)``, every row once, continuing the optimizer's state."""
-        return self._fit(X, y, incremental=True)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted targets, ``(n_samples,)`` or ``(n_samples, n_outputs)`` as ``y`` was."""
-        out = self._outputs(X) * self.y_scale_ + self.y_mean_
-        return out[:, 0] if self._y_ndim == 1 else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
 
 
 class EvoMLPClassifier(ClassifierMixinEvo, ClassifierMixin, _EvoMLP):
@@ -216,4 +134,4 @@ class EvoMLPRegressor(RegressorMixinEvo, RegressorMixin, _EvoMLP):
     """
 
 
-__all__ = ["ClassifierMixinEvo", "EvoMLPClassifier", "EvoMLPRegressor", "RegressorMixinEvo"]
+__all__ = ["EvoMLPClassifier", "EvoMLPRegressor"]
