@@ -12,7 +12,7 @@ from evoneuro.network import ACTIVATIONS, INITS, MLP, RNN, Activation
 from evoneuro.network.critical import critical_init, critical_variance
 from evoneuro.network.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
-from evoneuro.pretrain import pretrain
+from evoneuro.pretraining import pretrain
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
 from evoneuro.minimize import minimize
 from evoneuro.trainer import OptimizeResult, Trainer, TrainingError

@@ -155,7 +155,7 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_p
         if key == "pretrain":
             if X is None:
                 raise ValueError("init='pretrain' needs training data X")
-            from evoneuro.pretrain import pretrain
+            from evoneuro.pretraining import pretrain
 
             if init_params is not None and not isinstance(init_params, dict):
                 raise TypeError(f"init_params must be a dict or None, got {type(init_params).__name__}")

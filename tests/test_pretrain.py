@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import evoneuro as en
-from evoneuro.pretrain import TiedAutoencoderProblem
+from evoneuro.pretraining import TiedAutoencoderProblem
 
 
 @pytest.fixture(scope="module")
