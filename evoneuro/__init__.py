@@ -26,6 +26,10 @@ def __getattr__(name: str):
         from evoneuro import estimators
 
         return getattr(estimators, name)
+    if name == "diagnose":  # its reference code for every network kind is not needed at import
+        from evoneuro.diagnostics import diagnose
+
+        return diagnose
     raise AttributeError(f"module 'evoneuro' has no attribute {name!r}")
 
 
@@ -56,6 +60,7 @@ __all__ = [
     "__version__",
     "critical_init",
     "critical_variance",
+    "diagnose",
     "get_optimizer",
     "lsuv_init",
     "minimize",

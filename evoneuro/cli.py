@@ -118,12 +118,12 @@ def _add_diagnose(sub) -> None:
         "diagnose", formatter_class=_Formatter,
         help="gradient norms and saturation at initialisation: per layer, or per time step with --cell",
         description="Show the vanishing gradient at initialisation.\n\n"
-        "An MLP on --dataset: per-layer gradient norm, fraction of saturated units, input-output "
-        "Jacobian singular values.\n"
-        "A recurrent net (--cell): the gradient norm with respect to the hidden state at every time "
-        "step (dashed: the LSTM's cell state) and the saturated units per step, on --samples random "
-        "N(0, 1) sequences of --steps steps labelled by the sign of their first input (the loss "
-        "needs step 1); one line per cell and init (comma lists) in one plot.",
+        "An MLP on --dataset: per-layer gradient norm, fraction of saturated units,\n"
+        "input-output Jacobian singular values.\n\n"
+        "A recurrent net (--cell): the gradient norm with respect to the hidden state at every\n"
+        "time step (and the LSTM's cell state) and the saturated units per step, on --samples\n"
+        "random N(0, 1) sequences of --steps steps labelled by the sign of their first input\n"
+        "(the loss needs step 1). Comma lists of cells and inits: one line each in one plot.",
     )
     p.add_argument("--dataset", default="digits",
                    help="MLP: digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target)")

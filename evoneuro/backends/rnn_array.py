@@ -134,7 +134,16 @@ def loss(xp, net, Theta, X, y, lengths=None):
     return _loss(net, z, y, _valid(net, X, lengths, xp), xp, need_grad=False)[0]
 
 
-def loss_and_grad(xp, net, Theta, X, y, lengths=None):
+def loss_and_grad(xp, net, Theta, X, y, lengths=None, on_state=None):
+    """Loss ``(P,)`` and gradient ``(P, n_params)`` by BPTT.
+
+    ``on_state(l, t, dh, dc)``, when given, is called in the backward pass of recurrent
+    layer ``l`` at every step ``t`` (from the last step back) with ``dh = ∂L/∂h_t`` and
+    ``dc = ∂L/∂c_t``, both ``(P, N, H)``: the gradient with respect to the state the
+    recurrence carries from step ``t`` to ``t + 1`` (for the LSTM the pair ``(h_t, c_t)``,
+    each taken with the other held fixed). ``dc`` is meaningless for cells without a cell
+    state. The arrays are the backward pass's own: copy them to keep them.
+    """
     _check_steps(net, X, y)
     layers = _unroll(net, Theta, X, xp, keep=True)
     hs = layers[-1][1]
@@ -153,11 +162,11 @@ def loss_and_grad(xp, net, Theta, X, y, lengths=None):
         dhs = d_read.reshape(P, N, T, H)
     for l in range(net.n_recurrent - 1, -1, -1):
         inp, _, caches, _ = layers[l]
-        dhs = _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp=l > 0)
+        dhs = _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp=l > 0, on_state=on_state)
     return loss, G
 
 
-def _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp: bool):
+def _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp: bool, on_state=None):
     """BPTT through layer ``l`` given ``dL/dh`` from above at every step; its gradients into ``G``.
 
     Returns ``dL/d(input)`` ``(P, N, T, d)`` for the layer below (None for the first).
@@ -169,7 +178,10 @@ def _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp: bool):
     dh = xp.zeros((P, N, H), dtype=dhs.dtype)
     dc = xp.zeros_like(dh)
     for t in range(T - 1, -1, -1):
-        dZ[:, :, t], dh, dc = cell(dh + dhs[:, :, t], dc, caches[t], Wh, GWh, act, xp)
+        dh = dh + dhs[:, :, t]  # ∂L/∂h_t: through the next steps and read directly at t
+        if on_state is not None:
+            on_state(l, t, dh, dc)
+        dZ[:, :, t], dh, dc = cell(dh, dc, caches[t], Wh, GWh, act, xp)
     mask = net.recurrent_mask(l)
     if mask is not None:  # the masked diagonal has no effect, hence zero gradient
         GWh *= xp.asarray(mask, dtype=GWh.dtype)

@@ -1,4 +1,4 @@
-"""Make the vanishing gradient visible: per-layer gradient norms, saturation, Jacobian spectrum.
+"""Diagnostics of a feed-forward net, layer by layer: gradient norms, saturation, Jacobian spectrum.
 
 - :func:`layer_gradient_norms`: ‖∂L/∂W_l‖ for every layer. In a deep sigmoid net at a
   standard initialisation it falls by a factor of about four per layer towards the input.
@@ -30,7 +30,7 @@ from evoneuro.network.spec import MLP
 def net_label(net: MLP) -> str:
     """Compact description, e.g. ``"64-[32x20]-10 sigmoid"``."""
     h = net.hidden
-    if h and len(set(h)) == 1:
+    if len(h) > 1 and len(set(h)) == 1:
         mid = f"[{h[0]}x{len(h)}]"
     else:
         mid = "[" + ",".join(map(str, h)) + "]"
@@ -74,12 +74,13 @@ def _pre_activations(net: MLP, theta, X) -> list[np.ndarray]:
     return [z[0] for z in zs]
 
 
+def saturated(act, z: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """Where a unit is saturated: ``|act'(z)| < threshold * max |act'|``, elementwise (bool)."""
+    return np.abs(act.derivative(z, act(z))) < threshold * act.max_derivative
+
+
 def _saturation(net: MLP, zs: list[np.ndarray], threshold: float) -> np.ndarray:
-    out = []
-    for act, z in zip(net.activations, zs[:-1]):
-        d = np.abs(act.derivative(z, act(z)))
-        out.append(float((d < threshold * act.max_derivative).mean()))
-    return np.array(out)
+    return np.array([float(saturated(act, z, threshold).mean()) for act, z in zip(net.activations, zs[:-1])])
 
 
 def jacobian_singular_values(net: MLP, theta, X, max_samples: int = 64) -> np.ndarray:
@@ -106,7 +107,7 @@ def _jacobian_singular_values(net: MLP, theta: np.ndarray, zs: list[np.ndarray])
 
 @dataclass
 class DiagnosticReport:
-    """Per-layer diagnostics of one network on one batch (see :func:`diagnose`)."""
+    """Per-layer diagnostics of one network on one batch (see :func:`diagnose_layers`)."""
 
     net: MLP
     grad_norms: np.ndarray
@@ -131,8 +132,8 @@ class DiagnosticReport:
 
     def table(self) -> str:
         """The per-layer table as aligned text."""
-        lines = [f"{'layer':>5}  {'width':>5}  {'activation':<14} {'|dL/dW|':>10}  {'ratio to top':>12}  "
-                 f"{'saturated':>9}  {'mean |z|':>8}"]
+        lines = [(f"{'layer':>5}  {'width':>5}  {'activation':<14} {'|dL/dW|':>10}  {'ratio to top':>12}  "
+                  f"{'saturated':>9}  {'mean |z|':>8}")]
         top = self.grad_norms[-1] if self.grad_norms[-1] > 0 else 1.0
         for r in self.rows():
             sat = "" if np.isnan(r["saturated"]) else f"{100 * r['saturated']:8.1f}%"
@@ -180,17 +181,17 @@ class DiagnosticReport:
         return finish(fig, path)
 
 
-def diagnose(net: MLP, theta, X, y, threshold: float = 0.01, max_samples: int = 64) -> DiagnosticReport:
-    """All diagnostics of ``theta`` on ``(X, y)``.
+def diagnose_layers(net: MLP, theta, X, y, threshold: float = 0.01, max_samples: int = 64) -> DiagnosticReport:
+    """All per-layer diagnostics of ``theta`` on ``(X, y)``; :func:`evoneuro.diagnostics.diagnose` for any kind.
 
     Examples
     --------
     >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.diagnostics import diagnose
+    >>> from evoneuro.diagnostics import diagnose_layers
     >>> net = en.MLP(4, (8,) * 3, 3, activation="tanh")
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(16, 4)), rng.integers(0, 3, 16)
-    >>> rep = diagnose(net, net.init(rng), X, y)
+    >>> rep = diagnose_layers(net, net.init(rng), X, y)
     >>> len(rep.rows())
     4
     """
@@ -228,15 +229,14 @@ class DiagnosticsRecorder:
         self.saturation: list[np.ndarray] = []
 
     def on_step(self, trainer, record) -> None:
-        step = int(record["step"]) if isinstance(record, dict) else int(getattr(record, "step"))
+        step = int(record["step"]) if isinstance(record, dict) else int(record.step)
         if step % self.every:
-            return None
+            return
         net = trainer.problem.net
         x = trainer.optimizer.x
         self.steps.append(step)
         self.grad_norms.append(layer_gradient_norms(net, x, self.X, self.y))
         self.saturation.append(saturation(net, x, self.X))
-        return None
 
     def on_end(self, trainer, result) -> None:
         return None
