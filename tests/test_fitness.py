@@ -164,3 +164,30 @@ def test_raising_fitness_keeps_the_best_so_far():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert sphere(result.x, 1.0) == result.fun
+
+
+def test_network_fitness_takes_a_recurrent_net_as_a_stateful_function():
+    from evoneuro.fitness import RecurrentFunction
+
+    rnn = en.RNN(1, (4,), 1, cell="elman", output="linear")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(16, 6))  # 16 streams of 6 steps: remember the first input
+
+    def recall(network):
+        network.reset()
+        for t in range(X.shape[1]):
+            out = network(X[:, t : t + 1])  # all 16 streams step together
+        return -float(np.mean((out[:, 0] - X[:, 0]) ** 2))
+
+    prob = en.NetworkFitness(rnn, recall, maximize=True)
+    start = prob(rnn.init(0))
+    res = en.minimize(prob, x0=rnn.init(0), optimizer="cmaes", optimizer_params={"sigma0": 0.3},
+                      max_steps=60, random_state=0)
+    assert res.fun > start + 0.05  # res.fun is in f's sign when maximising
+    policy = prob.network(res.x)
+    assert isinstance(policy, RecurrentFunction)
+    policy(X[:, :1])
+    with pytest.raises(ValueError, match="reset"):
+        policy(X[:3, :1])  # another number of streams without a reset
+    with pytest.raises(TypeError, match="MLP or evoneuro.RNN"):
+        en.NetworkFitness("net", recall)
