@@ -10,6 +10,10 @@
   Roth (2007): the smoothed fraction ``p`` of offspring at least as good as their parent
   moves ``sigma`` by
   ``exp((p - p_target) / (d (1 - p_target)))`` with ``p_target = 1 / (5 + sqrt(lambda) / 2)``.
+- ``mode="global", distribution="uniform"``: random weight guessing as Schmidhuber &
+  Hochreiter (1996) define it: every point is drawn afresh, each coordinate uniform in
+  ``[low, high]`` (scalars or one bound per coordinate; ``low == high`` pins a
+  coordinate), independently of the start. See :func:`evoneuro.tasks.guess`.
 
 The parent is asked again every step, so with minibatches parent and offspring are
 compared on the same data: an old lucky loss cannot freeze the search.
@@ -21,6 +25,8 @@ on Automatic Control 13(3), 270-276.
 Rechenberg, I. (1973). Evolutionsstrategie. Frommann-Holzboog.
 Igel, C., Hansen, N., Roth, S. (2007). Covariance Matrix Adaptation for Multi-objective
 Optimization. Evolutionary Computation 15(1), 1-28. (success rule for (1+lambda))
+Schmidhuber, J., Hochreiter, S. (1996). Guessing can outperform many long time lag
+algorithms. Technical Report IDSIA-19-96. (uniform guessing)
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ class RandomSearch(Optimizer):
         Sampling scale; in local mode its initial value, then adapted.
     dtype : {"float32", "float64"}, default="float32"
         Dtype of the asked population.
+    distribution : {"normal", "uniform"}, default="normal"
+        ``"uniform"`` (global mode only) draws every point uniformly in ``[low, high]``
+        instead of ``x0 + sigma * N(0, I)``; ``sigma`` is then unused.
+    low, high : float or array-like (n,), default=None
+        The box of ``distribution="uniform"``; both required there.
 
     Attributes
     ----------
@@ -67,13 +78,22 @@ class RandomSearch(Optimizer):
     ...     opt.tell(Theta, (Theta ** 2).sum(axis=1))
     >>> bool((opt.x ** 2).sum() < 1e-6)
     True
+
+    Guessing in a box, one coordinate pinned:
+
+    >>> opt = RandomSearch(mode="global", distribution="uniform", low=[-100, -100, 1], high=[100, 100, 1],
+    ...                    popsize=4, dtype="float64").initialize(np.zeros(3), np.random.default_rng(0))
+    >>> Theta = opt.ask()
+    >>> Theta.shape, bool((np.abs(Theta) <= 100).all()), Theta[:, 2].tolist()
+    ((4, 3), True, [1.0, 1.0, 1.0, 1.0])
     """
 
     name = "random"
 
     def __init__(self, mode: str = "local", popsize: int = 16, sigma: float = 0.05,
-                 dtype: str = "float32") -> None:
-        super().__init__(mode=mode, popsize=popsize, sigma=sigma, dtype=dtype)
+                 dtype: str = "float32", distribution: str = "normal", low=None, high=None) -> None:
+        super().__init__(mode=mode, popsize=popsize, sigma=sigma, dtype=dtype,
+                         distribution=distribution, low=low, high=high)
 
     def _initialize(self, x0: np.ndarray) -> None:
         p, n = self._params, x0.size
@@ -85,11 +105,27 @@ class RandomSearch(Optimizer):
         self._dtype = check_dtype(p["dtype"])
         self._center = x0.copy()  # the parent (local) or the fixed start (global)
         self._noise = NoiseTable(n, self.rng, self._dtype)
+        self._box = self._check_box(p.get("distribution", "normal"), p.get("low"), p.get("high"), n)
         # --- success rule (Igel, Hansen & Roth 2007, with lambda offspring)
         self._p_target = 1 / (5 + math.sqrt(self._lam) / 2)
         self._c_p = self._p_target * self._lam / (2 + self._p_target * self._lam)
         self._damping = 1 + n / (2 * self._lam)
         self.success_rate = self._p_target
+
+    def _check_box(self, distribution, low, high, n: int):
+        """``(low, high - low)`` as float64 ``(n,)`` arrays for uniform guessing, else None."""
+        if distribution not in ("normal", "uniform"):
+            raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
+        if distribution == "normal":
+            return None
+        if self.mode != "global":
+            raise ValueError("distribution='uniform' needs mode='global' (independent guesses)")
+        if low is None or high is None:
+            raise ValueError("distribution='uniform' needs both low and high")
+        lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (n,)).copy() for b in (low, high))
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (hi < lo).any():
+            raise ValueError("low and high must be finite with low <= high")
+        return lo, hi - lo
 
     @property
     def popsize(self) -> int:
@@ -102,6 +138,11 @@ class RandomSearch(Optimizer):
     def ask(self) -> np.ndarray:
         center = self._center.astype(self._dtype)
         sigma = self._dtype.type(self.sigma)
+        if getattr(self, "_box", None) is not None:  # optimizers pickled before it existed
+            # Fresh draws, not noise-table rows: guesses must be independent trials, and
+            # the nets guessed have few parameters, so drawing costs nothing.
+            lo, width = self._box
+            return (lo + width * self.rng.random((self._lam, self.n_params))).astype(self._dtype)
         if self.mode == "global":
             Theta = self._noise.rows(self.rng, self._lam) * sigma
             Theta += center

@@ -1,0 +1,132 @@
+"""Long-time-lag task generators, their solved criteria, and random guessing."""
+
+import numpy as np
+import pytest
+
+import evoneuro as en
+from evoneuro.optimizers.random_search import RandomSearch
+from evoneuro.tasks import adding, guess, latch, parity, temporal_order, two_sequence
+
+
+def _same(a, b):
+    for x, y in zip(a.data("train") + a.data("test"), b.data("train") + b.data("test")):
+        if x is None:
+            assert y is None
+        else:
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: latch(1, 6, 4, 20, 30, random_state=s), lambda s: latch(2, 6, 4, 20, 30, random_state=s),
+    lambda s: two_sequence(3, 6, 4, 20, 30, random_state=s), lambda s: parity(6, 4, 20, 30, random_state=s),
+    lambda s: adding(30, 20, 5, random_state=s), lambda s: adding(30, 20, 5, version="le", random_state=s),
+    lambda s: temporal_order(3, 6, 2, random_state=s)])
+def test_seeded_shapes_and_padding(make):
+    a, b, c = make(0), make(0), make(1)
+    _same(a, b)
+    assert not np.array_equal(a.X_train, c.X_train)
+    for X, y, lengths in (a.data("train"), a.data("test")):
+        assert X.ndim == 3 and X.shape[2] == a.net.n_inputs and y.shape == (len(X), a.net.n_outputs)
+        if lengths is not None:
+            assert lengths.max() == X.shape[1]
+            assert not X[np.arange(X.shape[1])[None, :] >= lengths[:, None]].any()  # zero padding
+    en.Evaluator(a.net).forward(a.net.init(np.random.default_rng(0)), a.X_test, lengths=a.lengths_test)
+
+
+def test_latch_protocol():
+    t1 = latch(1, 200, 10, 500, 600, random_state=0)
+    X, y, lengths = t1.data("train")
+    assert 500 <= lengths.min() and lengths.max() <= 600
+    assert sorted(np.unique(y).tolist()) == [-0.8, 0.8] and (y[:, 0] > 0).sum() == 100
+    assert (X[:, 0, 0] == 0).all() and (X[:, 1:, 1:] == 0).all()  # class indicators only at step 0
+    np.testing.assert_array_equal(X[:, 0, 2], (y[:, 0] > 0))
+    noise = np.concatenate([x[1:n, 0] for x, n in zip(X, lengths)])
+    assert abs(noise.mean()) < 0.01 and abs(noise.std() - 0.2) < 0.005
+    assert t1.free.sum() == 3 and t1.guess_range == 100
+    t2 = latch(2, 20, 10, random_state=0)
+    np.testing.assert_array_equal(t2.X_train[:, 0, 0], t2.y_train[:, 0])  # starts with the target, +-1
+
+
+def test_latch_criterion_accepts_a_latch_and_rejects_a_leaky_unit():
+    task = latch(1, 20, 20, 200, 300, random_state=0)
+    theta = task.fixed.copy()
+    unit = task.net.unflatten(theta)[0]["h"]
+    unit["W_i"][1:, 0] = [-5.0, 5.0]  # the class-start inputs
+    unit["W_h"][...] = 20.0           # large recurrent weight: the sign is latched
+    assert task.solved(theta) and task.solved(theta, "test")
+    unit["W_h"][...] = 0.5            # leaky: the start is forgotten in the noise
+    assert not task.solved(theta)
+    low, high = task.bounds()
+    assert ((low == high) == ~task.free).all() and (high[task.free] == 100).all()
+
+
+def test_parity_and_two_sequence_targets():
+    task = parity(50, 10, 10, 20, input_noise=0.2, random_state=0)
+    X, y, _lengths = task.data("train")
+    bits = np.sign(X[..., 0])
+    np.testing.assert_array_equal((bits == 1).sum(axis=1) % 2, y[:, 0])
+    assert np.abs(np.abs(X[X != 0]) - 1).max() <= 0.2
+    assert task.net.output == "sigmoid" and task.net.activations[0].name == "sigmoid"
+    assert not parity(hidden=2, self_connections=False, n_train=2, n_test=2, random_state=0).net.self_connections
+    task = two_sequence(1, 10, 2, 30, 40, random_state=0)
+    np.testing.assert_array_equal(task.X_train[:, 0, 0] > 0, task.y_train[:, 0] == 1)
+    out = np.where(task.y_train == 1, 0.95, 0.05)[None]
+    assert task.criterion(out, task.y_train)[0] and not task.criterion(1 - out, task.y_train)[0]
+
+
+def test_adding_versions_and_baselines():
+    task = adding(100, 4000, 10, random_state=0)
+    X, y, lengths = task.data("train")
+    assert 100 <= lengths.min() and lengths.max() <= 110
+    rows = np.arange(len(X))
+    assert np.isin(X[:, 0, 1], [-1, 1]).all() and (X[rows, lengths - 1, 1] == -1).all()  # 1 if marked
+    marks = X[..., 1] == 1
+    assert (marks.sum(axis=1) == 2).all() and (marks[:, :50].sum(axis=1) == 2).all()
+    assert (marks[:, :10].sum(axis=1) >= 1).all()
+    x1x2 = (X[..., 0] * marks).sum(axis=1) - np.where(marks[:, 0], X[:, 0, 0], 0)  # X1 = 0 when first
+    np.testing.assert_allclose(y[:, 0], 0.5 + x1x2 / 4)
+    assert abs(((y - 0.5) ** 2).mean() - 1 / 24) < 0.004  # the constant 0.5's error
+    le = adding(50, 20000, 10, version="le", random_state=0)
+    assert abs(((le.y_train - 1) ** 2).mean() - 1 / 6) < 0.005  # predicting 1
+    good, bad = le.y_train + 0.05, np.ones_like(le.y_train)
+    assert le.criterion(good[None], le.y_train)[0] and not le.criterion(bad[None], le.y_train)[0]
+
+
+def test_temporal_order_classes():
+    task = temporal_order(2, 400, 4, random_state=0)
+    X, y, lengths = task.data("train")
+    sym = X.argmax(axis=2)
+    xy = (sym == 6) | (sym == 7)
+    assert (xy.sum(axis=1) == 2).all() and xy[:, 10:21].any(axis=1).all() and xy[:, 50:61].any(axis=1).all()
+    first, second = (np.where(xy[:, a:b], sym[:, a:b], 0).max(axis=1) - 6 for a, b in ((10, 21), (50, 61)))
+    np.testing.assert_array_equal(y.argmax(axis=1), 2 * first + second)
+    assert (sym[:, 0] == 0).all() and (sym[np.arange(len(X)), lengths - 1] == 1).all()
+    assert task.criterion(y[None], y)[0] and not task.criterion(np.full_like(y, 0.5)[None], y)[0]
+
+
+def test_guessing_solves_latch_one_quickly_and_is_seeded():
+    task = latch(1, 50, 50, 100, 150, random_state=0)
+    a, b = guess(task, 300, random_state=3), guess(task, 300, random_state=3)
+    assert a.trials is not None and a.trials <= 300 and a.solved_test
+    assert a.trials == b.trials and np.array_equal(a.theta, b.theta)
+    assert task.solved(a.theta)
+    np.testing.assert_array_equal(a.theta[~task.free], task.fixed[~task.free])
+
+
+def test_guess_gives_up_and_counts_trials_independently_of_batch():
+    task = latch(2, 20, 20, 100, 120, random_state=0)
+    counts = {guess(task, 2000, random_state=5, batch=b).trials for b in (8, 64, 1024)}
+    assert len(counts) <= 3 and None not in counts
+    assert guess(parity(20, 4, 50, 60, random_state=0), 16, random_state=0).trials is None
+
+
+def test_random_search_uniform_box():
+    opt = RandomSearch(mode="global", distribution="uniform", low=[-1, 2, 0], high=[1, 2, 10], popsize=500,
+                       dtype="float64").initialize(np.zeros(3), np.random.default_rng(0))
+    Theta = opt.ask()
+    assert (Theta[:, 1] == 2).all() and (np.abs(Theta[:, 0]) <= 1).all() and Theta[:, 2].min() >= 0
+    assert abs(Theta[:, 2].mean() - 5) < 0.5
+    with pytest.raises(ValueError, match="global"):
+        RandomSearch(distribution="uniform", low=0, high=1).initialize(np.zeros(2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="low and high"):
+        RandomSearch(mode="global", distribution="uniform").initialize(np.zeros(2), np.random.default_rng(0))
