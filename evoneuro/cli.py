@@ -28,6 +28,9 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         ) from None
 
 
+_DEFAULT_OPTIMIZERS = "adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn"
+
+
 def _parse_optimizers(text: str):
     from evoneuro.compare import parse_optimizers
 
@@ -68,7 +71,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--init", default="auto",
                    help="start of every optimizer: auto (every unit standardised on the data), lsuv, glorot, standard, he, orthogonal, critical")
     p.add_argument("--optimizers", type=_parse_optimizers,
-                   default="adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn",
+                   default=_DEFAULT_OPTIMIZERS,
                    help="comma-separated names with optional parameters, e.g. 'adam:learning_rate=0.003,es:sigma=0.05,ga'; "
                    "alpha (weight decay, default 1e-4), input_noise, weight_noise and dropout are the run's "
                    "regularisation, e.g. 'adam:alpha=1e-3:dropout=0.1'")
@@ -87,7 +90,38 @@ def _add_compare(sub) -> None:
     p.add_argument("--n-jobs", type=_n_jobs, default=None, help="threads; default: the CPUs this process may use")
     p.add_argument("--out", type=Path, default=Path("compare-results"), help="folder for results and plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--task", choices=["adding", "two_sequence", "latch", "parity"], default=None,
+                   help="instead of --dataset: a long-time-lag task of evoneuro.tasks, learnt by a recurrent net")
+    p.add_argument("--lag", type=int, default=100, help="with --task: the time lag (sequence length) T")
+    p.add_argument("--cell", choices=["lstm", "gru", "elman"], default="lstm",
+                   help="with --task: the recurrent cell (--hidden gives its widths)")
+    p.add_argument("--sequences", type=int, default=1000, help="with --task: training sequences (test: half as many)")
     p.set_defaults(func=_run_compare)
+
+
+def _run_compare_task(args, budget_evals, budget_seconds) -> int:
+    from evoneuro.compare import environment
+    from evoneuro.compare_tasks import DEFAULT_TASK_OPTIMIZERS, compare_task, table, write
+
+    optimizers = args.optimizers
+    if optimizers == _parse_optimizers(_DEFAULT_OPTIMIZERS):  # the dataset study's list: not for RNNs
+        optimizers = list(DEFAULT_TASK_OPTIMIZERS)
+    hidden = args.hidden if args.hidden != parse_hidden("32x10") else (32,)  # a deep MLP default is not an RNN's
+    print(f"evoneuro compare: task {args.task}, lag {args.lag}, {args.cell} {'x'.join(map(str, hidden))}; "
+          f"{args.sequences} training sequences; budget {budget_evals:.3g} evaluations per run", flush=True)
+    try:
+        runs = compare_task(args.task, args.lag, cell=args.cell, hidden=hidden, optimizers=optimizers,
+                            seeds=args.seeds, budget_evals=budget_evals, budget_seconds=budget_seconds,
+                            n_train=args.sequences, n_test=max(2, args.sequences // 2), backend=args.backend,
+                            n_jobs=args.n_jobs, echo=print)
+    except ValueError as exc:  # a lag too short for the task, an optimizer that cannot train an RNN
+        print(f"evoneuro compare: error: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(table(runs))
+    write(runs, args.out, environment(args.backend, args.dtype, args.n_jobs))
+    print(f"\nresults written to {args.out}/results.json")
+    return 0
 
 
 def _run_compare(args) -> int:
@@ -96,6 +130,8 @@ def _run_compare(args) -> int:
     budget_evals, budget_seconds = args.budget_evals, args.budget_seconds
     if budget_evals is None and budget_seconds is None:
         budget_evals = DEFAULT_BUDGET_EVALS
+    if args.task is not None:
+        return _run_compare_task(args, budget_evals, budget_seconds)
     budget = " and ".join(filter(None, [f"{budget_evals:.3g} evaluations" if budget_evals else "",
                                         f"{budget_seconds:g} s" if budget_seconds else ""]))
     hidden = args.hidden

@@ -1,0 +1,149 @@
+"""``evoneuro compare --task``: optimizers side by side on a long-time-lag task.
+
+The same recurrent net (``--cell``, ``--hidden``), start, data and budget for every
+optimizer, as in :func:`evoneuro.compare.compare`, on a task of :mod:`evoneuro.tasks` with
+its time lag set by ``--lag``. Each run reports the test loss and whether the trained net
+meets the task's "solved" criterion on the test sequences.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+#: The optimizers of ``evoneuro compare --task`` when none are named.
+DEFAULT_TASK_OPTIMIZERS = ("adam", "irprop+", "snes", "es", "random")
+#: Task name -> the keyword arguments of its generator that set its lag ``T``.
+TASK_LAGS: dict[str, Callable[[int], dict]] = {
+    "adding": lambda T: {"T": T},
+    "two_sequence": lambda T: {"min_length": T, "max_length": T + T // 10},
+    "latch": lambda T: {"min_length": T, "max_length": T + T // 10},
+    "parity": lambda T: {"min_length": T, "max_length": T + T // 10},
+}
+
+
+@dataclass
+class TaskRun:
+    """One optimizer's run on a task."""
+
+    optimizer: str
+    params: dict
+    seed: int
+    test_loss: float
+    solved: bool
+    train_loss: float
+    seconds: float
+    evals: float
+    steps: int
+    stop_reason: str
+
+
+def make_task(name: str, lag: int, n_train: int, n_test: int, random_state: int):
+    """The task ``name`` of :mod:`evoneuro.tasks` with time lag ``lag``."""
+    import evoneuro.tasks as tasks
+
+    if name not in TASK_LAGS:
+        raise ValueError(f"task must be one of {sorted(TASK_LAGS)}, got {name!r}")
+    if not isinstance(lag, (int, np.integer)) or lag < 2:
+        raise ValueError(f"lag must be an int >= 2, got {lag!r}")
+    return getattr(tasks, name)(n_train=n_train, n_test=n_test, random_state=random_state, **TASK_LAGS[name](lag))
+
+
+def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dict | None, seed: int,
+             budget_evals: int | None, budget_seconds: float | None, backend: str = "auto",
+             n_jobs: int | None = None) -> TaskRun:
+    """Train an RNN of ``cell`` units on ``task`` with one optimizer; score it on the test set."""
+    from evoneuro.compare import REGULARIZATION
+    from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, optimizer_params, resolve_init
+    from evoneuro.evaluator import Evaluator
+    from evoneuro.network.rnn import RNN
+    from evoneuro.optimizers import get_optimizer
+    from evoneuro.problems import SupervisedProblem
+    from evoneuro.trainer import Trainer
+
+    params = dict(params or {})
+    X, y, lengths = task.data("train")
+    net = RNN(X.shape[2], tuple(hidden), task.net.n_outputs, cell=cell, output=task.net.output,
+              readout=task.net.readout)
+    ev = Evaluator(net, backend=backend, n_jobs=n_jobs)
+    regularization = {"alpha": DEFAULT_ALPHA, **{k: params[k] for k in REGULARIZATION if k in params}}
+    problem = SupervisedProblem(ev, X, y, batch_size=default_batch_size(optimizer, len(X)), lengths=lengths,
+                                **regularization)
+    rng = np.random.default_rng(seed)
+    x0 = resolve_init(net, "auto", rng, X)
+    opt_params = {k: v for k, v in params.items() if k not in REGULARIZATION}
+    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, opt_params))
+    res = Trainer(problem, opt, x0=x0, max_evals=budget_evals, max_time=budget_seconds, random_state=seed,
+                  n_jobs=n_jobs).run()
+    Xt, yt, lt = task.data("test")
+    out = ev.forward(res.x, Xt, lengths=lt)
+    test_loss = float(ev.loss(res.x, Xt, yt, lengths=lt)[0])
+    return TaskRun(optimizer, params, seed, test_loss, bool(task.criterion(out, yt)[0]), float(res.fun),
+                   float(res.seconds), float(res.n_evals), int(res.n_steps), str(res.stop_reason))
+
+
+def compare_task(name: str, lag: int, *, cell: str = "lstm", hidden: Sequence[int] = (32,),
+                 optimizers: Sequence[str | tuple[str, dict]] = ("adam", "snes"), seeds: int = 1,
+                 budget_evals: float | None = 10_000_000, budget_seconds: float | None = None,
+                 n_train: int = 1000, n_test: int = 500, backend: str = "auto", n_jobs: int | None = None,
+                 echo: Callable[[str], Any] | None = None) -> list[TaskRun]:
+    """Every optimizer on task ``name`` at time lag ``lag``; one task draw per seed.
+
+    Budgets count sample-forward evaluations, one per sequence step, so they do not
+    depend on the machine's load.
+
+    Examples
+    --------
+    >>> from evoneuro.compare_tasks import compare_task, table
+    >>> runs = compare_task("adding", 12, cell="gru", hidden=(8,), optimizers=["adam"], budget_evals=2_000_000,
+    ...                     n_train=200, n_test=100, backend="numpy")
+    >>> runs[0].test_loss < 0.04, "solved" in table(runs)   # 0.04: the loss of always answering 0.5
+    (True, True)
+    """
+    specs = [(spec, {}) if isinstance(spec, str) else spec for spec in optimizers]
+    unfit = [n for n, _ in specs if n in ("sklearn", "readout")]
+    if unfit:
+        raise ValueError(f"{unfit} cannot train recurrent nets here (scikit-learn has none; readout needs a "
+                         "plain MLP); choose registry optimizers such as adam, irprop+, snes, es, random")
+    runs = []
+    for seed in range(seeds):
+        task = make_task(name, lag, n_train, n_test, seed)
+        for opt, params in specs:
+            run = run_task(task, hidden, cell, opt, params, seed, None if budget_evals is None else int(budget_evals),
+                           budget_seconds, backend, n_jobs)
+            runs.append(run)
+            if echo is not None:
+                echo(f"  {opt:<12} seed {seed}: test loss {run.test_loss:.4g}, solved {run.solved} "
+                     f"({run.seconds:.1f} s, {run.evals:.3g} evaluations)")
+    return runs
+
+
+def table(runs: Sequence[TaskRun]) -> str:
+    """One row per optimizer: mean test loss, runs solved, seconds and evaluations."""
+    names = list(dict.fromkeys(r.optimizer for r in runs))
+    lines = [f"{'optimizer':<12} {'test loss':>10} {'solved':>8} {'seconds':>9} {'evaluations':>12}", "-" * 55]
+    for n in names:
+        rs = [r for r in runs if r.optimizer == n]
+        lines.append(f"{n:<12} {np.mean([r.test_loss for r in rs]):>10.4g} "
+                     f"{sum(r.solved for r in rs):>4}/{len(rs):<3} {np.mean([r.seconds for r in rs]):>9.1f} "
+                     f"{np.mean([r.evals for r in rs]):>12.3g}")
+    return "\n".join(lines)
+
+
+def write(runs: Sequence[TaskRun], path, environment: dict) -> None:
+    """``results.json`` with the runs and the environment they ran in."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / "results.json", "w") as fh:
+        json.dump({"environment": environment, "runs": [asdict(r) for r in runs],
+                   "written": time.strftime("%Y-%m-%d %H:%M:%S")}, fh, indent=1, default=str)
+
+
+__all__ = ["DEFAULT_TASK_OPTIMIZERS", "TASK_LAGS", "TaskRun", "compare_task", "make_task", "run_task", "table", "write"]

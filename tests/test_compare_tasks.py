@@ -1,0 +1,33 @@
+"""evoneuro compare --task: optimizers on a long-time-lag task, from Python and the command line."""
+
+import json
+
+import pytest
+
+from evoneuro.cli import main
+from evoneuro.compare_tasks import compare_task, make_task
+
+
+def test_cli_runs_a_task_comparison(tmp_path, capsys):
+    rc = main(["compare", "--task", "adding", "--lag", "12", "--cell", "elman", "--hidden", "6",
+               "--optimizers", "irprop+,snes", "--budget-evals", "2e5", "--sequences", "100",
+               "--backend", "numpy", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "irprop+" in out and "solved" in out
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert [r["optimizer"] for r in runs] == ["irprop+", "snes"]
+    assert all(r["evals"] <= 2e5 + 100 * 14 * 3 for r in runs)
+    assert main(["compare", "--task", "adding", "--lag", "3", "--out", str(tmp_path)]) == 2
+    assert "too short" in capsys.readouterr().err
+
+
+def test_task_comparison_is_reproducible_and_refuses_what_cannot_train_an_rnn():
+    kw = dict(cell="gru", hidden=(4,), optimizers=["adam"], budget_evals=50_000, n_train=50, n_test=20,
+              backend="numpy")
+    a, b = compare_task("two_sequence", 10, **kw), compare_task("two_sequence", 10, **kw)
+    assert a[0].test_loss == b[0].test_loss
+    with pytest.raises(ValueError, match="sklearn"):
+        compare_task("adding", 10, **{**kw, "optimizers": ["sklearn"]})
+    with pytest.raises(ValueError, match="task"):
+        make_task("mnist", 10, 10, 10, 0)
