@@ -23,6 +23,8 @@ Usage::
     python benchmarks/bench_evaluator.py --quick         # seconds-long smoke run
     python benchmarks/bench_evaluator.py --threads 1     # per-core rates (numba and torch)
     python benchmarks/bench_evaluator.py --gpu           # G1, G2 with the cupy backend
+    python benchmarks/bench_evaluator.py --rnn           # R1, R2 against torch and jax
+                                                         # (benchmarks/bench_rnn.py)
 """
 
 from __future__ import annotations
@@ -275,7 +277,15 @@ def main(argv=None) -> None:
     ap.add_argument("--gpu", action="store_true", help="GPU workloads with the cupy backend")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for numba and torch (default: all cores)")
+    ap.add_argument("--rnn", action="store_true",
+                    help="recurrent workloads R1, R2 against torch and jax, on 1 and 2 threads")
     args = ap.parse_args(argv)
+    if args.rnn:
+        import bench_rnn
+
+        bench_rnn.run_all(min(args.rounds, 3) if args.rounds == 7 else args.rounds, args.quick,
+                          (args.threads,) if args.threads else (1, 2))
+        return
     if args.threads:
         import numba
 

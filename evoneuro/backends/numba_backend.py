@@ -27,6 +27,8 @@ directory when the install is read-only).
 
 from __future__ import annotations
 
+import functools
+import importlib
 import time
 
 import numpy as np
@@ -43,6 +45,9 @@ try:
 except (ImportError, AttributeError, ValueError):  # no SciPy BLAS: fused tiles only
     blas = None
 
+#: Network kind -> module of its fused kernels (``supports(net)``, ``forward``, ``loss``,
+#: ``loss_and_grad``, each taking the backend first). Plain MLPs run the kernels below.
+KINDS = {"rnn": "evoneuro.backends.numba_rnn"}
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
 BLAS_ROWS = 256  # samples per block of the BLAS forward pass
 MEMBERS_PER_TASK_FROM = 32  # from this population size on, a forward task is a whole member
@@ -101,9 +106,9 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs (``net.is_plain``). Other kinds (RNNs) and nets
-    with normalisation, residual shortcuts or RBF units run the NumPy reference code of
-    their kind instead, with the same results.
+    The fused kernels cover plain MLPs (``net.is_plain``) and the kinds of :data:`KINDS`
+    (recurrent nets: :mod:`.numba_rnn`). Nets with normalisation, residual shortcuts or
+    RBF units run the NumPy reference code of their kind instead, with the same results.
 
     Parameters
     ----------
@@ -132,6 +137,15 @@ class NumbaBackend:
         self.n_jobs = check_n_jobs(n_jobs)
         self._reference = NumpyBackend(n_jobs=self.n_jobs)
         self._tuner = ThreadTuner(self.n_jobs)
+
+    def _kind(self, net, method: str):
+        """``net``'s fused ``method`` (this backend bound first), or the reference's."""
+        name = KINDS.get(getattr(net, "kind", None))
+        if name is not None:
+            code = importlib.import_module(name)
+            if code.supports(net):
+                return functools.partial(getattr(code, method), self)
+        return getattr(self._reference, method)
 
     def _run(self, kernel, n_tasks: int, args: tuple, macs: int, key) -> None:
         """Run a kernel on the thread count the tuner picks (one thread for small calls)."""
@@ -168,7 +182,7 @@ class NumbaBackend:
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
         if not net.is_plain:
-            return self._reference.forward(net, Theta, X, return_hidden, lengths)
+            return self._kind(net, "forward")(net, Theta, X, return_hidden, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         out = np.empty((P, N, net.n_outputs), dtype=Theta.dtype)
@@ -184,7 +198,7 @@ class NumbaBackend:
 
     def loss(self, net, Theta, X, y, lengths=None):
         if not net.is_plain:
-            return self._reference.loss(net, Theta, X, y, lengths)
+            return self._kind(net, "loss")(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         y, Y = _targets(net, y, Theta.dtype)
@@ -195,7 +209,7 @@ class NumbaBackend:
 
     def loss_and_grad(self, net, Theta, X, y, lengths=None):
         if not net.is_plain:
-            return self._reference.loss_and_grad(net, Theta, X, y, lengths)
+            return self._kind(net, "loss_and_grad")(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
         sizes, offs, codes, ab = layout(net, Theta.dtype)

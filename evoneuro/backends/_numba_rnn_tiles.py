@@ -1,0 +1,211 @@
+"""Numba building blocks of the recurrent kernels: a tile matmul, BPTT sums, the readout loss.
+
+A tile holds one member's state for :data:`~._numba_tiles.TILE` sequences, *transposed*:
+``(units, TILE)``, the sequences along the contiguous axis, as in the MLP's fused tiles.
+Every inner loop runs over ``range(TILE)`` (a compile-time constant, indices that Numba
+knows are non-negative), so LLVM vectorises it, and a weight is a scalar broadcast. A
+member's weights are one flat vector ``w`` read with explicit offsets and strides: the
+forward product ``z = x W`` and the backward ``dx = W dz`` are the same loop with the
+strides swapped.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from evoneuro.backends._numba_tiles import TILE
+
+_OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
+_OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
+
+# matmul_rows modes: start from 0, from the bias, or add to what zT holds
+ZERO, BIAS, ACC = 0, 1, 2
+# output kinds, as net.output names them
+SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
+
+
+@njit(**_OPTS)
+def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode, zero):
+    """``zT[j, :] (=|+=) [b_j +] sum_{k<K} w[w0 + k sk + j sj] hT[k, :]`` for ``j < N``.
+
+    Forward ``z = x W`` (``W (K, n)`` row-major at ``w0``): ``sk = n, sj = 1``; backward
+    ``dx = W dz``: ``sk = 1, sj = n``. ``mode``: :data:`ZERO`, :data:`BIAS` (``b_j`` at
+    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``). Blocks of 2 outputs x 4 inputs: 8
+    broadcast weights, 4 input rows and 2 accumulators fit AVX2's 16 registers (the MLP's
+    4 x 4 blocks spill there).
+    """
+    j = 0
+    while j < N:
+        j1 = j + 1 if j + 1 < N else j  # an odd last output is computed twice, written once
+        if mode != ACC:
+            c0 = zero
+            c1 = zero
+            if mode == BIAS:
+                c0 = w[b0 + j]
+                c1 = w[b0 + j1]
+            for r in range(TILE):
+                zT[j, r] = c0
+            if j1 != j:
+                for r in range(TILE):
+                    zT[j1, r] = c1
+        k = 0
+        if j1 != j:
+            while k + 4 <= K:
+                o = w0 + k * sk
+                w00 = w[o + j * sj]
+                w01 = w[o + j1 * sj]
+                w10 = w[o + sk + j * sj]
+                w11 = w[o + sk + j1 * sj]
+                w20 = w[o + 2 * sk + j * sj]
+                w21 = w[o + 2 * sk + j1 * sj]
+                w30 = w[o + 3 * sk + j * sj]
+                w31 = w[o + 3 * sk + j1 * sj]
+                for r in range(TILE):
+                    a0 = hT[k, r]
+                    a1 = hT[k + 1, r]
+                    a2 = hT[k + 2, r]
+                    a3 = hT[k + 3, r]
+                    zT[j, r] += a0 * w00 + a1 * w10 + a2 * w20 + a3 * w30
+                    zT[j1, r] += a0 * w01 + a1 * w11 + a2 * w21 + a3 * w31
+                k += 4
+        while k < K:
+            o = w0 + k * sk
+            w00 = w[o + j * sj]
+            w01 = w[o + j1 * sj]
+            if j1 != j:
+                for r in range(TILE):
+                    a0 = hT[k, r]
+                    zT[j, r] += a0 * w00
+                    zT[j1, r] += a0 * w01
+            else:
+                for r in range(TILE):
+                    zT[j, r] += hT[k, r] * w00
+            k += 1
+        j += 2
+
+
+@njit(**_OPTS_REDUCE)
+def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
+    """BPTT's weight sums over a chunk of ``ns`` steps of one tile.
+
+    ``g[goff + k ldg + j] += sum A[a0 + k, ta:ta + ns, :] * B[b0 + j, :ns, :]`` and the bias
+    ``g[boff + j] += sum B[b0 + j, :ns, :]``: the inputs of the steps (``A``, ``(rows,
+    steps, TILE)``) against their ``dL/dz`` (``B``). Each row's steps are contiguous, so
+    one vectorised sum runs over ``ns * TILE`` values; blocks of 4 inputs x 2 outputs.
+    """
+    L = ns * TILE
+    k = 0
+    while k < nk:
+        k1 = min(k + 1, nk - 1)
+        k2 = min(k + 2, nk - 1)
+        k3 = min(k + 3, nk - 1)
+        x0 = A[a0 + k, ta:ta + ns].reshape(L)
+        x1 = A[a0 + k1, ta:ta + ns].reshape(L)
+        x2 = A[a0 + k2, ta:ta + ns].reshape(L)
+        x3 = A[a0 + k3, ta:ta + ns].reshape(L)
+        for j in range(0, nj, 2):
+            j1 = min(j + 1, nj - 1)
+            y0 = B[b0 + j, :ns].reshape(L)
+            y1 = B[b0 + j1, :ns].reshape(L)
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = g[0] - g[0]
+            for s in range(L):
+                u = y0[s]
+                v = y1[s]
+                s00 += x0[s] * u
+                s01 += x0[s] * v
+                s10 += x1[s] * u
+                s11 += x1[s] * v
+                s20 += x2[s] * u
+                s21 += x2[s] * v
+                s30 += x3[s] * u
+                s31 += x3[s] * v
+            # duplicated rows (k1 == k at the edge) are written once: the checks below
+            g[goff + k * ldg + j] += s00
+            if k1 != k:
+                g[goff + k1 * ldg + j] += s10
+            if k2 != k1:
+                g[goff + k2 * ldg + j] += s20
+            if k3 != k2:
+                g[goff + k3 * ldg + j] += s30
+            if j1 != j:
+                g[goff + k * ldg + j1] += s01
+                if k1 != k:
+                    g[goff + k1 * ldg + j1] += s11
+                if k2 != k1:
+                    g[goff + k2 * ldg + j1] += s21
+                if k3 != k2:
+                    g[goff + k3 * ldg + j1] += s31
+        k += 4
+    for j in range(nj):
+        y0 = B[b0 + j, :ns].reshape(L)
+        s = g[0] - g[0]
+        for i in range(L):
+            s += y0[i]
+        g[boff + j] += s
+
+
+@njit(**_OPTS)
+def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
+    """Loss of the logits tile ``O (K, TILE)`` for the ``valid`` lanes into ``rows[n0 + r, ty]``.
+
+    ``softmax``: cross-entropy with label ``y[n, ty]``; ``sigmoid``: binary cross-entropy
+    from the logits, ``max(z, 0) - y z + log1p(exp(-|z|))``, mean over outputs;
+    ``linear``: squared error, mean over outputs (targets ``Y[n, ty, :]``). With
+    ``need_grad``, ``dO`` gets ``dLoss/dO`` of the mean loss, ``inv`` being 1 over the number
+    of terms averaged (0 on invalid lanes).
+    """
+    for r in range(TILE):
+        if not valid[r]:
+            if need_grad:
+                for j in range(K):
+                    dO[j, r] = 0
+            continue
+        n = n0 + r
+        if output == SOFTMAX:
+            m = O[0, r]
+            for j in range(1, K):
+                m = max(m, O[j, r])
+            s = 0.0
+            for j in range(K):
+                s += math.exp(O[j, r] - m)
+            c = y[n, ty]
+            rows[n, ty] = math.log(s) - (O[c, r] - m)
+            if need_grad:
+                for j in range(K):
+                    dO[j, r] = math.exp(O[j, r] - m) / s * inv
+                dO[c, r] -= inv
+        elif output == SIGMOID:
+            acc = 0.0
+            for j in range(K):
+                z = O[j, r]
+                t = Y[n, ty, j]
+                acc += max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z)))
+                if need_grad:
+                    dO[j, r] = (0.5 + 0.5 * math.tanh(0.5 * z) - t) * (inv / K)
+            rows[n, ty] = acc / K
+        else:
+            acc = 0.0
+            for j in range(K):
+                dd = O[j, r] - Y[n, ty, j]
+                acc += dd * dd
+                if need_grad:
+                    dO[j, r] = dd * (2.0 * inv / K)
+            rows[n, ty] = acc / K
+
+
+@njit(**_OPTS)
+def copy_rows(src, s0, dst, d0, n):
+    """``dst[d0 + j, :] = src[s0 + j, :]`` for ``j < n`` (``(rows, TILE)`` tiles)."""
+    for j in range(n):
+        for r in range(TILE):
+            dst[d0 + j, r] = src[s0 + j, r]
+
+
+@njit(**_OPTS)
+def store_step(src, s0, dst, d0, n, t):
+    """``dst[d0 + j, t, :] = src[s0 + j, :]``: a step's tile into a ``(rows, steps, TILE)`` history."""
+    for j in range(n):
+        for r in range(TILE):
+            dst[d0 + j, t, r] = src[s0 + j, r]

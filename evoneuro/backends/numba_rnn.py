@@ -1,0 +1,128 @@
+"""Recurrent nets on the Numba backend: the arrays and tasks of :mod:`._numba_rnn_kernels`.
+
+:class:`~evoneuro.backends.numba_backend.NumbaBackend` hands a net of kind ``"rnn"`` here
+when :func:`supports` says the kernels cover it (every cell, activation, output and
+readout, stacked layers and masked self-connections: today all of them). Results agree
+with the NumPy reference (:mod:`evoneuro.backends.rnn_array`) to rounding.
+
+Like the MLP kernels, ``loss_and_grad`` splits the sequences into a number of groups
+that depends on ``N`` only and adds the groups' gradients in a fixed order, so results
+are bit-for-bit the same however the population is chunked and however many threads run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evoneuro.backends import _numba_rnn_kernels as kernels
+from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, SIGMOID
+from evoneuro.backends._numba_rnn_cells import CELLS, GATES, N_COEF
+from evoneuro.backends._numba_rnn_tiles import LINEAR, SOFTMAX
+from evoneuro.backends._numba_rnn_tiles import SIGMOID as SIGMOID_OUTPUT
+from evoneuro.backends._numba_tiles import TILE
+from evoneuro.network.losses import output_fn
+
+MAX_GROUPS = 8  # sequence groups per member in loss_and_grad (parallelism for small P)
+OUTPUTS = {"softmax": SOFTMAX, "sigmoid": SIGMOID_OUTPUT, "linear": LINEAR}
+
+
+def supports(net) -> bool:
+    """Whether the recurrent kernels cover ``net`` (else the backend runs the reference)."""
+    return (getattr(net, "kind", None) == "rnn" and net.cell in CELLS and net.output in OUTPUTS
+            and all(a.name in ACT_CODES for a in net.activations))
+
+
+def n_groups(n_samples: int) -> int:
+    """Sequence groups per member in ``loss_and_grad``: a function of ``N`` only."""
+    return max(1, min(MAX_GROUPS, -(-n_samples // TILE)))
+
+
+def _spec(net, dtype):
+    from evoneuro.backends.numba_backend import layout
+
+    sizes, offs, codes, ab = layout(net, dtype)
+    cell = CELLS[net.cell]
+    sig = F32_CODES[SIGMOID] if dtype == np.float32 else SIGMOID
+    spec = np.array([cell, sig, OUTPUTS[net.output], net.readout == "all", net.self_connections,
+                     GATES[cell], N_COEF[cell]], dtype=np.int64)
+    return sizes, offs, codes, ab, spec
+
+
+def _data(net, Theta, X, y, lengths):
+    """Contiguous arrays, lengths ``(N,)``, labels ``(N, Ty)`` and targets ``(N, Ty, K)``."""
+    dtype = Theta.dtype
+    X = np.ascontiguousarray(X, dtype=dtype)
+    N, T = X.shape[:2]
+    Ty = T if net.readout == "all" else 1
+    lens = np.full(N, T, np.int64) if lengths is None else np.ascontiguousarray(lengths, np.int64)
+    labels, targets = np.zeros((1, 1), np.int64), np.zeros((1, 1, 1), dtype)
+    if y is not None and net.output == "softmax":
+        labels = np.ascontiguousarray(np.reshape(y, (N, Ty)), dtype=np.int64)
+    elif y is not None:
+        targets = np.ascontiguousarray(np.reshape(y, (N, Ty, net.n_outputs)), dtype=dtype)
+    return X, lens, labels, targets
+
+
+def _macs(net, X_shape) -> int:
+    """Multiply-adds of one member's forward pass over ``X``."""
+    N, T = X_shape[:2]
+    return N * T * sum(s.fan_in * s.fan_out for s in net.layers)
+
+
+def _denominator(net, X, lens) -> float:
+    """Number of terms the mean loss averages: sequences (last) or valid steps (all)."""
+    return float(lens.sum()) if net.readout == "all" else float(X.shape[0])
+
+
+def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
+    """Outputs as :func:`evoneuro.backends.rnn_array.forward` gives them."""
+    Theta = np.ascontiguousarray(Theta)
+    X, lens, labels, targets = _data(net, Theta, X, None, lengths)
+    P, (N, T) = Theta.shape[0], X.shape[:2]
+    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
+    out = np.empty((P, N, T if net.readout == "all" else 1, net.n_outputs), Theta.dtype)
+    widths = [s.fan_out for s in net.layers[:-1]]
+    hid_offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+    hid = np.empty((P, N, T, hid_offs[-1]) if return_hidden else (1, 1, 1, 1), Theta.dtype)
+    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, np.zeros((1, 1, 1)), 1.0,
+            out, hid, hid_offs, kernels.OUT, return_hidden)
+    backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
+                 ("rnn", Theta.dtype))
+    z = out if net.readout == "all" else out[:, :, 0]
+    y = output_fn(net.output, z, np)
+    if not return_hidden:
+        return y
+    zs = [np.ascontiguousarray(hid[..., hid_offs[l]:hid_offs[l + 1]]) for l in range(net.n_recurrent)]
+    return y, zs + [z]
+
+
+def loss(backend, net, Theta, X, y, lengths=None):
+    """Mean loss per member ``(P,)``."""
+    Theta = np.ascontiguousarray(Theta)
+    X, lens, labels, targets = _data(net, Theta, X, y, lengths)
+    P, (N, T) = Theta.shape[0], X.shape[:2]
+    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
+    rows = np.zeros((P, N, T if net.readout == "all" else 1))
+    unused = np.empty((1, 1, 1, 1), Theta.dtype)
+    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, rows, 1.0, unused, unused,
+            np.zeros(1, np.int64), kernels.LOSS, False)
+    backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
+                 ("rnn", Theta.dtype))
+    return rows.sum(axis=(1, 2)) / _denominator(net, X, lens)
+
+
+def loss_and_grad(backend, net, Theta, X, y, lengths=None):
+    """Mean losses ``(P,)`` and their gradients ``(P, n_params)`` by BPTT."""
+    Theta = np.ascontiguousarray(Theta)
+    X, lens, labels, targets = _data(net, Theta, X, y, lengths)
+    P, (N, T) = Theta.shape[0], X.shape[:2]
+    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
+    rows = np.zeros((P, N, T if net.readout == "all" else 1))
+    S = n_groups(N)
+    G = np.empty((P, S, net.n_params), Theta.dtype)
+    denom = _denominator(net, X, lens)
+    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, rows, 1.0 / denom, G, S)
+    backend._run(kernels.loss_grad_work, P * S, args, 3 * P * _macs(net, X.shape),
+                 ("rnn-grad", Theta.dtype))
+    grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
+    return rows.sum(axis=(1, 2)) / denom, grads
