@@ -31,3 +31,13 @@ def test_task_comparison_is_reproducible_and_refuses_what_cannot_train_an_rnn():
         compare_task("adding", 10, **{**kw, "optimizers": ["sklearn"]})
     with pytest.raises(ValueError, match="task"):
         make_task("mnist", 10, 10, 10, 0)
+
+
+def test_compare_takes_pretraining_and_regularisation():
+    from evoneuro.compare import run_one
+    from evoneuro.datasets import load_dataset
+
+    data = load_dataset("iris")
+    run = run_one(data, (6, 6), init="pretrain", optimizer="adam", params={"alpha": 1e-3, "input_noise": 0.05},
+                  budget_evals=30_000, backend="numpy")
+    assert run.params == {"alpha": 1e-3, "input_noise": 0.05} and 0 <= run.test_accuracy <= 1
