@@ -95,6 +95,12 @@ class BaseEvoEstimator:
     _output = "softmax"
     _y_checks: dict = {}
 
+    def _assign_params(self, params: dict) -> None:
+        """``__init__``'s arguments stored as they are, under their own names (scikit-learn's rule)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # --- subclass hooks ----------------------------------------------------------------
 
     def _make_net(self, n_features: int):

@@ -85,31 +85,7 @@ class _EvoRNN(BaseEvoEstimator, BaseEstimator):
                  max_time: float | None = None, early_stopping: bool = False, validation_fraction: float = 0.1,
                  n_iter_no_change: int = 10, tol: float = 1e-4, warm_start: bool = False,
                  random_state: Any = None, verbose: bool = False) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.cell = cell
-        self.activation = activation
-        self.init = init
-        self.init_params = init_params
-        self.optimizer = optimizer
-        self.optimizer_params = optimizer_params
-        self.alpha = alpha
-        self.input_noise = input_noise
-        self.weight_noise = weight_noise
-        self.dropout = dropout
-        self.backend = backend
-        self.dtype = dtype
-        self.n_jobs = n_jobs
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.max_evals = max_evals
-        self.max_time = max_time
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
+        self._assign_params(locals())
 
     def _make_net(self, n_features: int) -> RNN:
         hidden = self.hidden_layer_sizes
