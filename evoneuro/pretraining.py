@@ -152,7 +152,7 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     >>> net = en.MLP(8, (6, 4), 3, activation="sigmoid")
     >>> theta, info = en.pretrain(net, X, max_steps=200, random_state=0, return_info=True)
     >>> theta.shape, [r.error_end < r.error_start for r in info]
-    ((73,), [True, True])
+    ((97,), [True, True])
     >>> theta = en.pretrain(net, X, method="rbm", random_state=0)   # scikit-learn's BernoulliRBM
     """
     from evoneuro.evaluator import Evaluator
