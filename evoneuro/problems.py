@@ -129,6 +129,7 @@ class SupervisedProblem(Problem):
         if self.regularization.dropout:
             check_droppable(self.net)
         self._decayed = weight_mask(self.net)
+        self._not_decayed = np.flatnonzero(~self._decayed)
         self._full_batch = self.batch_size == self.n_samples
         self.deterministic = self._full_batch and not self.regularization.stochastic
         self.layer_slices = [(s.w_start, s.end) for s in self.net.layers]
@@ -191,10 +192,9 @@ class SupervisedProblem(Problem):
         else:
             losses, grads = self.evaluator._loss(evaluated, Xb, yb, self._batch_lengths), None
         if reg.alpha:
-            decay, decay_grads = penalty(reg, self._decayed, Theta, len(Xb), need_grad)
-            losses = losses + decay
-            if need_grad:
-                grads = grads + decay_grads
+            if grads is not None and factor is None and not grads.flags.writeable:
+                grads = grads.copy()
+            losses = losses + penalty(reg, self._not_decayed, Theta, len(Xb), grads)
         self.evals += len(Theta) * self.net.forward_cost(Xb.shape) * (3 if need_grad else 1)
         return self._nonfinite_to_worst(losses), grads
 
@@ -204,7 +204,7 @@ class SupervisedProblem(Problem):
         loss = float(self.evaluator._loss(Theta, self.X, self.y, self.lengths)[0])
         reg = self.regularization
         if reg.alpha:
-            loss += float(penalty(reg, self._decayed, Theta, self.n_samples, False)[0][0])
+            loss += float(penalty(reg, self._not_decayed, Theta, self.n_samples)[0])
         return loss
 
 
