@@ -105,10 +105,10 @@ def compare_task(name: str, lag: int, *, cell: str = "lstm", hidden: Sequence[in
     (True, True)
     """
     specs = [(spec, {}) if isinstance(spec, str) else spec for spec in optimizers]
-    unfit = [n for n, _ in specs if n in ("sklearn", "readout")]
+    unfit = [n for n, _ in specs if n == "sklearn"]
     if unfit:
-        raise ValueError(f"{unfit} cannot train recurrent nets here (scikit-learn has none; readout needs a "
-                         "plain MLP); choose registry optimizers such as adam, irprop+, snes, es, random")
+        raise ValueError("sklearn cannot train recurrent nets (scikit-learn has none); choose registry optimizers "
+                         "such as adam, irprop+, snes, es, random, readout")
     runs = []
     for seed in range(seeds):
         task = make_task(name, lag, n_train, n_test, seed)

@@ -353,10 +353,34 @@ def test_evaluator_pickles_with_an_rnn():
     np.testing.assert_array_equal(ev2.loss(theta, X, y, lengths=lengths), ev.loss(theta, X, y, lengths=lengths))
 
 
-def test_readout_optimizer_refuses_an_rnn():
-    net, _, X, y, _ = make("elman", "tanh", "softmax", "last")
+@pytest.mark.parametrize("cell", CELLS)
+def test_readout_optimizer_solves_the_last_state_readout_of_an_rnn(cell):
+    # Evolino: evolve the recurrent weights, solve the readout of the last (valid) state
+    rng = np.random.default_rng(0)
+    net = en.RNN(2, (3, 4), 2, cell=cell, output="linear")
+    X, y, lengths = rng.normal(size=(30, 6, 2)), rng.normal(size=(30, 2)), rng.integers(2, 7, 30)
+    prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y, lengths=lengths)
+    opt = en.get_optimizer("readout", refit_every=1)
+    res = en.Trainer(prob, opt, x0=net.init(0), max_steps=3, random_state=0).run()
+    ev = en.Evaluator(net, dtype="float64")
+    H = np.empty((30, 4))  # the top layer's state at each sequence's last step, by the reference
+    ref = en.RNN(2, (3, 4), 4, cell=cell, output="linear")
+    head = np.concatenate([np.eye(4).ravel(), np.zeros(4)])
+    H[:] = en.Evaluator(ref, dtype="float64").forward(np.concatenate([res.x[: net.layers[-1].w_start], head]),
+                                                     X, lengths=lengths)[0]
+    from sklearn.linear_model import Ridge
+
+    fit = Ridge(alpha=1e-3).fit(H, y)
+    W, b = net.unflatten(res.x)[-1]
+    np.testing.assert_allclose(W, fit.coef_.T, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b, fit.intercept_, rtol=1e-6, atol=1e-8)
+    assert res.fun == pytest.approx(float(ev.loss(res.x, X, y, lengths=lengths)[0]), rel=1e-9)
+
+
+def test_readout_optimizer_refuses_a_per_step_rnn():
+    net, _, X, y, _ = make("elman", "tanh", "softmax", "all")
     prob = en.SupervisedProblem(en.Evaluator(net, dtype="float64"), X, y)
-    with pytest.raises(ValueError, match="plain MLP"):
+    with pytest.raises(ValueError, match="readout='last'"):
         en.Trainer(prob, "readout", max_steps=2, random_state=0).run()
 
 
@@ -369,7 +393,7 @@ def test_default_start_without_x0_and_lsuv_refusal():
         en.lsuv_init(net, X)
 
 
-@pytest.mark.parametrize("name", [n for n in available() if n != "readout"])
+@pytest.mark.parametrize("name", available())
 def test_every_optimizer_minimizes_a_recurrent_problem(name):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(24, 4, 1))

@@ -20,7 +20,9 @@ member per iteration; the temperature keeps the least-squares directions and cal
 their scale for the price of a few passes over ``(P, N, K)`` logits.)
 
 So the inner optimizer searches the hidden weights for features a linear readout can
-use (the Evolino idea, Schmidhuber et al. 2007, with a feed-forward net).
+use: the Evolino idea (Schmidhuber et al. 2007). On an :class:`evoneuro.RNN` it is Evolino
+proper: evolution searches the recurrent weights, and the readout is solved on the top
+layer's state at each sequence's last valid step (``readout="last"`` nets).
 
 Cost: the hidden forward of a member costs ``N`` (counted on the problem; it runs the net
 cut after its last hidden layer, so the output layer is not computed at all); the solve
@@ -202,9 +204,13 @@ class Readout(Optimizer):
         net = problem.net
         if not net.hidden:
             raise ValueError("readout needs a network with at least one hidden layer")
-        if not getattr(net, "is_plain", True) or net.layers[-1].b_end != net.n_params:
-            raise ValueError("readout needs a plain MLP (dense layers, no normalisation, shortcuts or "
-                             f"recurrence), got {net!r}")
+        if net.kind == "rnn":  # Evolino proper: the readout of the last step's state
+            if net.readout != "last" or net.output not in ("softmax", "linear"):
+                raise ValueError("readout solves one output per sequence: it needs an RNN with readout='last' "
+                                 f"and a softmax or linear output, got {net!r}")
+        elif not getattr(net, "is_plain", True) or net.layers[-1].b_end != net.n_params:
+            raise ValueError("readout needs a plain MLP (dense layers, no normalisation or shortcuts) or an RNN, "
+                             f"got {net!r}")
         self.net = net
 
     def _initialize(self, x0: np.ndarray) -> None:
@@ -242,40 +248,61 @@ class Readout(Optimizer):
     def _tell(self, Theta, losses, grads) -> None:
         self.inner_.tell(Theta[:, : self._n_hidden], losses)
 
-    def solve(self, Theta, X, y) -> tuple[np.ndarray, np.ndarray]:
+    def solve(self, Theta, X, y, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Complete networks and their losses: each row of ``Theta`` ``(P, n)`` with the
         output layer solved on ``(X, y)`` (the rows' own output layers are ignored)."""
         from evoneuro.evaluator import Evaluator
 
         Theta = np.array(np.atleast_2d(Theta), dtype=np.float64)
-        return self._solve(Theta[:, : self._n_hidden], X, y, Evaluator(self.net, dtype="float64"))
+        ev = Evaluator(self.net, dtype="float64")
+        X = ev.check_X(X)
+        return self._solve(Theta[:, : self._n_hidden], X, y, ev, ev.check_lengths(lengths, X))
 
     def _features(self, ev):
-        """An evaluator of the net cut after its last hidden layer (linear output): its
-        outputs are that layer's pre-activations, and its parameters the first ``n_hidden``."""
+        """An evaluator of the net cut after its last hidden layer, the extra parameters the cut
+        needs after the hidden ones, and whether its outputs still need the activation.
+
+        An MLP cut after its last hidden layer (linear output) gives that layer's
+        pre-activations. An RNN keeps all its recurrent layers and gets an identity readout
+        (``H`` linear outputs, weights ``I``, biases 0): its outputs are the top layer's
+        state at each sequence's last step, computed by the same kernels as the net's.
+        """
         from evoneuro.evaluator import Evaluator
+        from evoneuro.network.rnn import RNN
 
         key = (ev.backend, ev.dtype.name)
         cached = self.__dict__.get("_cut")
         if cached is None or cached[0] != key:
             net = self.net
-            cut = type(net)(net.n_inputs, net.hidden[:-1], net.hidden[-1], activation=list(net.activations[:-1]),
-                            output="linear")
-            cached = self._cut = (key, Evaluator(cut, backend=ev.backend, dtype=ev.dtype, max_memory=ev.max_memory))
-        return cached[1]
+            if net.kind == "rnn":
+                H = net.hidden[-1]
+                cut = RNN(net.n_inputs, net.hidden, H, cell=net.cell, activation=list(net.activations),
+                          output="linear", readout="last", self_connections=net.self_connections)
+                tail, activate = np.concatenate([np.eye(H).ravel(), np.zeros(H)]), False
+            else:
+                cut = type(net)(net.n_inputs, net.hidden[:-1], net.hidden[-1],
+                                activation=list(net.activations[:-1]), output="linear")
+                tail, activate = np.zeros(0), True
+            cached = self._cut = (key, Evaluator(cut, backend=ev.backend, dtype=ev.dtype, max_memory=ev.max_memory),
+                                  tail, activate)
+        return cached[1:]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_cut", None)  # rebuilt on demand
         return state
 
-    def _solve(self, G: np.ndarray, X, y, ev) -> tuple[np.ndarray, np.ndarray]:
+    def _solve(self, G: np.ndarray, X, y, ev, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Hidden weights ``G`` ``(P, n_hidden)`` -> complete networks ``(P, n)``, losses."""
         net, nh = self.net, self._n_hidden
         # only the last hidden layer is needed: forward the net cut after it
-        Z = self._features(ev).forward(G, X)
+        cut, tail, activate = self._features(ev)
+        if tail.size:
+            G = np.concatenate([G, np.broadcast_to(tail.astype(G.dtype), (len(G), tail.size))], axis=1)
+        Z = cut.forward(G, X) if lengths is None else cut.forward(G, X, lengths=lengths)
+        G = G[:, :nh]
         # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
-        H = np.asarray(net.activations[-1](Z), dtype=np.float64)
+        H = np.asarray(net.activations[-1](Z) if activate else Z, dtype=np.float64)
         y = ev.check_y(y, len(X))
         T = np.eye(net.n_outputs)[y] if net.output == "softmax" else y
         W = _ridge_solve(*_normal_equations(H, T), self._params["ridge"])
@@ -298,18 +325,19 @@ class Readout(Optimizer):
         if not isinstance(problem, SupervisedProblem):
             raise TypeError(f"readout needs an evoneuro.SupervisedProblem, got {type(problem).__name__}")
         Xb, yb = problem._batch
+        lengths = problem._batch_lengths
         every = self._params["refit_every"]
         G = np.asarray(self.inner_.ask())
         P = len(G)
         if every == 0:  # the recommendation rides along as one member more
             G = np.concatenate([G, self.inner_.x[None].astype(G.dtype)])
-        Full, losses = self._solve(G, Xb, yb, problem.evaluator)
-        problem.evals += len(G) * len(Xb)
+        Full, losses = self._solve(G, Xb, yb, problem.evaluator, lengths)
+        problem.evals += len(G) * self.net.forward_cost(Xb.shape)
         if every == 0:
             self._x, self.x_loss_ = Full[-1], float(losses[-1])
         elif self.generation % every == 0:
-            x, x_loss = self._solve(self.inner_.x[None], problem.X, problem.y, problem.evaluator)
-            problem.evals += problem.n_samples
+            x, x_loss = self._solve(self.inner_.x[None], problem.X, problem.y, problem.evaluator, problem.lengths)
+            problem.evals += self.net.forward_cost(problem.X.shape)
             self._x, self.x_loss_ = x[0], float(x_loss[0])
         self.tell(Full[:P], losses[:P])
         return losses[:P]
