@@ -10,9 +10,6 @@ uninterrupted run with the same seed would.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import sys
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -20,6 +17,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from evoneuro._compile_clock import compile_clock as _compile_clock
 from evoneuro._threads import check_n_jobs, limit_threads
 from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.callbacks import Callback, Checkpoint, History, ProgressBar
@@ -374,58 +372,6 @@ class Trainer:
                               n_evals=self.n_evals, seconds=self.seconds,
                               stop_reason=self.stop_reason or "not run", optimizer=opt.name,
                               compile_seconds=self.compile_seconds)
-
-
-class _NoClock:
-    total = 0.0  # without Numba nothing compiles
-
-
-@functools.cache
-def _clock_class():
-    from numba.core import event
-
-    class CompileClock(event.Listener):
-        """Sums the seconds of the outermost ``numba:compile`` events while registered."""
-
-        def __init__(self) -> None:
-            self.depth, self.total, self._t = 0, 0.0, 0.0
-
-        def on_start(self, event) -> None:
-            if self.depth == 0:
-                self._t = time.perf_counter()
-            self.depth += 1
-
-        def on_end(self, event) -> None:
-            self.depth -= 1
-            if self.depth == 0:
-                self.total += time.perf_counter() - self._t
-
-    return CompileClock
-
-
-_ACTIVE: list = []  # the clock of the run in progress (a callback may run another trainer)
-
-
-@contextlib.contextmanager
-def _compile_clock():
-    """The active compile clock, or a new one registered with Numba for the block.
-
-    ``Trainer.run`` registers one clock for the whole run, so a step only reads its total:
-    no listener is installed and removed on the hot path of every step.
-    """
-    if _ACTIVE or "numba" not in sys.modules:  # already listening, or nothing can compile
-        yield _ACTIVE[-1] if _ACTIVE else _NoClock
-        return
-    from numba.core import event
-
-    clock = _clock_class()()
-    event.register("numba:compile", clock)
-    _ACTIVE.append(clock)
-    try:
-        yield clock
-    finally:
-        _ACTIVE.pop()
-        event.unregister("numba:compile", clock)
 
 
 __all__ = ["OptimizeResult", "Trainer", "TrainingError"]
