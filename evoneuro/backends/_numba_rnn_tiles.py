@@ -173,9 +173,9 @@ def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
             c = y[n, ty]
             rows[n, ty] = math.log(s) - (O[c, r] - m)
             if need_grad:
-                for j in range(K):
-                    dO[j, r] = math.exp(O[j, r] - m) / s * inv
-                dO[c, r] -= inv
+                for j in range(K):  # the true class's term as -(s - e) / s: see _numba_tiles
+                    e = math.exp(O[j, r] - m)
+                    dO[j, r] = (e - s if j == c else e) / s * inv
         elif output == SIGMOID:
             acc = 0.0
             for j in range(K):

@@ -90,9 +90,9 @@ def loss_grad_rows(z, softmax, y, Y, r0, N, loss):
             c = y[r0 + r]
             loss[r0 + r] = math.log(s) - (z[r, c] - m)
             inv = 1.0 / (s * N)
-            for j in range(K):
-                z[r, j] = math.exp(z[r, j] - m) * inv
-            z[r, c] -= 1.0 / N
+            for j in range(K):  # the true class's term as -(s - e) / s: see _numba_tiles
+                e = math.exp(z[r, j] - m)
+                z[r, j] = (e - s if j == c else e) * inv
     else:
         scale = 2.0 / (N * K)
         for r in range(R):

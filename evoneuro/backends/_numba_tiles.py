@@ -181,10 +181,13 @@ def softmax_loss_tile(zT, K, R, y, r0, N, loss, need_grad):
         c = y[r0 + r]
         loss[r0 + r] = math.log(s) - (zT[c, r] - m)
         if need_grad:
+            # (p_j - [j == c]) / N, the true class's term as -(s - e) / s in float64: a
+            # float32 p_c minus a float64 1/N left its rounding (~1e-8 / N) where the
+            # exact gradient of a saturated softmax is 1e-17, and backprop scales it up
             inv = 1.0 / (s * N)
             for j in range(K):
-                zT[j, r] = math.exp(zT[j, r] - m) * inv
-            zT[c, r] -= 1.0 / N
+                e = math.exp(zT[j, r] - m)
+                zT[j, r] = (e - s if j == c else e) * inv
     if need_grad:
         for j in range(K):
             for r in range(R, TILE):
