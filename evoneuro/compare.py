@@ -113,6 +113,19 @@ def _run_sklearn(data: Dataset, hidden, activation: str, seed: int, params: dict
                      curve, batch=f"minibatch {min(200, n)}" if n > 200 else "full batch")
 
 
+def split_params(params: dict) -> tuple[dict, dict]:
+    """A run's ``name:key=value`` parameters as (the problem's regularisation, with the
+    default weight decay; the optimizer's own).
+
+    Examples
+    --------
+    >>> split_params({"alpha": 0.01, "learning_rate": 0.1})
+    ({'alpha': 0.01}, {'learning_rate': 0.1})
+    """
+    regularization = {"alpha": DEFAULT_ALPHA, **{k: params[k] for k in REGULARIZATION if k in params}}
+    return regularization, {k: v for k, v in params.items() if k not in REGULARIZATION}
+
+
 def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=DEFAULT_INIT,
             optimizer: str = "adam", params: dict | None = None, seed: int = 0,
             budget_seconds: float | None = None, budget_evals: float | None = DEFAULT_BUDGET_EVALS,
@@ -133,8 +146,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     if optimizer == "sklearn":
         return _run_sklearn(data, hidden, activation, seed, params)
     # the problem's regularisation (alpha, noise, dropout) is written beside the optimizer's own
-    regularization = {"alpha": DEFAULT_ALPHA, **{k: params[k] for k in REGULARIZATION if k in params}}
-    opt_params = {k: v for k, v in params.items() if k not in REGULARIZATION}
+    regularization, opt_params = split_params(params)
     net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
     ev = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
     bs = default_batch_size(optimizer, len(data.X_train)) if batch_size == "auto" else batch_size

@@ -57,8 +57,8 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
              budget_evals: int | None, budget_seconds: float | None, backend: str = "auto",
              n_jobs: int | None = None) -> TaskRun:
     """Train an RNN of ``cell`` units on ``task`` with one optimizer; score it on the test set."""
-    from evoneuro.compare import REGULARIZATION
-    from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, optimizer_params, resolve_init
+    from evoneuro.compare import split_params
+    from evoneuro.defaults import default_batch_size, optimizer_params, resolve_init
     from evoneuro.evaluator import Evaluator
     from evoneuro.network.rnn import RNN
     from evoneuro.optimizers import get_optimizer
@@ -70,12 +70,11 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
     net = RNN(X.shape[2], tuple(hidden), task.net.n_outputs, cell=cell, output=task.net.output,
               readout=task.net.readout)
     ev = Evaluator(net, backend=backend, n_jobs=n_jobs)
-    regularization = {"alpha": DEFAULT_ALPHA, **{k: params[k] for k in REGULARIZATION if k in params}}
+    regularization, opt_params = split_params(params)
     problem = SupervisedProblem(ev, X, y, batch_size=default_batch_size(optimizer, len(X)), lengths=lengths,
                                 **regularization)
     rng = np.random.default_rng(seed)
     x0 = resolve_init(net, "auto", rng, X)
-    opt_params = {k: v for k, v in params.items() if k not in REGULARIZATION}
     opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, opt_params))
     res = Trainer(problem, opt, x0=x0, max_evals=budget_evals, max_time=budget_seconds, random_state=seed,
                   n_jobs=n_jobs).run()

@@ -14,6 +14,12 @@ from evoneuro.network.base import Network
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of intermediate arrays per backend call
 
 
+def _lengths_kw(lengths) -> dict:
+    # Backends are only handed lengths when there are some, so a backend object written
+    # for MLPs (forward/loss/loss_and_grad without lengths) keeps working.
+    return {} if lengths is None else {"lengths": lengths}
+
+
 class Evaluator:
     """Evaluate a whole population of networks in one call.
 
@@ -136,7 +142,7 @@ class Evaluator:
         sequence.
         """
         Theta, X = self.check_Theta(Theta), self.check_X(X)
-        kw = self._lengths_kw(lengths, X)
+        kw = _lengths_kw(self.check_lengths(lengths, X))
         parts = [self._backend.forward(self.net, Theta[c], X, return_hidden, **kw)
                  for c in self._chunks(len(Theta), X.shape, return_hidden)]
         if not return_hidden:
@@ -161,21 +167,15 @@ class Evaluator:
     # The unchecked versions take inputs already passed through check_Theta/check_X/check_y
     # (and check_lengths): a SupervisedProblem validates its data once, not at every step.
 
-    def _lengths_kw(self, lengths, X) -> dict:
-        # Backends are only handed lengths when there are some, so a backend object written
-        # for MLPs (forward/loss/loss_and_grad without lengths) keeps working.
-        lengths = self.check_lengths(lengths, X)
-        return {} if lengths is None else {"lengths": lengths}
-
     def _loss(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray, lengths=None) -> np.ndarray:
-        kw = {} if lengths is None else {"lengths": lengths}
+        kw = _lengths_kw(lengths)
         parts = [self._backend.loss(self.net, Theta[c], X, y, **kw) for c in self._chunks(len(Theta), X.shape, False)]
         losses = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return losses.astype(np.float64, copy=False)
 
     def _loss_and_grad(self, Theta: np.ndarray, X: np.ndarray, y: np.ndarray,
                        lengths=None) -> tuple[np.ndarray, np.ndarray]:
-        kw = {} if lengths is None else {"lengths": lengths}
+        kw = _lengths_kw(lengths)
         parts = [self._backend.loss_and_grad(self.net, Theta[c], X, y, **kw)
                  for c in self._chunks(len(Theta), X.shape, True)]
         if len(parts) == 1:  # the usual case: no copy of the (P, n) gradient

@@ -19,6 +19,14 @@ from evoneuro.network.spec import MLP
 from evoneuro.problems import FitnessProblem
 
 
+def _one_vector(net, theta) -> np.ndarray:
+    """``theta`` checked against ``net`` as one float64 weight vector."""
+    theta = np.asarray(net.check_theta(theta), dtype=np.float64)
+    if theta.ndim != 1:
+        raise ValueError(f"theta must be one vector of shape ({net.n_params},), got {theta.shape}")
+    return theta
+
+
 class NetworkFunction:
     """The network ``net`` with weights ``theta``, as a function of its input.
 
@@ -45,9 +53,7 @@ class NetworkFunction:
 
     def __init__(self, net: MLP, theta) -> None:
         self.net = net
-        self.theta = np.asarray(net.check_theta(theta), dtype=np.float64)
-        if self.theta.ndim != 1:
-            raise ValueError(f"theta must be one vector of shape ({net.n_params},), got {self.theta.shape}")
+        self.theta = _one_vector(net, theta)
         self.layers = net.unflatten(self.theta)
 
     def __call__(self, X) -> np.ndarray:
@@ -95,10 +101,7 @@ class RecurrentFunction:
         from evoneuro.backends import rnn_array
 
         self.net = net
-        theta = np.asarray(net.check_theta(theta), dtype=np.float64)
-        if theta.ndim != 1:
-            raise ValueError(f"theta must be one vector of shape ({net.n_params},), got {theta.shape}")
-        self.theta = theta
+        self.theta = theta = _one_vector(net, theta)
         Theta = theta[None]
         L = len(net.hidden)
         self._W = [net.input_weights(l, Theta) for l in range(L)]

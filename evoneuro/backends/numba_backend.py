@@ -48,6 +48,19 @@ except (ImportError, AttributeError, ValueError):  # no SciPy BLAS: fused tiles 
 #: Network kind -> module of its fused kernels (``supports(net)``, ``forward``, ``loss``,
 #: ``loss_and_grad``, each taking the backend first). Plain MLPs run the kernels below.
 KINDS = {"rnn": "evoneuro.backends.numba_rnn"}
+
+
+@functools.lru_cache(maxsize=64)
+def _fused_code(net):
+    """The module of fused kernels that covers ``net`` (nets are immutable and hashable), or
+    None: looked up once per net, not at every evaluation."""
+    name = KINDS.get(getattr(net, "kind", None))
+    if name is None:
+        return None
+    code = importlib.import_module(name)
+    return code if code.supports(net) else None
+
+
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
 BLAS_ROWS = 256  # samples per block of the BLAS forward pass
 MEMBERS_PER_TASK_FROM = 32  # from this population size on, a forward task is a whole member
@@ -140,11 +153,9 @@ class NumbaBackend:
 
     def _kind(self, net, method: str):
         """``net``'s fused ``method`` (this backend bound first), or the reference's."""
-        name = KINDS.get(getattr(net, "kind", None))
-        if name is not None:
-            code = importlib.import_module(name)
-            if code.supports(net):
-                return functools.partial(getattr(code, method), self)
+        code = _fused_code(net)
+        if code is not None:
+            return functools.partial(getattr(code, method), self)
         return getattr(self._reference, method)
 
     def _run(self, kernel, n_tasks: int, args: tuple, macs: int, key) -> None:
