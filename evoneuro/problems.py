@@ -128,8 +128,7 @@ class SupervisedProblem(Problem):
         self.regularization = Regularization(alpha, input_noise, weight_noise, dropout)
         if self.regularization.dropout:
             check_droppable(self.net)
-        self._decayed = weight_mask(self.net)
-        self._not_decayed = np.flatnonzero(~self._decayed)
+        self._not_decayed = np.flatnonzero(~weight_mask(self.net))  # biases, gains: a few hundred
         self._full_batch = self.batch_size == self.n_samples
         self.deterministic = self._full_batch and not self.regularization.stochastic
         self.layer_slices = [(s.w_start, s.end) for s in self.net.layers]
@@ -184,7 +183,7 @@ class SupervisedProblem(Problem):
         if reg.perturbs_weights:
             if self._noise_rng is None:  # evaluated before any begin_step
                 self._noise_rng = np.random.default_rng(0)
-            evaluated, factor = perturb(reg, self.net, self._decayed, Theta, self._noise_rng)
+            evaluated, factor = perturb(reg, self.net, self._not_decayed, Theta, self._noise_rng)
         if need_grad:
             losses, grads = self.evaluator._loss_and_grad(evaluated, Xb, yb, self._batch_lengths)
             if factor is not None:
@@ -192,8 +191,6 @@ class SupervisedProblem(Problem):
         else:
             losses, grads = self.evaluator._loss(evaluated, Xb, yb, self._batch_lengths), None
         if reg.alpha:
-            if grads is not None and factor is None and not grads.flags.writeable:
-                grads = grads.copy()
             losses = losses + penalty(reg, self._not_decayed, Theta, len(Xb), grads)
         self.evals += len(Theta) * self.net.forward_cost(Xb.shape) * (3 if need_grad else 1)
         return self._nonfinite_to_worst(losses), grads

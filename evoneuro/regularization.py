@@ -120,14 +120,15 @@ def penalty(reg: Regularization, others: np.ndarray, Theta: np.ndarray, n_rows: 
     return 0.5 * scale * squares
 
 
-def perturb(reg: Regularization, net, mask: np.ndarray, Theta: np.ndarray, rng: np.random.Generator):
+def perturb(reg: Regularization, net, others: np.ndarray, Theta: np.ndarray, rng: np.random.Generator):
     """The members as evaluated (noise and dropout applied), and the factor ``(P, n)`` or None
-    that turns their gradients into gradients with respect to ``Theta``."""
+    that turns their gradients into gradients with respect to ``Theta``. ``others`` indexes
+    the entries that are not weights (no noise there), as in :func:`penalty`."""
     out = np.array(Theta, copy=True)
     if reg.weight_noise:
-        noise = rng.standard_normal((len(Theta), int(mask.sum())), dtype=np.float32 if out.dtype == np.float32
-                                    else np.float64)
-        out[:, mask] += reg.weight_noise * noise
+        noise = rng.standard_normal(out.shape, dtype=np.float32 if out.dtype == np.float32 else np.float64)
+        out += reg.weight_noise * noise
+        out[:, others] = Theta[:, others]
     if not reg.dropout:
         return out, None
     keep = 1.0 - reg.dropout
