@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from evoneuro.datasets import Dataset, load_dataset
-from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, optimizer_params, resolve_init
+from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, new_optimizer, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.spec import MLP
 
@@ -137,7 +137,6 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     estimators' measured defaults (:mod:`evoneuro.defaults`).
     """
     from evoneuro.callbacks import ProgressBar
-    from evoneuro.optimizers import get_optimizer
     from evoneuro.problems import SupervisedProblem
     from evoneuro.trainer import Trainer
 
@@ -153,7 +152,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs, **regularization)
     rng = np.random.default_rng(seed)
     x0 = resolve_init(net, init, rng, data.X_train)
-    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, opt_params))
+    opt = new_optimizer(optimizer, net, x0, opt_params)
     callbacks = [ProgressBar(desc=f"{optimizer} seed {seed} depth {len(hidden)}", leave=False)] if progress else []
     budget_evals = None if budget_evals is None else int(budget_evals)
     trainer = Trainer(problem, opt, x0=x0, max_time=budget_seconds, max_evals=budget_evals,

@@ -58,10 +58,9 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
              n_jobs: int | None = None) -> TaskRun:
     """Train an RNN of ``cell`` units on ``task`` with one optimizer; score it on the test set."""
     from evoneuro.compare import split_params
-    from evoneuro.defaults import default_batch_size, optimizer_params, resolve_init
+    from evoneuro.defaults import default_batch_size, new_optimizer, resolve_init
     from evoneuro.evaluator import Evaluator
     from evoneuro.network.rnn import RNN
-    from evoneuro.optimizers import get_optimizer
     from evoneuro.problems import SupervisedProblem
     from evoneuro.trainer import Trainer
 
@@ -75,7 +74,7 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
                                 **regularization)
     rng = np.random.default_rng(seed)
     x0 = resolve_init(net, "auto", rng, X)
-    opt = get_optimizer(optimizer, **optimizer_params(optimizer, net, x0, opt_params))
+    opt = new_optimizer(optimizer, net, x0, opt_params)
     res = Trainer(problem, opt, x0=x0, max_evals=budget_evals, max_time=budget_seconds, random_state=seed,
                   n_jobs=n_jobs).run()
     Xt, yt, lt = task.data("test")

@@ -221,6 +221,31 @@ def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | Non
     return params
 
 
+def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | None = None):
+    """A fresh optimizer for a run from ``theta``: a registry name completed by
+    :func:`optimizer_params`, or a deep copy of an instance (the caller's stays untouched).
+
+    Examples
+    --------
+    >>> import evoneuro as en
+    >>> from evoneuro.defaults import new_optimizer
+    >>> net = en.MLP(4, (8,), 3)
+    >>> opt = new_optimizer("es", net, net.init(0), {"popsize": 16})
+    >>> type(opt).__name__, new_optimizer(opt, net, net.init(0)) is opt
+    ('OpenAIES', False)
+    """
+    import copy
+
+    from evoneuro.optimizers.base import Optimizer
+    from evoneuro.optimizers.registry import get_optimizer
+
+    if isinstance(optimizer, Optimizer):
+        if given:
+            raise ValueError("optimizer_params can only be given with an optimizer name, not an instance")
+        return copy.deepcopy(optimizer)
+    return get_optimizer(optimizer, **optimizer_params(optimizer, net, theta, given))
+
+
 def check_init(init: Any) -> None:
     """Type check of an ``init`` argument before data is seen (estimators' ``fit``)."""
     ok = (isinstance(init, str) or callable(init) or (isinstance(init, Real) and not isinstance(init, bool))
@@ -230,4 +255,4 @@ def check_init(init: Any) -> None:
 
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "FULL_BATCH", "INIT_ROWS", "check_init", "default_batch_size",
-           "optimizer_params", "resolve_init", "start_scale"]
+           "new_optimizer", "optimizer_params", "resolve_init", "start_scale"]

@@ -195,10 +195,9 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
 
 def _autoencoder_layer(ae, codes, rng, optimizer, optimizer_params, tied, budget, batch_size, backend, dtype,
                        n_jobs):
-    from evoneuro.defaults import default_batch_size, optimizer_params as measured_params
+    from evoneuro.defaults import default_batch_size, new_optimizer
     from evoneuro.evaluator import Evaluator
     from evoneuro.network.lsuv import data_init
-    from evoneuro.optimizers.registry import get_optimizer
     from evoneuro.trainer import Trainer
 
     spread = float(codes.std(axis=0).mean()) or 1.0
@@ -213,15 +212,7 @@ def _autoencoder_layer(ae, codes, rng, optimizer, optimizer_params, tied, budget
         problem = TiedAutoencoderProblem(problem)
         W0 = enc.weights(x0)
         x0 = np.concatenate([W0.ravel(), enc.bias(x0), codes.mean(axis=0)])
-    if name is not None:
-        opt = get_optimizer(name, **measured_params(name, ae, x0 if not tied else problem.untie(x0)[0],
-                                                     optimizer_params))
-    else:
-        if optimizer_params:
-            raise ValueError("optimizer_params can only be given with an optimizer name, not an instance")
-        import copy
-
-        opt = copy.deepcopy(optimizer)
+    opt = new_optimizer(optimizer, ae, problem.untie(x0)[0] if tied else x0, optimizer_params)
     start = problem.full_loss(x0)
     result = Trainer(problem, opt, x0=x0, random_state=int(rng.integers(2**31)), n_jobs=n_jobs, **budget).run()
     x = result.x

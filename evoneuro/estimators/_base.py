@@ -9,7 +9,6 @@ early stopping, warm start, history — lives here once.
 
 from __future__ import annotations
 
-import copy
 import math
 from numbers import Integral, Real
 
@@ -17,10 +16,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from evoneuro.callbacks import EarlyStopping, History
-from evoneuro.defaults import check_init, default_batch_size, optimizer_params, resolve_init
+from evoneuro.defaults import check_init, default_batch_size, new_optimizer, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
-from evoneuro.optimizers.registry import get_optimizer
 from evoneuro.problems import SupervisedProblem
 from evoneuro.trainer import Trainer
 
@@ -137,11 +135,7 @@ class BaseEvoEstimator:
         return opt.lower() if isinstance(opt, str) else opt.name
 
     def _new_optimizer(self, net, x0) -> Optimizer:
-        if isinstance(self.optimizer, Optimizer):
-            if self.optimizer_params:
-                raise ValueError("optimizer_params can only be given with an optimizer name, not an instance")
-            return copy.deepcopy(self.optimizer)  # the estimator's parameter stays untouched
-        return get_optimizer(self.optimizer, **optimizer_params(self.optimizer, net, x0, self.optimizer_params))
+        return new_optimizer(self.optimizer, net, x0, self.optimizer_params)
 
     def _budgets(self, incremental: bool, steps_per_epoch: int) -> dict:
         if incremental:  # scikit-learn's partial_fit: one pass over the given data
