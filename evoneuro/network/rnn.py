@@ -181,6 +181,27 @@ class RNN(Network):
         """``W_h`` of layer ``l``: ``(..., H, G*H)``, a view."""
         return self.layers[l].weights(theta)[..., self.sizes[l]:, :]
 
+    def last_hidden(self) -> tuple["RNN", np.ndarray, bool]:
+        """This net with an identity readout, for a readout solved on the top layer's state
+        (Evolino): the copy (``H`` linear outputs: the state at each sequence's last valid
+        step), the parameters it takes after the recurrent ones (``I``, then zero biases),
+        and False (its outputs are the states themselves).
+
+        Examples
+        --------
+        >>> import evoneuro as en
+        >>> cut, tail, activate = en.RNN(2, (4,), 3, cell="gru").last_hidden()
+        >>> cut.n_outputs, tail.size, activate
+        (4, 20, False)
+        """
+        if self.readout != "last" or self.output not in ("softmax", "linear"):
+            raise ValueError("a readout of the last state solves one output per sequence: it needs an RNN with "
+                             f"readout='last' and a softmax or linear output, got {self!r}")
+        H = self.hidden[-1]
+        cut = RNN(self.n_inputs, self.hidden, H, cell=self.cell, activation=list(self.activations), output="linear",
+                  readout="last", self_connections=self.self_connections)
+        return cut, np.concatenate([np.eye(H).ravel(), np.zeros(H)]), False
+
     def recurrent_mask(self, l: int) -> np.ndarray | None:
         """``(H, G*H)`` 0/1 mask of ``W_h`` without self-connections; None when they are kept."""
         if self.self_connections:

@@ -165,6 +165,24 @@ class MLP(Network):
         """True for a plain MLP: dense layers, no normalisation, no shortcuts."""
         return self.norm is None and self.residual is None and "rbf" not in self.units
 
+    def last_hidden(self) -> tuple["MLP", np.ndarray, bool]:
+        """The net cut after its last hidden layer, for a readout solved on that layer: the
+        cut (linear output: the layer's pre-activations), the parameters it takes after this
+        net's hidden ones (none), and True (its outputs still need the activation).
+
+        Examples
+        --------
+        >>> import evoneuro as en
+        >>> cut, tail, activate = en.MLP(4, (8, 6), 3).last_hidden()
+        >>> cut.sizes, tail.size, activate
+        ((4, 8, 6), 0, True)
+        """
+        if not self.hidden or not self.is_plain:
+            raise ValueError(f"a readout of the last hidden layer needs a plain MLP with hidden layers, got {self!r}")
+        cut = MLP(self.n_inputs, self.hidden[:-1], self.hidden[-1], activation=list(self.activations[:-1]),
+                  output="linear")
+        return cut, np.zeros(0), True
+
     def skip_source(self, layer: int) -> int | None:
         """Index of the hidden layer whose output is added to hidden layer ``layer``'s (0-based)."""
         k = self.residual

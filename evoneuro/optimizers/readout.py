@@ -204,13 +204,7 @@ class Readout(Optimizer):
         net = problem.net
         if not net.hidden:
             raise ValueError("readout needs a network with at least one hidden layer")
-        if net.kind == "rnn":  # Evolino proper: the readout of the last step's state
-            if net.readout != "last" or net.output not in ("softmax", "linear"):
-                raise ValueError("readout solves one output per sequence: it needs an RNN with readout='last' "
-                                 f"and a softmax or linear output, got {net!r}")
-        elif not getattr(net, "is_plain", True) or net.layers[-1].b_end != net.n_params:
-            raise ValueError("readout needs a plain MLP (dense layers, no normalisation or shortcuts) or an RNN, "
-                             f"got {net!r}")
+        net.last_hidden()  # the kind says whether (and how) a readout can be solved on it
         self.net = net
 
     def _initialize(self, x0: np.ndarray) -> None:
@@ -268,21 +262,11 @@ class Readout(Optimizer):
         state at each sequence's last step, computed by the same kernels as the net's.
         """
         from evoneuro.evaluator import Evaluator
-        from evoneuro.network.rnn import RNN
 
         key = (ev.backend, ev.dtype.name)
         cached = self.__dict__.get("_cut")
         if cached is None or cached[0] != key:
-            net = self.net
-            if net.kind == "rnn":
-                H = net.hidden[-1]
-                cut = RNN(net.n_inputs, net.hidden, H, cell=net.cell, activation=list(net.activations),
-                          output="linear", readout="last", self_connections=net.self_connections)
-                tail, activate = np.concatenate([np.eye(H).ravel(), np.zeros(H)]), False
-            else:
-                cut = type(net)(net.n_inputs, net.hidden[:-1], net.hidden[-1],
-                                activation=list(net.activations[:-1]), output="linear")
-                tail, activate = np.zeros(0), True
+            cut, tail, activate = self.net.last_hidden()
             cached = self._cut = (key, Evaluator(cut, backend=ev.backend, dtype=ev.dtype, max_memory=ev.max_memory),
                                   tail, activate)
         return cached[1:]
@@ -299,7 +283,7 @@ class Readout(Optimizer):
         cut, tail, activate = self._features(ev)
         if tail.size:
             G = np.concatenate([G, np.broadcast_to(tail.astype(G.dtype), (len(G), tail.size))], axis=1)
-        Z = cut.forward(G, X) if lengths is None else cut.forward(G, X, lengths=lengths)
+        Z = cut.forward(G, X, lengths=lengths)
         G = G[:, :nh]
         # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
         H = np.asarray(net.activations[-1](Z) if activate else Z, dtype=np.float64)
