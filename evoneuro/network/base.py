@@ -10,6 +10,7 @@ any kind without branching on it.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -132,7 +133,7 @@ class Network(ABC):
         A budget counts this per member (and 3x for a gradient); one row for a feed-forward
         net, one row per step for a sequence net.
         """
-        return int(np.prod(X_shape[: self.sample_axes]))
+        return math.prod(X_shape[: self.sample_axes])  # called at every evaluation: no numpy here
 
     @abstractmethod
     def memory_per_member(self, X_shape: tuple[int, ...], need_grad: bool) -> int:
