@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 import evoneuro as en
-from evoneuro.optimizers.readout import Readout, ridge_readout
+from evoneuro.optimizers.readout import Readout, fit_readouts, ridge_readout
 
 
 def _hidden_features(net: en.MLP, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -65,8 +65,8 @@ def test_ridge_readout_matches_lstsq_on_augmented_system(rng):
 def test_temperature_scales_the_least_squares_readout_and_lowers_cross_entropy(rng):
     net = en.MLP(4, (8,), 3, activation="sigmoid")
     X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)
-    raw, _ = _setup(net, X, y, temperature=False)
-    cal, _ = _setup(net, X, y, temperature=True)
+    raw, _ = _setup(net, X, y, temperature=False, loo=False)
+    cal, _ = _setup(net, X, y, temperature=True, loo=False)  # s minimises the in-sample loss
     Theta = net.init_population(4, rng)
     (F0, l0), (F1, l1) = raw.solve(Theta, X, y), cal.solve(Theta, X, y)
     k = net.layers[-1].w_start
@@ -74,6 +74,67 @@ def test_temperature_scales_the_least_squares_readout_and_lowers_cross_entropy(r
     np.testing.assert_allclose(s, s[:, :1] * np.ones_like(s), rtol=1e-8)  # one scale per member
     assert np.all(l1 <= l0 + 1e-12)
     np.testing.assert_allclose(l1, en.Evaluator(net, dtype="float64").loss(F1, X, y), rtol=1e-10)
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+def test_leave_one_out_fitness_is_the_loss_of_readouts_solved_without_each_row(output, rng):
+    N, K, ridge = 25, 3, 0.2
+    H = rng.normal(size=(2, N, 4))
+    y = rng.integers(0, K, N) if output == "softmax" else None
+    T = np.eye(K)[y] if output == "softmax" else rng.normal(size=(N, K))
+    W, losses, fitness = fit_readouts(H, T, y, ridge, temperature=False, loo=True)
+    W_in, losses_in, fitness_in = fit_readouts(H, T, y, ridge, temperature=False, loo=False)
+    np.testing.assert_array_equal(W, W_in)  # the same readout; only the ranking changes
+    np.testing.assert_array_equal(losses_in, fitness_in)
+    np.testing.assert_allclose(losses, losses_in, rtol=1e-12)
+    for p in range(2):
+        Z = np.empty((N, K))
+        for n in range(N):  # refit without row n (sklearn's Ridge: unpenalised intercept), predict row n
+            keep = np.arange(N) != n
+            Z[n] = Ridge(alpha=ridge).fit(H[p, keep], T[keep]).predict(H[p, n:n + 1])[0]
+        if output == "softmax":
+            expect = np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(N), y])
+        else:
+            expect = np.mean((Z - T) ** 2)
+        assert fitness[p] == pytest.approx(expect, rel=1e-9)
+        assert fitness[p] > losses[p]  # held-out rows fit worse
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+@pytest.mark.parametrize("loo", [True, False])
+@pytest.mark.parametrize("temperature", [True, False])
+def test_numba_readout_kernel_matches_the_numpy_reference(output, loo, temperature, rng):
+    from evoneuro.backends import _numba_pool
+    from evoneuro.backends._numba_math import IDENTITY
+    from evoneuro.backends._numba_readout import readout_work
+
+    P, N, h, K = 5, 70, 6, 4
+    H = np.tanh(3 * rng.normal(size=(P, N, h)))
+    H[3] = np.nan  # a broken member: inf loss and fitness on both sides
+    y = rng.integers(0, K, N) if output == "softmax" else None
+    T = np.eye(K)[y] if output == "softmax" else rng.normal(size=(N, K))
+    ref = fit_readouts(H, T, y, 0.01, temperature, loo)
+    W, losses, fitness = np.empty((P, h + 1, K)), np.empty(P), np.empty(P)
+    labels = np.zeros(1, np.int64) if y is None else y.astype(np.int64)
+    _numba_pool.run(readout_work, P, (H.copy(), IDENTITY, np.ones(2), np.ascontiguousarray(T.T), labels, 0.01,
+                                      y is not None, temperature, loo, W, losses, fitness), 2)
+    ok = np.arange(P) != 3
+    assert np.isinf(losses[3]) and np.isinf(fitness[3]) and np.isinf(ref[1][3]) and np.isinf(ref[2][3])
+    # the reference's temperature takes 8 Newton steps on float32 exponentials, the kernel stops on convergence
+    np.testing.assert_allclose(W[ok], ref[0][ok], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(losses[ok], ref[1][ok], rtol=1e-7)
+    np.testing.assert_allclose(fitness[ok], ref[2][ok], rtol=1e-7)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softsign", "gaussian", "relu"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_numba_and_numpy_backends_run_the_same_search(activation, dtype, rng):
+    net = en.MLP(4, (6, 5), 3, activation=activation)
+    X, y = rng.normal(size=(90, 4)), rng.integers(0, 3, 90)
+    runs = [en.minimize(en.SupervisedProblem(en.Evaluator(net, backend=b, dtype=dtype), X, y, batch_size=30),
+                        optimizer="readout", max_steps=6, random_state=0) for b in ("numpy", "numba")]
+    np.testing.assert_allclose(runs[0].history["loss"], runs[1].history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(runs[0].x, runs[1].x, rtol=1e-5, atol=1e-8)
 
 
 def test_x_is_a_complete_network_with_its_readout(rng):

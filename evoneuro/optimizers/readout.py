@@ -7,17 +7,35 @@ bias column appended (``H1 = [H, 1]``), give the ridge solution
 
     W = (H1ᵀH1 + α D)⁻¹ H1ᵀT,     D = diag(1, ..., 1, 0)  (the bias is not penalised),
 
-batched over the population (``np.linalg.solve`` on a ``(P, h+1, h+1)`` stack). ``T`` is
-the regression targets for linear nets, the one-hot labels for softmax nets: the readout
-of an extreme learning machine (Huang et al. 2006), fitted as least squares. Least
+for every member. ``T`` is the regression targets for linear nets, the one-hot labels for
+softmax nets: the readout of an extreme learning machine (Huang et al. 2006), fitted as
+least squares. Least
 squares on one-hot targets gives outputs near 0 and 1, whose softmax is nearly uniform,
 so its cross-entropy would say little about how well the classes are separated. One
 scalar temperature ``s`` per member is therefore fitted by a few Newton steps on the
-(convex in ``s``) cross-entropy of ``s · H1 W``, and ``s W`` becomes the output layer: the
-loss told is the net's usual cross-entropy of exactly the weights returned. (A full
-multinomial logistic fit by Newton's method would cost a ``(h+1)K``-square solve per
-member per iteration; the temperature keeps the least-squares directions and calibrates
-their scale for the price of a few passes over ``(P, N, K)`` logits.)
+(convex in ``s``) cross-entropy of ``s · H1 W``, and ``s W`` becomes the output layer.
+(A full multinomial logistic fit by Newton's method would cost a ``(h+1)K``-square solve
+per member per iteration; the temperature keeps the least-squares directions and
+calibrates their scale for the price of a few passes over the logits.)
+
+**Ranking by held-out rows** (``loo=True``, the default). A readout of ``(h+1) K``
+weights solved on the same minibatch it is scored on rewards features that let it fit
+*that* minibatch: on digits 10x32 the training accuracy reached 99-100 % while the test
+accuracy stalled near 93-94 %. The members are therefore ranked by the loss of each
+row's *leave-one-out* logits, the prediction of the readout solved without that row,
+which ridge regression gives in closed form (Allen's PRESS, 1974):
+``z₋ₙ = (zₙ - lₙ tₙ) / (1 - lₙ)`` with the leverage ``lₙ = h1ₙᵀ(H1ᵀH1 + αD)⁻¹h1ₙ``; the
+temperature is fitted on these logits too. The weights returned and the losses told as
+the members' losses (``best_loss``, the history) are the in-sample ones; only the
+ranking the inner optimizer sees changes. Measured (digits 10x32 sigmoid, batch 256,
+1.4e7 evaluations, seeds 0/1): test accuracy 94.7/93.8 % in-sample, 94.9/94.7 % ranked
+by leave-one-out loss.
+
+The solve runs in one Numba task per member where the evaluator runs Numba
+(:mod:`evoneuro.backends._numba_readout`), NumPy otherwise (:func:`fit_readouts`, the
+reference it is tested against). The NumPy version's dozen passes over ``(P, N, K)``
+temporaries cost five times the hidden layers' evaluation on digits 10x32; the kernel
+brought a readout step from 33 to 17 ms there, twice the evaluations in 60 s.
 
 So the inner optimizer searches the hidden weights for features a linear readout can
 use: the Evolino idea (Schmidhuber et al. 2007). On an :class:`evoneuro.RNN` it is Evolino
@@ -26,7 +44,7 @@ layer's state at each sequence's last valid step (``readout="last"`` nets).
 
 Cost: the hidden forward of a member costs ``N`` (counted on the problem; it runs the net
 cut after its last hidden layer, so the output layer is not computed at all); the solve
-(``N (h+1)^2`` for ``H1ᵀH1``, about a tenth of a 10x32 net's forward) is not counted.
+(``N (h+1)^2`` for ``H1ᵀH1``, and as much again for the leverages) is not counted.
 Every ``refit_every`` steps the readout of the inner optimizer's recommendation is solved
 on the whole training set (cost ``n_samples``), so that :attr:`Readout.x` is always a
 complete network whose output layer was fitted to its own hidden layers. On digits that
@@ -42,6 +60,8 @@ Huang, G.-B., Zhu, Q.-Y. & Siew, C.-K. (2006). Extreme learning machine: theory 
 applications. Neurocomputing 70, 489-501.
 Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern neural
 networks. ICML. (temperature scaling)
+Allen, D. M. (1974). The relationship between variable selection and data augmentation
+and a method for prediction. Technometrics 16(1), 125-127. (PRESS, leave-one-out residuals)
 """
 
 from __future__ import annotations
@@ -126,6 +146,76 @@ def _loss(output: str, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((Z - y[None]) ** 2).mean(axis=(1, 2))
 
 
+def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: float, temperature: bool = True,
+                 loo: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge readouts ``(P, h+1, K)`` (bias row last), their losses and fitnesses ``(P,)``: the NumPy reference.
+
+    ``H`` ``(P, N, h)`` float64 features, ``T`` ``(N, K)`` targets (one-hot for a softmax
+    net, whose labels ``y`` ``(N,)`` are then given; ``None`` for a linear net). The
+    losses are those of the returned weights on the rows they were solved on: mean
+    cross-entropy (softmax) or squared error, ``inf`` where not finite. The fitnesses
+    rank the members: with ``loo`` the same loss of every row's leave-one-out logits
+    (see :class:`Readout`), else the losses themselves. A softmax net's weights are
+    scaled by the temperature fitted on the logits the fitness sees. The Numba kernel
+    (:mod:`evoneuro.backends._numba_readout`) computes the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> H = np.array([[[0.0], [1.0], [2.0], [3.0]]]); T = 2 * H[0] + 1
+    >>> W, loss, fitness = fit_readouts(H, T, None, ridge=1e-9)
+    >>> W.round(6).ravel(), bool(loss[0] < 1e-12), bool(fitness[0] < 1e-12)   # T = 2 H + 1 exactly
+    (array([2., 1.]), True, True)
+    """
+    P, N, h = H.shape
+    A, B = _normal_equations(H, T)
+    A[:, np.arange(h), np.arange(h)] += ridge
+    W = np.linalg.solve(A, B)
+    H1 = np.concatenate([H, np.ones((P, N, 1))], axis=2)
+    Z = np.matmul(H1, W)
+    Zf = Z
+    if loo:  # leverages l_n = h1_n^T A^-1 h1_n, the diagonal of the ridge's hat matrix
+        lev = np.minimum(np.einsum("pni,pin->pn", H1, np.linalg.solve(A, H1.transpose(0, 2, 1))), 1.0 - 1e-12)
+        Zf = (Z - lev[..., None] * T) / (1.0 - lev[..., None])
+    if y is not None and temperature:
+        s = _temperature(Zf, y)[:, None, None]
+        W, Z, Zf = W * s, Z * s, Zf * s
+    out = "softmax" if y is not None else "linear"
+    target = y if y is not None else T
+    losses = _loss(out, Z, target)
+    losses = np.where(np.isfinite(losses), losses, np.inf)
+    if not loo:
+        return W, losses, losses
+    fitness = _loss(out, Zf, target)
+    return W, losses, np.where(np.isfinite(fitness), fitness, np.inf)
+
+
+def _fit(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_readouts` on the features ``activation(Z)`` (``Z`` itself for ``None``): by
+    the Numba kernel where the evaluator runs Numba, else by NumPy."""
+    args = (params["ridge"], params["temperature"], params.get("loo", False))  # no "loo" in older pickles
+    if ev.backend != "numba":
+        # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
+        H = np.asarray(Z if activation is None else activation(Z), dtype=np.float64)
+        return fit_readouts(H, T, y, *args)
+    from evoneuro.backends import _numba_pool
+    from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, IDENTITY
+    from evoneuro.backends._numba_readout import readout_work
+
+    Z = np.ascontiguousarray(Z)  # overwritten by the features
+    code, ab = IDENTITY, (1.0, 1.0)
+    if activation is not None:
+        code, ab = ACT_CODES[activation.name], (activation.scale, activation.slope)
+        code = F32_CODES.get(code, code) if Z.dtype == np.float32 else code
+    P, _, h = Z.shape
+    W = np.empty((P, h + 1, T.shape[1]))
+    losses, fitness = np.empty(P), np.empty(P)
+    labels = np.zeros(1, np.int64) if y is None else np.ascontiguousarray(y, dtype=np.int64)
+    _numba_pool.run(readout_work, P, (Z, code, np.asarray(ab, Z.dtype), np.ascontiguousarray(T.T), labels,
+                                      float(args[0]), y is not None, args[1], args[2], W, losses, fitness), ev.n_jobs)
+    return W, np.where(np.isfinite(losses), losses, np.inf), np.where(np.isfinite(fitness), fitness, np.inf)
+
+
 class Readout(Optimizer):
     """Evolve the hidden layers with ``inner``; solve the output layer by ridge regression.
 
@@ -146,6 +236,14 @@ class Readout(Optimizer):
         solved on the whole training set (costs ``n_samples``): :attr:`x` is that
         network until the next refit. ``0``: solve it every step on the step's minibatch
         instead (one member more per step).
+    loo : bool, default=True
+        Tell each member's *leave-one-out* loss: every row's logits are those of the
+        readout solved without that row, ``(z_n - l_n t_n) / (1 - l_n)`` with the
+        leverage ``l_n = h1_nᵀ(H1ᵀH1 + αD)⁻¹h1_n`` (exact for ridge regression: Allen's
+        PRESS, 1974), and the temperature is fitted on them. The readout's weights are
+        the same; only the loss that ranks the members changes, from how well the
+        features fit the minibatch to how well a readout on them generalises. False:
+        the in-sample loss.
 
     Attributes
     ----------
@@ -184,7 +282,7 @@ class Readout(Optimizer):
     name = "readout"
 
     def __init__(self, inner: str = "sep-cmaes", inner_params: dict | None = None, ridge: float = 1e-3,
-                 temperature: bool = True, refit_every: int = 10) -> None:
+                 temperature: bool = True, refit_every: int = 10, loo: bool = True) -> None:
         if not isinstance(inner, str):
             raise TypeError(f"inner must be a registry name (str), got {inner!r}")
         if inner_params is not None and not isinstance(inner_params, dict):
@@ -192,7 +290,7 @@ class Readout(Optimizer):
         check_positive_float(ridge, "ridge")
         check_positive_int(refit_every, "refit_every", minimum=0)
         super().__init__(inner=inner, inner_params=inner_params, ridge=ridge, temperature=bool(temperature),
-                         refit_every=refit_every)
+                         refit_every=refit_every, loo=bool(loo))
         self.net = None
 
     def setup(self, problem) -> None:
@@ -240,7 +338,10 @@ class Readout(Optimizer):
         return Theta
 
     def _tell(self, Theta, losses, grads) -> None:
-        self.inner_.tell(Theta[:, : self._n_hidden], losses)
+        # step() ranks its members by their fitnesses (leave-one-out losses with loo=True);
+        # a plain ask/tell loop by the losses told
+        ranking = self.__dict__.get("_ranking")
+        self.inner_.tell(Theta[:, : self._n_hidden], losses if ranking is None else ranking)
 
     def solve(self, Theta, X, y, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Complete networks and their losses: each row of ``Theta`` ``(P, n)`` with the
@@ -250,7 +351,7 @@ class Readout(Optimizer):
         Theta = np.array(np.atleast_2d(Theta), dtype=np.float64)
         ev = Evaluator(self.net, dtype="float64")
         X = ev.check_X(X)
-        return self._solve(Theta[:, : self._n_hidden], X, y, ev, ev.check_lengths(lengths, X))
+        return self._solve(Theta[:, : self._n_hidden], X, y, ev, ev.check_lengths(lengths, X))[:2]
 
     def _features(self, ev):
         """An evaluator of the net cut after its last hidden layer, the extra parameters the cut
@@ -276,8 +377,9 @@ class Readout(Optimizer):
         state.pop("_cut", None)  # rebuilt on demand
         return state
 
-    def _solve(self, G: np.ndarray, X, y, ev, lengths=None) -> tuple[np.ndarray, np.ndarray]:
-        """Hidden weights ``G`` ``(P, n_hidden)`` -> complete networks ``(P, n)``, losses."""
+    def _solve(self, G: np.ndarray, X, y, ev, lengths=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden weights ``G`` ``(P, n_hidden)`` -> complete networks ``(P, n)``, their losses,
+        and the fitnesses that rank them (see :func:`fit_readouts`)."""
         net, nh = self.net, self._n_hidden
         # only the last hidden layer is needed: forward the net cut after it
         cut, tail, activate = self._features(ev)
@@ -285,21 +387,15 @@ class Readout(Optimizer):
             G = np.concatenate([G, np.broadcast_to(tail.astype(G.dtype), (len(G), tail.size))], axis=1)
         Z = cut.forward(G, X, lengths=lengths)
         G = G[:, :nh]
-        # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
-        H = np.asarray(net.activations[-1](Z) if activate else Z, dtype=np.float64)
         y = ev.check_y(y, len(X))
-        T = np.eye(net.n_outputs)[y] if net.output == "softmax" else y
-        W = _ridge_solve(*_normal_equations(H, T), self._params["ridge"])
-        Z = np.matmul(H, W[:, :-1]) + W[:, -1:]
-        if net.output == "softmax" and self._params["temperature"]:
-            s = _temperature(Z, y)
-            W *= s[:, None, None]
-            Z *= s[:, None, None]
+        softmax = net.output == "softmax"
+        T = np.eye(net.n_outputs)[y] if softmax else np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+        W, losses, fitness = _fit(ev, Z, net.activations[-1] if activate else None, T, y if softmax else None,
+                                  self._params)
         Full = np.empty((len(G), self.n_params))
         Full[:, :nh] = G
         Full[:, nh:] = np.concatenate([W[:, :-1].reshape(len(W), -1), W[:, -1]], axis=1)
-        losses = _loss(net.output, Z, y)
-        return Full, np.where(np.isfinite(losses), losses, np.inf)
+        return Full, losses, fitness
 
     def step(self, problem) -> np.ndarray:
         """Ask hidden weights, solve every member's readout on the minibatch, tell; also
@@ -315,13 +411,17 @@ class Readout(Optimizer):
         P = len(G)
         if every == 0:  # the recommendation rides along as one member more
             G = np.concatenate([G, self.inner_.x[None].astype(G.dtype)])
-        Full, losses = self._solve(G, Xb, yb, problem.evaluator, lengths)
+        Full, losses, fitness = self._solve(G, Xb, yb, problem.evaluator, lengths)
         problem.evals += len(G) * self.net.forward_cost(Xb.shape)
         if every == 0:
             self._x, self.x_loss_ = Full[-1], float(losses[-1])
         elif self.generation % every == 0:
-            x, x_loss = self._solve(self.inner_.x[None], problem.X, problem.y, problem.evaluator, problem.lengths)
+            x, x_loss, _ = self._solve(self.inner_.x[None], problem.X, problem.y, problem.evaluator, problem.lengths)
             problem.evals += self.net.forward_cost(problem.X.shape)
             self._x, self.x_loss_ = x[0], float(x_loss[0])
-        self.tell(Full[:P], losses[:P])
+        self._ranking = np.where(np.isnan(fitness[:P]), np.inf, fitness[:P])
+        try:
+            self.tell(Full[:P], losses[:P])
+        finally:
+            del self._ranking
         return losses[:P]
