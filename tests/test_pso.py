@@ -1,6 +1,8 @@
 """PSO: the two velocity forms, clamping, convergence, resume."""
 
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,31 @@ def test_same_seed_same_run_and_pickle_resume():
 
     np.testing.assert_array_equal(run(), run())
     np.testing.assert_array_equal(run(), run(cut=17))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vmax", [None, 0.3])
+def test_fused_update_is_the_numpy_formula_bit_for_bit(dtype, vmax):
+    """The one-pass kernel does the same float operations in the same order as the NumPy form."""
+    opt = PSO(vmax=vmax, sigma0=1.0, dtype=dtype).initialize(np.linspace(-1, 1, 40), np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        X, V, pb, pb_loss = opt._X.copy(), opt._V.copy(), opt._pbest.copy(), opt._pbest_loss.copy()
+        losses = rng.random(opt.popsize)
+        state = copy.deepcopy(opt.rng.bit_generator.state)
+        opt.tell(X, losses)
+        # the reference: draw the same rows, then the NumPy expression
+        ref_rng = np.random.default_rng()
+        ref_rng.bit_generator.state = state
+        better = losses < pb_loss
+        pb[better] = X[better]
+        g = pb[int(np.argmin(np.where(better, losses, pb_loss)))]
+        t = np.dtype(dtype).type
+        w, c1, c2 = opt.coefficients
+        r1 = opt._uniform.rows(ref_rng, len(X))
+        r2 = opt._uniform.rows(ref_rng, len(X))
+        V = V * t(w) + (r1 * (pb - X)) * t(c1) + (r2 * (g - X)) * t(c2)
+        if vmax is not None:
+            V = np.clip(V, t(-vmax), t(vmax))
+        np.testing.assert_array_equal(opt._V, V)
+        np.testing.assert_array_equal(opt.ask(), X + V)

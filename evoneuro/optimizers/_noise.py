@@ -83,17 +83,26 @@ class NoiseTable:
         self._windows = self._make_windows()
 
     def _make_windows(self) -> np.ndarray:
-        block = _block(self.kind, self.seed, self.size, self.dtype)
-        return np.lib.stride_tricks.sliding_window_view(block, self.n)
+        self._table = _block(self.kind, self.seed, self.size, self.dtype)
+        return np.lib.stride_tricks.sliding_window_view(self._table, self.n)
 
     def rows(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """A new ``(count, n)`` array of noise rows at random offsets."""
-        offsets = rng.integers(0, self.size - self.n + 1, size=count)
-        return self._windows[offsets]
+        return self._windows[self.offsets(rng, count)]
+
+    def offsets(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """The offsets of ``count`` rows into :attr:`table` (the draws :meth:`rows` makes):
+        row ``i`` is ``table[o[i] : o[i] + n]``. For kernels that read rows without copying them."""
+        return rng.integers(0, self.size - self.n + 1, size=count)
+
+    @property
+    def table(self) -> np.ndarray:
+        """The whole read-only block of noise, ``(size,)``."""
+        return self._table
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_windows"]
+        del state["_windows"], state["_table"]
         return state
 
     def __setstate__(self, state: dict) -> None:
