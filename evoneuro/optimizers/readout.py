@@ -33,7 +33,7 @@ by leave-one-out loss.
 
 The solve runs in one Numba task per member where the evaluator runs Numba
 (:mod:`evoneuro.backends._numba_readout`), NumPy otherwise (:func:`fit_readouts`, the
-reference it is tested against). The NumPy version's dozen passes over ``(P, N, K)``
+reference it is tested against, in :mod:`evoneuro.optimizers._ridge`). The NumPy version's dozen passes over ``(P, N, K)``
 temporaries cost five times the hidden layers' evaluation on digits 10x32; the kernel
 brought a readout step from 33 to 17 ms there, twice the evaluations in 60 s.
 
@@ -69,152 +69,11 @@ from __future__ import annotations
 import numpy as np
 
 from evoneuro._validation import check_positive_float, check_positive_int
+from evoneuro.optimizers._ridge import fit_readouts, ridge_readout, solve_readouts
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
 
-_MAX_TEMPERATURE = 50.0  # the fitted scale is capped: a separable minibatch would send it to infinity
-
-
-def ridge_readout(H: np.ndarray, T: np.ndarray, alpha: float) -> np.ndarray:
-    """Ridge solutions ``(P, h+1, K)`` for features ``H`` ``(P, N, h)`` and targets ``T`` ``(N, K)``.
-
-    Row ``h`` of each solution is the bias (unpenalised, as scikit-learn's
-    ``Ridge(fit_intercept=True)``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> H = np.array([[[0.0], [1.0], [2.0]]]); T = np.array([[1.0], [3.0], [5.0]])
-    >>> ridge_readout(H, T, alpha=1e-9).round(6)   # T = 2 H + 1
-    array([[[2.],
-            [1.]]])
-    """
-    return _ridge_solve(*_normal_equations(H, T), alpha)
-
-
-def _normal_equations(H: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``H1ᵀH1`` ``(P, h+1, h+1)`` and ``H1ᵀT`` ``(P, h+1, K)``, float64, ``H1 = [H, 1]``."""
-    P, N, _ = H.shape
-    H1 = np.concatenate([H, np.ones((P, N, 1), dtype=H.dtype)], axis=2)
-    H1t = H1.transpose(0, 2, 1)
-    A = np.matmul(H1t, H1).astype(np.float64)
-    B = np.matmul(H1t, np.asarray(T, dtype=H.dtype)).astype(np.float64)
-    return A, B
-
-
-def _ridge_solve(A: np.ndarray, B: np.ndarray, alpha: float) -> np.ndarray:
-    h = A.shape[1] - 1
-    A = A.copy()
-    A[:, np.arange(h), np.arange(h)] += alpha
-    return np.linalg.solve(A, B)
-
-
-def _temperature(logits: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
-    """Per member ``s`` ``(P,)`` minimising the mean cross-entropy of ``s * logits`` (Newton)."""
-    N = logits.shape[1]
-    # Written for speed (it was 40 % of a readout step on digits 10x32): classes first,
-    # (K, P, N), so the sums over the few classes are adds of whole (P, N) planes; two
-    # buffers reused by every operation, as a fresh temporary of this size costs more in
-    # page faults than its arithmetic; and float32 for the exponentials, which numpy
-    # vectorises in float32 only. The per-member means and the Newton steps stay float64.
-    LT = np.moveaxis(logits, 2, 0)
-    top = LT.max(axis=0)
-    LT = (LT - top).astype(np.float32)  # shifted per row: softmax unchanged, no overflow for s >= 0
-    picked = logits[:, np.arange(N), y] - top
-    p, pl = np.empty_like(LT), np.empty_like(LT)
-    s = np.ones(logits.shape[0])
-    for _ in range(iterations):
-        np.multiply(LT, s.astype(np.float32)[None, :, None], out=p)
-        np.exp(p, out=p)
-        norm = p.sum(axis=0).astype(np.float64)
-        np.multiply(p, LT, out=pl)
-        mean = pl.sum(axis=0).astype(np.float64) / norm
-        np.multiply(pl, LT, out=pl)
-        var = pl.sum(axis=0).astype(np.float64) / norm - mean**2
-        grad = (mean - picked).mean(axis=1)
-        s = np.clip(s - grad / np.maximum(var.mean(axis=1), 1e-12), 1e-3, _MAX_TEMPERATURE)
-    return s
-
-
-def _loss(output: str, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The net's mean loss per member from output pre-activations ``Z`` ``(P, N, K)``."""
-    if output == "softmax":
-        ZT = np.moveaxis(Z, 2, 0)  # classes first, as in _temperature
-        m = ZT.max(axis=0)
-        lse = np.log(np.exp(ZT - m).sum(axis=0)) + m
-        return (lse - Z[:, np.arange(Z.shape[1]), y]).mean(axis=1)
-    return ((Z - y[None]) ** 2).mean(axis=(1, 2))
-
-
-def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: float, temperature: bool = True,
-                 loo: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ridge readouts ``(P, h+1, K)`` (bias row last), their losses and fitnesses ``(P,)``: the NumPy reference.
-
-    ``H`` ``(P, N, h)`` float64 features, ``T`` ``(N, K)`` targets (one-hot for a softmax
-    net, whose labels ``y`` ``(N,)`` are then given; ``None`` for a linear net). The
-    losses are those of the returned weights on the rows they were solved on: mean
-    cross-entropy (softmax) or squared error, ``inf`` where not finite. The fitnesses
-    rank the members: with ``loo`` the same loss of every row's leave-one-out logits
-    (see :class:`Readout`), else the losses themselves. A softmax net's weights are
-    scaled by the temperature fitted on the logits the fitness sees. The Numba kernel
-    (:mod:`evoneuro.backends._numba_readout`) computes the same.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> H = np.array([[[0.0], [1.0], [2.0], [3.0]]]); T = 2 * H[0] + 1
-    >>> W, loss, fitness = fit_readouts(H, T, None, ridge=1e-9)
-    >>> W.round(6).ravel(), bool(loss[0] < 1e-12), bool(fitness[0] < 1e-12)   # T = 2 H + 1 exactly
-    (array([2., 1.]), True, True)
-    """
-    P, N, h = H.shape
-    A, B = _normal_equations(H, T)
-    A[:, np.arange(h), np.arange(h)] += ridge
-    W = np.linalg.solve(A, B)
-    H1 = np.concatenate([H, np.ones((P, N, 1))], axis=2)
-    Z = np.matmul(H1, W)
-    Zf = Z
-    if loo:  # leverages l_n = h1_n^T A^-1 h1_n, the diagonal of the ridge's hat matrix
-        lev = np.minimum(np.einsum("pni,pin->pn", H1, np.linalg.solve(A, H1.transpose(0, 2, 1))), 1.0 - 1e-12)
-        Zf = (Z - lev[..., None] * T) / (1.0 - lev[..., None])
-    if y is not None and temperature:
-        s = _temperature(Zf, y)[:, None, None]
-        W, Z, Zf = W * s, Z * s, Zf * s
-    out = "softmax" if y is not None else "linear"
-    target = y if y is not None else T
-    losses = _loss(out, Z, target)
-    losses = np.where(np.isfinite(losses), losses, np.inf)
-    if not loo:
-        return W, losses, losses
-    fitness = _loss(out, Zf, target)
-    return W, losses, np.where(np.isfinite(fitness), fitness, np.inf)
-
-
-def _fit(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fit_readouts` on the features ``activation(Z)`` (``Z`` itself for ``None``): by
-    the Numba kernel where the evaluator runs Numba, else by NumPy."""
-    args = (params["ridge"], params["temperature"], params.get("loo", False))  # no "loo" in older pickles
-    if ev.backend != "numba":
-        # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
-        H = np.asarray(Z if activation is None else activation(Z), dtype=np.float64)
-        return fit_readouts(H, T, y, *args)
-    from evoneuro.backends import _numba_pool
-    from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, IDENTITY
-    from evoneuro.backends._numba_readout import readout_work
-
-    Z = np.ascontiguousarray(Z)  # overwritten by the features
-    code, ab = IDENTITY, (1.0, 1.0)
-    if activation is not None:
-        code, ab = ACT_CODES[activation.name], (activation.scale, activation.slope)
-        code = F32_CODES.get(code, code) if Z.dtype == np.float32 else code
-    P, _, h = Z.shape
-    W = np.empty((P, h + 1, T.shape[1]))
-    losses, fitness = np.empty(P), np.empty(P)
-    labels = np.zeros(1, np.int64) if y is None else np.ascontiguousarray(y, dtype=np.int64)
-    _numba_pool.run(readout_work, P, (Z, code, np.asarray(ab, Z.dtype), np.ascontiguousarray(T.T), labels,
-                                      float(args[0]), y is not None, args[1], args[2], W, losses, fitness), ev.n_jobs)
-    return W, np.where(np.isfinite(losses), losses, np.inf), np.where(np.isfinite(fitness), fitness, np.inf)
-
+__all__ = ["Readout", "fit_readouts", "ridge_readout"]
 
 class Readout(Optimizer):
     """Evolve the hidden layers with ``inner``; solve the output layer by ridge regression.
@@ -390,7 +249,7 @@ class Readout(Optimizer):
         y = ev.check_y(y, len(X))
         softmax = net.output == "softmax"
         T = np.eye(net.n_outputs)[y] if softmax else np.asarray(y, dtype=np.float64).reshape(len(X), -1)
-        W, losses, fitness = _fit(ev, Z, net.activations[-1] if activate else None, T, y if softmax else None,
+        W, losses, fitness = solve_readouts(ev, Z, net.activations[-1] if activate else None, T, y if softmax else None,
                                   self._params)
         Full = np.empty((len(G), self.n_params))
         Full[:, :nh] = G
