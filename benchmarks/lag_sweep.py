@@ -43,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import json
 import platform
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,6 +196,21 @@ def plot(runs: list[dict], setups: dict[str, Setup], seeds: int, hidden: int, pa
     plt.close(fig)
 
 
+def code_version() -> str:
+    """The commit the library was imported from, marked ``+dirty`` when its files differ from it."""
+    import evoneuro
+
+    src = Path(evoneuro.__file__).resolve().parents[1]
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=src, capture_output=True, text=True, check=False).stdout.strip()
+
+        commit, dirty = git("rev-parse", "HEAD"), git("status", "--porcelain", "--", "evoneuro")
+    except OSError:
+        return "unknown"
+    return f"{commit or 'unknown'}{'+dirty' if dirty else ''} ({src})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: lags 10 and 50, 2 seeds, budgets / 10")
@@ -214,7 +230,9 @@ def main() -> None:
     json_path = args.json or (ROOT / ("out/lag_sweep_quick.json" if args.quick else "benchmarks/results/lag_sweep.json"))
     plot_path = args.plot or (ROOT / ("out/lag_sweep_quick.png" if args.quick else "docs/img/lag_sweep.png"))
 
+    version = code_version()  # before the runs: a change to the library during them would not show
     load0 = os.getloadavg()
+    print(f"evoneuro: {version}")
     print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}  (cpus: {os.cpu_count()}; "
           f"this study: one process, n_jobs=1)")
     for name, s in setups.items():
@@ -228,7 +246,7 @@ def main() -> None:
     print("\nSuccess rate (seeds solved / seeds run):\n")
     print(table(runs))
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {"load_start": load0, "load_end": load1, "cpus": os.cpu_count(), "seconds": seconds,
+    env = {"code": version, "load_start": load0, "load_end": load1, "cpus": os.cpu_count(), "seconds": seconds,
            "python": platform.python_version(), "numpy": np.__version__, "seeds": seeds, "lags": lags,
            "hidden": args.hidden, "backend": args.backend, "setups": {k: asdict(v) for k, v in setups.items()},
            "methods": [{"label": m.label, "cell": m.cell, "optimizer": m.optimizer, "params": m.params,
