@@ -63,6 +63,18 @@ def _data(net, Theta, X, y, lengths):
     return X, lens, labels, targets
 
 
+def _prepare(net, Theta, X, y, lengths):
+    """One call's contiguous ``Theta``, its data (:func:`_data`) and the net's layout (:func:`_spec`)."""
+    Theta = np.ascontiguousarray(Theta)
+    X, lens, labels, targets = _data(net, Theta, X, y, lengths)
+    return Theta, X, lens, labels, targets, _spec(net, Theta.dtype)
+
+
+def _loss_rows(net, P: int, N: int, T: int) -> np.ndarray:
+    """Per-member, per-sequence (and per-step with ``readout="all"``) loss terms, zeroed."""
+    return np.zeros((P, N, T if net.readout == "all" else 1))
+
+
 def _macs(net, X_shape) -> int:
     """Multiply-adds of one member's forward pass over ``X``."""
     N, T = X_shape[:2]
@@ -76,15 +88,13 @@ def _denominator(net, X, lens) -> float:
 
 def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
     """Outputs as :func:`evoneuro.backends.rnn_array.forward` gives them."""
-    Theta = np.ascontiguousarray(Theta)
-    X, lens, labels, targets = _data(net, Theta, X, None, lengths)
+    Theta, X, lens, labels, targets, layout = _prepare(net, Theta, X, None, lengths)
     P, (N, T) = Theta.shape[0], X.shape[:2]
-    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
     out = np.empty((P, N, T if net.readout == "all" else 1, net.n_outputs), Theta.dtype)
     widths = [s.fan_out for s in net.layers[:-1]]
     hid_offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
     hid = np.empty((P, N, T, hid_offs[-1]) if return_hidden else (1, 1, 1, 1), Theta.dtype)
-    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, np.zeros((1, 1, 1)), 1.0,
+    args = (Theta, X, lens, *layout, labels, targets, np.zeros((1, 1, 1)), 1.0,
             out, hid, hid_offs, kernels.OUT, return_hidden)
     backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
                  ("rnn", Theta.dtype))
@@ -98,13 +108,11 @@ def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
 
 def loss(backend, net, Theta, X, y, lengths=None):
     """Mean loss per member ``(P,)``."""
-    Theta = np.ascontiguousarray(Theta)
-    X, lens, labels, targets = _data(net, Theta, X, y, lengths)
+    Theta, X, lens, labels, targets, layout = _prepare(net, Theta, X, y, lengths)
     P, (N, T) = Theta.shape[0], X.shape[:2]
-    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
-    rows = np.zeros((P, N, T if net.readout == "all" else 1))
+    rows = _loss_rows(net, P, N, T)
     unused = np.empty((1, 1, 1, 1), Theta.dtype)
-    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, rows, 1.0, unused, unused,
+    args = (Theta, X, lens, *layout, labels, targets, rows, 1.0, unused, unused,
             np.zeros(1, np.int64), kernels.LOSS, False)
     backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
                  ("rnn", Theta.dtype))
@@ -113,15 +121,13 @@ def loss(backend, net, Theta, X, y, lengths=None):
 
 def loss_and_grad(backend, net, Theta, X, y, lengths=None):
     """Mean losses ``(P,)`` and their gradients ``(P, n_params)`` by BPTT."""
-    Theta = np.ascontiguousarray(Theta)
-    X, lens, labels, targets = _data(net, Theta, X, y, lengths)
+    Theta, X, lens, labels, targets, layout = _prepare(net, Theta, X, y, lengths)
     P, (N, T) = Theta.shape[0], X.shape[:2]
-    sizes, offs, codes, ab, spec = _spec(net, Theta.dtype)
-    rows = np.zeros((P, N, T if net.readout == "all" else 1))
+    rows = _loss_rows(net, P, N, T)
     S = n_groups(N)
     G = np.empty((P, S, net.n_params), Theta.dtype)
     denom = _denominator(net, X, lens)
-    args = (Theta, X, lens, sizes, offs, codes, ab, spec, labels, targets, rows, 1.0 / denom, G, S)
+    args = (Theta, X, lens, *layout, labels, targets, rows, 1.0 / denom, G, S)
     backend._run(kernels.loss_grad_work, P * S, args, 3 * P * _macs(net, X.shape),
                  ("rnn-grad", Theta.dtype))
     grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
