@@ -28,24 +28,25 @@ def ridge_readout(H: np.ndarray, T: np.ndarray, alpha: float) -> np.ndarray:
     array([[[2.],
             [1.]]])
     """
-    return _ridge_solve(*_normal_equations(H, T), alpha)
+    _, A, B = _normal_equations(H, T, alpha)
+    return np.linalg.solve(A, B)
 
 
-def _normal_equations(H: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``H1ᵀH1`` ``(P, h+1, h+1)`` and ``H1ᵀT`` ``(P, h+1, K)``, float64, ``H1 = [H, 1]``."""
-    P, N, _ = H.shape
+def _normal_equations(H: np.ndarray, T: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``H1 = [H, 1]``, ``H1ᵀH1 + αD`` ``(P, h+1, h+1)`` and ``H1ᵀT`` ``(P, h+1, K)``, float64
+    (``D``: the identity without the bias, which is not penalised)."""
+    P, N, h = H.shape
     H1 = np.concatenate([H, np.ones((P, N, 1), dtype=H.dtype)], axis=2)
     H1t = H1.transpose(0, 2, 1)
     A = np.matmul(H1t, H1).astype(np.float64)
-    B = np.matmul(H1t, np.asarray(T, dtype=H.dtype)).astype(np.float64)
-    return A, B
-
-
-def _ridge_solve(A: np.ndarray, B: np.ndarray, alpha: float) -> np.ndarray:
-    h = A.shape[1] - 1
-    A = A.copy()
     A[:, np.arange(h), np.arange(h)] += alpha
-    return np.linalg.solve(A, B)
+    B = np.matmul(H1t, np.asarray(T, dtype=H.dtype)).astype(np.float64)
+    return H1, A, B
+
+
+def _finite_or_inf(losses: np.ndarray) -> np.ndarray:
+    """Losses with every non-finite value (a failed solve, NaN features) as ``inf``: the worst."""
+    return np.where(np.isfinite(losses), losses, np.inf)
 
 
 def _temperature(logits: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
@@ -106,11 +107,8 @@ def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: floa
     >>> W.round(6).ravel(), bool(loss[0] < 1e-12), bool(fitness[0] < 1e-12)   # T = 2 H + 1 exactly
     (array([2., 1.]), True, True)
     """
-    P, N, h = H.shape
-    A, B = _normal_equations(H, T)
-    A[:, np.arange(h), np.arange(h)] += ridge
+    H1, A, B = _normal_equations(H, T, ridge)
     W = np.linalg.solve(A, B)
-    H1 = np.concatenate([H, np.ones((P, N, 1))], axis=2)
     Z = np.matmul(H1, W)
     Zf = Z
     if loo:  # leverages l_n = h1_n^T A^-1 h1_n, the diagonal of the ridge's hat matrix
@@ -121,12 +119,8 @@ def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: floa
         W, Z, Zf = W * s, Z * s, Zf * s
     out = "softmax" if y is not None else "linear"
     target = y if y is not None else T
-    losses = _loss(out, Z, target)
-    losses = np.where(np.isfinite(losses), losses, np.inf)
-    if not loo:
-        return W, losses, losses
-    fitness = _loss(out, Zf, target)
-    return W, losses, np.where(np.isfinite(fitness), fitness, np.inf)
+    losses = _finite_or_inf(_loss(out, Z, target))
+    return W, losses, _finite_or_inf(_loss(out, Zf, target)) if loo else losses
 
 
 def solve_readouts(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,4 +146,4 @@ def solve_readouts(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, n
     labels = np.zeros(1, np.int64) if y is None else np.ascontiguousarray(y, dtype=np.int64)
     _numba_pool.run(readout_work, P, (Z, code, np.asarray(ab, Z.dtype), np.ascontiguousarray(T.T), labels,
                                       float(args[0]), y is not None, args[1], args[2], W, losses, fitness), ev.n_jobs)
-    return W, np.where(np.isfinite(losses), losses, np.inf), np.where(np.isfinite(fitness), fitness, np.inf)
+    return W, _finite_or_inf(losses), _finite_or_inf(fitness)
