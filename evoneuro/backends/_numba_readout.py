@@ -202,7 +202,7 @@ def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperatu
     Ht = np.empty((m, N))
     V = np.empty((m, N))
     Zt = np.empty((K, N))
-    Zf = np.empty((K, N))  # the logits the fitness sees: leave-one-out ones with loo
+    Zloo = np.empty((K, N))
     U = np.empty((K, N), np.float32)
     lev, picked = np.empty(N), np.empty(N)
     norm, mean, second = np.empty(N), np.empty(N), np.empty(N)
@@ -231,14 +231,15 @@ def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperatu
                 c = Wp[i, k]
                 for n in range(N):
                     Zt[k, n] += c * Ht[i, n]
-        Zf[:] = Zt
+        Zf = Zt  # the logits the fitness sees: the leave-one-out ones with loo
         if loo:
             _leverages(A, Ht, V, lev)
             for n in range(N):
                 lev[n] = min(lev[n], 1.0 - 1e-12)
             for k in range(K):
                 for n in range(N):
-                    Zf[k, n] = (Zt[k, n] - lev[n] * Tt[k, n]) / (1.0 - lev[n])
+                    Zloo[k, n] = (Zt[k, n] - lev[n] * Tt[k, n]) / (1.0 - lev[n])
+            Zf = Zloo
         s = 1.0
         if softmax and temperature:
             for n in range(N):
