@@ -37,7 +37,11 @@ def oracle_logits(net, theta, x):
         h, c, states = np.zeros(H), np.zeros(H), []
         for xt in inp:
             pre = {k: xt @ Wi[k] + h @ Wh[k] + bb[k] for k in layer}
-            if net.cell == "elman":
+            if net.update == "sequential":  # unit j reads the units before it at this step
+                h = h.copy()
+                for j in range(H):
+                    h[j] = act(xt @ Wi["h"][:, j] + h @ Wh["h"][:, j] + bb["h"][j])
+            elif net.cell == "elman":
                 h = act(pre["h"])
             elif net.cell == "lstm":
                 c = sig(pre["f"]) * c + sig(pre["i"]) * act(pre["g"])
@@ -71,10 +75,10 @@ def oracle_loss(net, theta, X, y, lengths):
 
 
 def make(cell, act, output, readout, hidden=(3, 2), d=2, K=3, N=4, T=5, masked=True,
-         self_connections=True, seed=0, scale=0.3):
+         self_connections=True, seed=0, scale=0.3, update="parallel"):
     rng = np.random.default_rng(seed)
     net = en.RNN(d, hidden, K, cell=cell, activation=act, output=output, readout=readout,
-                 self_connections=self_connections)
+                 self_connections=self_connections, update=update)
     theta = net.init(rng) + rng.normal(scale=scale, size=net.n_params)
     X = rng.normal(size=(N, T, d))
     shape = (N,) if readout == "last" else (N, T)

@@ -13,6 +13,10 @@ and ``dL/dc`` of the step's outputs, adds the step's ``dL/dWh`` into ``GWh`` and
 ``dL/dz`` (whose sum over steps gives ``dL/db`` and, against the inputs, ``dL/dW_i``) and
 the gradients flowing to the previous step. Checked against finite differences in
 ``tests/test_rnn.py``.
+
+The Elman cell has a second form for ``update="sequential"`` (keys ``"elman-sequential"``):
+a Python loop over the units inside the step, meant for the few-unit nets of the classic
+papers.
 """
 
 from __future__ import annotations
@@ -40,6 +44,37 @@ def elman_backward(dh, dc, cache, Wh, GWh, act, xp):
     dz = dh * act.derivative(z, y, xp)
     GWh += xp.matmul(_T(h), dz)
     return dz, xp.matmul(dz, _T(Wh)), None
+
+
+# --- Elman, units in index order: unit j reads h_new[:j] (this step) and h[j:] (the last) ---
+
+
+def _lower(Wh, xp):
+    """Mask of the rows ``i >= j`` of ``Wh``: the previous step's part (the rest: this step's)."""
+    return xp.tril(xp.ones(Wh.shape[-2:], dtype=Wh.dtype))
+
+
+def elman_sequential_forward(a, h, c, Wh, act, xp):
+    z = a + xp.matmul(h, Wh * _lower(Wh, xp))
+    h_new = xp.empty_like(z)
+    for j in range(z.shape[-1]):
+        if j:
+            z[..., j:j + 1] += xp.matmul(h_new[..., :j], Wh[..., :j, j:j + 1])
+        h_new[..., j] = act(z[..., j], xp)
+    return h_new, None, (z, h_new, h), z
+
+
+def elman_sequential_backward(dh, dc, cache, Wh, GWh, act, xp):
+    z, y, h = cache
+    deriv = act.derivative(z, y, xp)
+    dh, dz = dh.copy(), xp.empty_like(dh)
+    for j in range(z.shape[-1] - 1, -1, -1):  # unit j's dh is complete once every later unit is done
+        dz[..., j] = dh[..., j] * deriv[..., j]
+        if j:
+            dh[..., :j] += xp.matmul(dz[..., j:j + 1], _T(Wh[..., :j, j:j + 1]))
+    lower = _lower(Wh, xp)
+    GWh += xp.matmul(_T(h), dz) * lower + xp.matmul(_T(y), dz) * (1.0 - lower)
+    return dz, xp.matmul(dz, _T(Wh * lower)), None
 
 
 # --- LSTM: i, f, o = σ(z_i, z_f, z_o), g = φ(z_g); c = f c + i g; h = o φ(c) ----------------
@@ -96,5 +131,7 @@ def gru_backward(dh, dc, cache, Wh, GWh, act, xp):
     return xp.concatenate([dzg, dzn], axis=-1), dh_prev, None
 
 
-FORWARD = {"elman": elman_forward, "lstm": lstm_forward, "gru": gru_forward}
-BACKWARD = {"elman": elman_backward, "lstm": lstm_backward, "gru": gru_backward}
+FORWARD = {"elman": elman_forward, "lstm": lstm_forward, "gru": gru_forward,
+           "elman-sequential": elman_sequential_forward}
+BACKWARD = {"elman": elman_backward, "lstm": lstm_backward, "gru": gru_backward,
+            "elman-sequential": elman_sequential_backward}

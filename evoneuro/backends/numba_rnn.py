@@ -2,8 +2,9 @@
 
 :class:`~evoneuro.backends.numba_backend.NumbaBackend` hands a net of kind ``"rnn"`` here
 when :func:`supports` says the kernels cover it (every cell, activation, output and
-readout, stacked layers and masked self-connections: today all of them). Results agree
-with the NumPy reference (:mod:`evoneuro.backends.rnn_array`) to rounding.
+readout, stacked layers and masked self-connections; not ``update="sequential"``, whose
+few-unit nets run the reference). Results agree with the NumPy reference
+(:mod:`evoneuro.backends.rnn_array`) to rounding.
 
 Like the MLP kernels, ``loss_and_grad`` splits the sequences into a number of groups
 that depends on ``N`` only and adds the groups' gradients in a fixed order, so results
@@ -29,7 +30,7 @@ OUTPUTS = {"softmax": SOFTMAX, "sigmoid": SIGMOID_OUTPUT, "linear": LINEAR}
 def supports(net) -> bool:
     """Whether the recurrent kernels cover ``net`` (else the backend runs the reference)."""
     return (getattr(net, "kind", None) == "rnn" and net.cell in CELLS and net.output in OUTPUTS
-            and all(a.name in ACT_CODES for a in net.activations))
+            and net.update == "parallel" and all(a.name in ACT_CODES for a in net.activations))
 
 
 def n_groups(n_samples: int) -> int:

@@ -30,6 +30,11 @@ def _recurrent(net, l, Theta, xp):
     return Wh if mask is None else Wh * xp.asarray(mask, dtype=Wh.dtype)
 
 
+def _cell(net, table):
+    """The cell functions of ``net`` in ``table`` (:data:`.cells.FORWARD` or ``BACKWARD``)."""
+    return table[net.cell if net.update == "parallel" else f"{net.cell}-{net.update}"]
+
+
 def _project(inp, W, xp):
     """``(N, T, d)`` shared or ``(P, N, T, d)`` inputs times ``W (P, d, f)``: ``(P, N, T, f)``."""
     N, T, d = inp.shape[-3:]
@@ -41,7 +46,7 @@ def _layer_forward(net, l, Theta, inp, xp, keep: bool, want_z: bool):
     """States ``(P, N, T, H)`` of recurrent layer ``l``, the per-step caches, and its ``z``."""
     A = _project(inp, net.input_weights(l, Theta), xp)
     A += net.layers[l].bias(Theta)[:, None, None, :]
-    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], FORWARD[net.cell]
+    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], _cell(net, FORWARD)
     P, N, T = A.shape[:3]
     h = xp.zeros((P, N, net.hidden[l]), dtype=A.dtype)  # initial state 0
     c = xp.zeros_like(h)
@@ -171,7 +176,7 @@ def _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp: bool, on_
 
     Returns ``dL/d(input)`` ``(P, N, T, d)`` for the layer below (None for the first).
     """
-    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], BACKWARD[net.cell]
+    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], _cell(net, BACKWARD)
     P, N, T, H = dhs.shape
     GWh = xp.zeros_like(Wh)
     dZ = xp.empty((P, N, T, Wh.shape[-1]), dtype=dhs.dtype)

@@ -21,6 +21,11 @@ Equations (``σ`` the logistic sigmoid, ``φ`` the layer's ``activation``, initi
     lstm   i, f, o = σ(.), g = φ(.);  c = f⊙c + i⊙g;  h = o⊙φ(c)     (no peepholes)
     gru    r, z = σ(.);  n = φ(x W_in + (r⊙h) W_hn + b_n);  h = (1-z)⊙n + z⊙h
 
+``update="sequential"`` (Elman only) updates a layer's units in index order within a step
+(Gauss-Seidel): unit ``j`` reads units ``i < j`` at the current step and ``i >= j`` at the
+previous one, ``h_j = φ(x W_i[:, j] + h_new[:j] W_h[:j, j] + h[j:] W_h[j:, j] + b_j)``, as
+in the classic fully recurrent nets whose output unit reads the hidden units' current values.
+
 GRU follows Cho et al. (2014): the reset gate scales the state *before* the recurrent
 product (cuDNN/PyTorch apply it after, with a second bias).
 
@@ -52,6 +57,7 @@ GATES: dict[str, tuple[str, ...]] = {"elman": ("h",), "lstm": ("i", "f", "g", "o
 CANDIDATE = {"elman": "h", "lstm": "g", "gru": "n"}  # the gate that carries φ, not σ
 OUTPUTS = ("softmax", "sigmoid", "linear")
 READOUTS = ("last", "all")
+UPDATES = ("parallel", "sequential")
 SCHEMES = ("glorot", "orthogonal", "identity", "critical")
 
 
@@ -88,6 +94,10 @@ class RNN(Network):
         ``False`` zeroes the diagonal of every gate's recurrent matrix in the computation
         (the classic "no self-recurrence" nets). Those parameters stay in the vector, with
         no effect and zero gradient.
+    update : {"parallel", "sequential"}, default="parallel"
+        ``parallel``: every unit reads the previous step's states. ``sequential`` (Elman
+        only): units are updated in index order, unit ``j`` reading units ``i < j`` at the
+        current step (module docstring); same layout and parameters.
 
     Attributes
     ----------
@@ -117,6 +127,7 @@ class RNN(Network):
 
     kind = "rnn"
     sample_axes = 2  # a budget counts every step of every sequence
+    update = "parallel"  # what nets pickled before the option read
 
     def __init__(
         self,
@@ -128,6 +139,7 @@ class RNN(Network):
         output: str = "softmax",
         readout: str = "last",
         self_connections: bool = True,
+        update: str = "parallel",
     ) -> None:
         self.n_inputs = check_size(n_inputs, "n_inputs")
         self.n_outputs = check_size(n_outputs, "n_outputs")
@@ -144,6 +156,9 @@ class RNN(Network):
         if not isinstance(self_connections, (bool, np.bool_)):
             raise TypeError(f"self_connections must be a bool, got {self_connections!r}")
         self.self_connections = bool(self_connections)
+        self.update = _choice(update, "update", UPDATES)
+        if self.update == "sequential" and self.cell != "elman":
+            raise ValueError(f"update='sequential' needs cell='elman', got cell={self.cell!r}")
         self.activations: tuple[Activation, ...] = get_activations(activation, len(self.hidden))
         self.sizes = (self.n_inputs, *self.hidden, self.n_outputs)
         self.gates = GATES[self.cell]
@@ -159,12 +174,14 @@ class RNN(Network):
         acts = sorted({str(a) for a in self.activations})
         act = acts[0] if len(acts) == 1 else [str(a) for a in self.activations]
         extra = "" if self.self_connections else ", self_connections=False"
+        extra += "" if self.update == "parallel" else f", update={self.update!r}"
         return (f"RNN(n_inputs={self.n_inputs}, hidden={self.hidden}, n_outputs={self.n_outputs}, "
                 f"cell={self.cell!r}, activation={act!r}, output={self.output!r}, "
                 f"readout={self.readout!r}{extra})")
 
     def _key(self) -> tuple:
-        return (self.sizes, self.cell, self.activations, self.output, self.readout, self.self_connections)
+        return (self.sizes, self.cell, self.activations, self.output, self.readout, self.self_connections,
+                self.update)
 
     @property
     def n_recurrent(self) -> int:
@@ -199,7 +216,7 @@ class RNN(Network):
                              f"readout='last' and a softmax or linear output, got {self!r}")
         H = self.hidden[-1]
         cut = RNN(self.n_inputs, self.hidden, H, cell=self.cell, activation=list(self.activations), output="linear",
-                  readout="last", self_connections=self.self_connections)
+                  readout="last", self_connections=self.self_connections, update=self.update)
         return cut, np.concatenate([np.eye(H).ravel(), np.zeros(H)]), False
 
     def recurrent_mask(self, l: int) -> np.ndarray | None:
