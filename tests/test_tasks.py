@@ -66,8 +66,10 @@ def test_parity_and_two_sequence_targets():
     bits = np.sign(X[..., 0])
     np.testing.assert_array_equal((bits == 1).sum(axis=1) % 2, y[:, 0])
     assert np.abs(np.abs(X[X != 0]) - 1).max() <= 0.2
-    assert task.net.output == "sigmoid" and task.net.activations[0].name == "sigmoid"
-    assert not parity(hidden=2, self_connections=False, n_train=2, n_test=2, random_state=0).net.self_connections
+    assert task.net.output == "linear" and task.net.activations[0].name == "sigmoid"
+    elman = parity(hidden=3, self_connections=False, n_train=2, n_test=2, random_state=0, architecture="elman")
+    assert elman.net.hidden == (3,) and not elman.net.self_connections and elman.free is None
+    assert elman.net.output == "sigmoid" and elman.net.update == "parallel"
     task = two_sequence(1, 10, 2, 30, 40, random_state=0)
     np.testing.assert_array_equal(task.X_train[:, 0, 0] > 0, task.y_train[:, 0] == 1)
     out = np.where(task.y_train == 1, 0.95, 0.05)[None]
@@ -130,3 +132,55 @@ def test_random_search_uniform_box():
         RandomSearch(distribution="uniform", low=0, high=1).initialize(np.zeros(2), np.random.default_rng(0))
     with pytest.raises(ValueError, match="low and high"):
         RandomSearch(mode="global", distribution="uniform").initialize(np.zeros(2), np.random.default_rng(0))
+
+
+def _a1_solution(task):
+    """A hand-built parity net of A1's form: h = AND(bit, o_prev), o = XOR(bit, o_prev) (w_hh = 0)."""
+    theta = task.fixed.copy()
+    units = task.net.unflatten(theta)[0]["h"]  # columns (h, o); rows of W_h: from h, from o
+    units["W_i"][...], units["W_h"][...], units["b"][...] = [[10.0, 10.0]], [[0.0, -40.0], [20.0, 20.0]], [-20.0, 0.0]
+    return theta
+
+
+def test_parity_architectures_a1_and_a2():
+    a1, a2 = (parity(40, 40, 100, 120, architecture=a, random_state=0) for a in ("A1", "A2"))
+    assert a1.net == a2.net and a1.net.update == "sequential" and a1.net.hidden == (2,)
+    assert a1.free.sum() == 8 and a2.free.sum() == 7 and a1.params["architecture"] == "A1"
+    W, b = a1.net.unflatten(a1.fixed)[-1]
+    np.testing.assert_array_equal(W, [[0.0], [1.0]])  # the output is unit o itself
+    assert b == 0 and not a1.free[a1.net.layers[-1].w_start:].any()  # the readout is pinned
+    free_h = a2.net.unflatten(a2.free.astype(float))[0]["h"]
+    np.testing.assert_array_equal(free_h["W_h"], [[0, 1], [1, 1]])  # w_hh pinned, to 0
+    assert a2.net.unflatten(a2.fixed)[0]["h"]["W_h"][0, 0] == 0
+    for task in (a1, a2):
+        theta = _a1_solution(task)
+        assert task.solved(theta) and task.solved(theta, "test")
+        assert task.solved(theta[None])[0]
+        out = task.predict(theta)[0, :, 0]
+        assert np.abs(out - task.y_train[:, 0]).max() < 1e-3
+        wrong = theta.copy()
+        task.net.unflatten(wrong)[0]["h"]["W_h"][0, 1] = 0.0  # o no longer reads h: not parity
+        assert not task.solved(wrong)
+    noisy = parity(40, 40, 100, 120, input_noise=0.2, random_state=0)
+    assert noisy.solved(_a1_solution(noisy))
+    assert parity(2, 2, architecture="a1", hidden=1, random_state=0).net == a1.net
+
+
+def test_parity_guessing_a2_short_sequences():
+    task = parity(20, 20, 50, 60, architecture="A2", random_state=0)
+    res = guess(task, 20_000, random_state=0)
+    assert res.trials is not None and res.solved_test
+    assert res.theta[~task.free].tolist() == task.fixed[~task.free].tolist() and task.solved(res.theta)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"architecture": "A3"}, r"architecture must be one of \['A1', 'A2', 'elman'\], got 'A3'"),
+    ({"architecture": None}, "architecture must be one of"),
+    ({"hidden": 2}, r"hidden must be None or 1 for architecture='A1'"),
+    ({"hidden": 3, "architecture": "A2"}, "hidden must be None or 1 for architecture='A2'"),
+    ({"self_connections": False}, "self_connections applies to architecture='elman' only"),
+    ({"self_connections": True, "architecture": "A2"}, "self_connections applies to architecture='elman'"),
+])
+def test_parity_bad_architecture(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        parity(2, 2, 5, 6, random_state=0, **kwargs)

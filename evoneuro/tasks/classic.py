@@ -9,7 +9,10 @@ and the search stopped at the first weight vector that gets every training seque
 right. Sequences are padded with zeros to the longest; ``lengths`` marks the real ends.
 
 Published trials to solution (mean over runs): latch I 6 (40 runs), latch II 22,
-parity 2,906 (architecture A1, n = 1) and 250 (A2 without hidden self-connections).
+parity 2,906 (architecture A1, n = 1), 250 (A2, without the hidden unit's
+self-connection) and 41,400 (A1 with input noise U(-0.2, 0.2)). :func:`parity` builds A1
+and A2 (the output unit reads the hidden unit's current value:
+``RNN(update="sequential")``); ``benchmarks/guessing.py`` compares.
 
 References
 ----------
@@ -58,13 +61,15 @@ def _split(make, n_train: int, n_test: int, rng):
 
 
 def _set(free_names: list, net: RNN, values: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``free`` mask and ``fixed`` vector of a one-unit Elman net from named views.
+    """``free`` mask and ``fixed`` vector of a one-layer Elman net from named views.
 
     Names: ``"W_i"``, ``"W_h"``, ``"b"`` (or ``(name, index)`` for part of one) and
-    ``"W_out"``, ``"b_out"`` for the readout.
+    ``"W_out"``, ``"b_out"`` for the readout. What ``values`` names is pinned, even inside
+    a free name.
     """
     fixed, free = np.zeros(net.n_params), np.zeros(net.n_params)
-    for vec, items in ((fixed, values.items()), (free, ((k, 1.0) for k in free_names))):
+    for vec, items in ((fixed, values.items()), (free, ((k, 1.0) for k in free_names)),
+                       (free, ((k, 0.0) for k in values))):
         layers = net.unflatten(vec)
         for key, value in items:
             name, index = key if isinstance(key, tuple) else (key, slice(None))
@@ -205,32 +210,73 @@ def two_sequence(n_relevant: int = 1, n_train: int = 100, n_test: int = 100, min
 
 
 def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_length: int = 600,
-           input_noise: float = 0.0, hidden: int = 2, self_connections: bool = True,
-           random_state=None) -> Task:
+           input_noise: float = 0.0, hidden: int | None = None, self_connections: bool | None = None,
+           random_state=None, *, architecture: str = "A1") -> Task:
     """Parity: is the number of 1.0s in a sequence of -1.0s and 1.0s odd?
 
-    Target at the sequence end 1.0 (odd) or 0.0 (even), sigmoid units and a sigmoid
-    output, every weight free in [-100, 100], solved when every training sequence ends
-    within 0.1 of its target. ``input_noise`` adds U(-a, a) noise to every element
-    (Bengio et al. 1994 use 0.2).
+    Target at the sequence end 1.0 (odd) or 0.0 (even), sigmoid units, every free weight
+    in [-100, 100], solved when every training sequence ends within 0.1 of its target.
+    ``input_noise`` adds U(-a, a) noise to every element (Bengio et al. 1994 use 0.2).
 
-    The paper's architecture A1 (n = 1: 2,906 trials) cannot be built from
-    :class:`~evoneuro.RNN`: its output unit is itself recurrent and feeds the hidden unit,
-    and it reads the hidden unit's *current* activation; one recurrent unit and a
-    readout cannot hold parity at all (one monotone state cannot flip and hold with the
-    input), so the default is the smallest Elman net that can, two sigmoid units and a
-    sigmoid readout. Guessing it takes far more trials than A1; see
-    ``benchmarks/guessing.py``.
+    Architectures (``architecture``):
+
+    - **A1**, the paper's (n = 1 hidden unit): a hidden unit ``h`` and an output unit
+      ``o``, fully connected and both recurrent, the output reading the hidden unit's
+      *current* value::
+
+          h_t = σ(w_hx x_t + w_hh h_{t-1} + w_ho o_{t-1} + b_h)
+          o_t = σ(w_ox x_t + w_oh h_t + w_oo o_{t-1} + b_o)
+
+      An ``RNN(1, hidden=2, activation="sigmoid", output="linear", update="sequential")``
+      with units ``(h, o)``; its readout is pinned to ``W = [0, 1], b = 0`` by
+      :attr:`~evoneuro.tasks.Task.free` and :attr:`~evoneuro.tasks.Task.fixed`, so the
+      output is ``o`` itself. 8 free weights.
+    - **A2**: A1 without the hidden unit's self-connection (``w_hh`` pinned to 0); 7 free.
+    - **elman**: an Elman layer of ``hidden`` sigmoid units (default 2; one cannot hold
+      parity) and a sigmoid readout, every weight free; ``self_connections=False`` drops
+      every unit's self-connection. Not the paper's: it takes far more guesses.
+
+    Parameters
+    ----------
+    n_train, n_test : int, default=100
+    min_length, max_length : int, default=500, 600
+        Lengths drawn uniformly in ``[min_length, max_length]``.
+    input_noise : float, default=0.0
+        Half-width ``a`` of the uniform noise added to every element.
+    hidden : int or None
+        Units of the ``elman`` net (default 2); A1 and A2 have one hidden unit (None or 1).
+    self_connections : bool or None
+        ``elman`` only (default True); A1 and A2 take None.
+    random_state : int, Generator or None
+    architecture : {"A1", "A2", "elman"}, default="A1"
 
     Examples
     --------
     >>> import numpy as np
     >>> from evoneuro.tasks import parity
-    >>> task = parity(n_train=6, n_test=2, min_length=4, max_length=7, random_state=0)
+    >>> task = parity(n_train=20, n_test=20, min_length=30, max_length=40, random_state=0)
     >>> X, y, lengths = task.data("train")
     >>> bool((((X[..., 0] == 1).sum(axis=1) % 2) == y[:, 0]).all()), np.unique(X[X != 0]).tolist()
     (True, [-1.0, 1.0])
+    >>> int(task.free.sum()), int(parity(n_train=2, n_test=2, architecture="A2", random_state=0).free.sum())
+    (8, 7)
+    >>> theta = task.fixed.copy()
+    >>> units = task.net.unflatten(theta)[0]["h"]  # columns (h, o): h = AND(bit, o_prev), o = XOR
+    >>> units["W_i"][...], units["b"][...] = [[10.0, 10.0]], [-20.0, 0.0]
+    >>> units["W_h"][...] = [[0.0, -40.0],     # from h: w_hh, w_oh
+    ...                      [20.0, 20.0]]     # from o: w_ho, w_oo
+    >>> task.solved(theta), task.solved(theta, "test")
+    (True, True)
     """
+    arch = {"a1": "A1", "a2": "A2", "elman": "elman"}.get(architecture.lower() if isinstance(architecture, str) else "")
+    if arch is None:
+        raise ValueError(f"architecture must be one of ['A1', 'A2', 'elman'], got {architecture!r}")
+    if arch != "elman" and hidden not in (None, 1):
+        raise ValueError(f"hidden must be None or 1 for architecture={arch!r} (the paper's n = 1 hidden "
+                         f"unit); use architecture='elman' for more, got hidden={hidden!r}")
+    if arch != "elman" and self_connections is not None:
+        raise ValueError(f"self_connections applies to architecture='elman' only (A1 keeps every "
+                         f"self-connection, A2 drops the hidden unit's), got {self_connections!r}")
     rng = _rng(random_state)
 
     def make(n, rng):
@@ -242,8 +288,17 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
         return _pad(X, lengths)[:, :, None], y[:, None], lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = _split(make, n_train, n_test, rng)
-    net = RNN(1, hidden=hidden, n_outputs=1, activation="sigmoid", output="sigmoid",
-              self_connections=self_connections)
-    return Task("parity", Xtr, ytr, Xte, yte, ltr, lte, net, within(0.1), 100.0, None, None,
+    if arch == "elman":
+        hidden = 2 if hidden is None else hidden
+        self_connections = True if self_connections is None else self_connections
+        net = RNN(1, hidden=hidden, n_outputs=1, activation="sigmoid", output="sigmoid",
+                  self_connections=self_connections)
+        free = fixed = None
+    else:
+        net = RNN(1, hidden=2, n_outputs=1, activation="sigmoid", output="linear", update="sequential")
+        pinned = {"W_out": [[0.0], [1.0]]} | ({("W_h", (0, 0)): 0.0} if arch == "A2" else {})
+        free, fixed = _set(["W_i", "W_h", "b"], net, pinned)
+    return Task("parity", Xtr, ytr, Xte, yte, ltr, lte, net, within(0.1), 100.0, free, fixed,
                 {"n_train": n_train, "n_test": n_test, "min_length": min_length, "max_length": max_length,
-                     "input_noise": input_noise, "hidden": hidden, "self_connections": self_connections}, _GUESSING)
+                 "input_noise": input_noise, "architecture": arch, "hidden": hidden,
+                 "self_connections": self_connections}, _GUESSING)
