@@ -84,7 +84,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--depths", type=lambda s: [int(v) for v in s.split(",")], default=None,
                    help="depth sweep, e.g. 2,5,10,20 (width = first --hidden width)")
     p.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto",
-                   help="rows per step; auto = the full batch for Rprop and PSO, 256 for the others")
+                   help="rows per step; auto = the full batch for Rprop, PSO and random search, 256 for the others")
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "numba", "cupy"], help="evaluator backend")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
     p.add_argument("--n-jobs", type=_n_jobs, default=None, help="threads; default: the CPUs this process may use")

@@ -306,7 +306,8 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
         Equal budget per run: sample-forward evaluations (the default, 3e7, is the same
         on any machine, busy or idle) and/or wall-clock seconds (for timing studies).
     batch_size : int, "auto" or None
-        Rows per step; ``"auto"`` is the estimators' default (full batch for Rprop, 256 else).
+        Rows per step; ``"auto"`` is the estimators' default (full batch for Rprop, PSO
+        and random search, 256 else).
     seeds : int
         Runs per optimizer; seed ``s`` fixes the initial weights and the optimizer's randomness.
     depths : sequence of int or None

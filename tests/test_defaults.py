@@ -87,7 +87,7 @@ def test_spreads_scale_with_the_start_and_the_user_wins():
 
 
 def test_default_batch_size():
-    assert default_batch_size("irprop-", 10_000) is None
+    assert default_batch_size("irprop-", 10_000) is None and default_batch_size("random", 10_000) is None
     assert default_batch_size("adam", 10_000) == 256 and default_batch_size("adam", 200) is None
 
 

@@ -306,8 +306,9 @@ PARAMETERS_DOC = """\
     batch_size : int, "auto" or None, default="auto"
         Rows per step, shared by the whole population. ``"auto"``: 256 (the full batch
         below that), but the full batch for the Rprop family, whose sign-based steps
-        minibatch noise breaks, and for PSO, whose remembered bests it biases (see
-        :mod:`evoneuro.defaults`); ``None``: always the full batch.
+        minibatch noise breaks, for PSO, whose remembered bests it biases, and for
+        ``random``, whose success rule it inflates (see :mod:`evoneuro.defaults`);
+        ``None``: always the full batch.
     max_iter : int or None, default=None
         Optimizer steps per ``fit`` (one minibatch and one generation each, not epochs).
         When ``max_iter``, ``max_evals`` and ``max_time`` are all None, a fit takes
