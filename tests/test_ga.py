@@ -57,7 +57,7 @@ def test_blend_children_lie_in_the_widened_interval():
     opt = GA(popsize=4, n_elite=0, cxpb=1.0, indpb=0.0, alpha=0.5, dtype="float64")
     opt.initialize(np.zeros(50), np.random.default_rng(0))
     parents = np.stack([np.zeros(50), np.ones(50), np.zeros(50), np.ones(50)])
-    children = opt._vary(parents.copy())
+    children = opt._vary(parents.copy(), np.zeros(0, np.int64), np.arange(4))  # no elites, parents in order
     assert children.min() >= -0.5 - 1e-12 and children.max() <= 1.5 + 1e-12
     np.testing.assert_allclose(children[0] + children[1], 1.0)  # cxBlend keeps the pair's sum
 
@@ -84,3 +84,49 @@ def test_same_seed_same_run_and_pickle_resume():
         np.testing.assert_array_equal(u[0], v[0])
         assert u[1] == v[1]
         np.testing.assert_array_equal(u[2], v[2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("popsize, n_elite", [(12, 2), (11, 2), (8, 0)])
+def test_fused_blend_is_the_numpy_formula_bit_for_bit(dtype, popsize, n_elite):
+    """The one-pass kernel writes the same population as cxBlend + mutGaussian on arrays:
+    the same draws, in the same order, and the same float operations."""
+    import copy
+
+    from deap import creator
+
+    opt = GA(popsize=popsize, n_elite=n_elite, cxpb=0.7, indpb=0.2, sigma0=1.0, dtype=dtype)
+    opt.initialize(np.linspace(-1, 1, 30), np.random.default_rng(5))
+    t = np.dtype(dtype).type
+    losses = np.random.default_rng(6).random(popsize)
+    for _ in range(4):
+        Theta = opt.ask().copy()
+        state, py_state = copy.deepcopy(opt.rng.bit_generator.state), opt._random_state
+        opt.tell(Theta, losses)
+        # the reference: DEAP's tournaments replayed from the same state, then the NumPy
+        # expressions the kernel replaced, on the same draws
+        population = []
+        for i, loss in enumerate(losses):
+            ind = creator.EvoneuroIndividual()
+            ind.index, ind.fitness.values = i, (float(loss),)
+            population.append(ind)
+        outside = random.getstate()
+        random.setstate(py_state)
+        parents = [ind.index for ind in tools.selTournament(population, popsize - n_elite, opt._tournsize)]
+        random.setstate(outside)
+        ref_rng = np.random.default_rng()
+        ref_rng.bit_generator.state = state
+        children = Theta[parents]
+        m, n = children.shape
+        pairs = np.flatnonzero(ref_rng.random(m // 2) < 0.7)
+        if pairs.size:
+            a, b = children[2 * pairs], children[2 * pairs + 1]
+            u = opt._uniform.rows(ref_rng, pairs.size)
+            u = (u * t(2.0) - t(0.5)) * (b - a)
+            children[2 * pairs], children[2 * pairs + 1] = a + u, b - u
+        count = ref_rng.binomial(m * n, 0.2)
+        where = ref_rng.integers(0, m * n, size=count)
+        flat = children.reshape(-1)
+        flat[where] += (0.02 * ref_rng.standard_normal(count)).astype(dtype)
+        elite = np.argsort(losses, kind="stable")[:n_elite]
+        np.testing.assert_array_equal(opt.ask(), np.concatenate([Theta[elite], children]))

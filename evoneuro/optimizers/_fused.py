@@ -38,3 +38,41 @@ def pso_update(X, V, pbest, g, table, o1, o2, w, c1, c2, vmax, clip, X_new):
                 Vp[j] = min(max(Vp[j], -vmax), vmax)
         for j in range(n):
             Np[j] = Xp[j] + Vp[j]
+
+
+@njit(cache=True, nogil=True)
+def ga_blend(Theta, elite, parents, crossed, table, offsets, c1, c2, out):
+    """The GA's next population before mutation, in one pass: elites, then blend-crossed children.
+
+    ``out[:e] = Theta[elite]``; child ``i`` of pair ``k = i // 2`` starts as
+    ``Theta[parents[i]]``; where ``crossed[k]``, with ``a, b`` the pair's parents and
+    ``u = table[offsets[k]:offsets[k] + n]``, ``u' = (u c1 - c2)(b - a)``, the children are
+    ``a + u'`` and ``b - u'`` (``deap.tools.cxBlend`` with ``c1 = 1 + 2 alpha``,
+    ``c2 = alpha``), in the float32 operations and order of the NumPy code they replace.
+    An odd last child is copied.
+    """
+    P, n = out.shape
+    e = elite.shape[0]
+    for r in range(e):
+        src, dst = Theta[elite[r]], out[r]
+        for j in range(n):
+            dst[j] = src[j]
+    m = parents.shape[0]
+    for k in range(m // 2):
+        a, b = Theta[parents[2 * k]], Theta[parents[2 * k + 1]]
+        ca, cb = out[e + 2 * k], out[e + 2 * k + 1]
+        if crossed[k]:
+            o = offsets[k]
+            u = table[o:o + n]
+            for j in range(n):
+                w = (u[j] * c1 - c2) * (b[j] - a[j])
+                ca[j] = a[j] + w
+                cb[j] = b[j] - w
+        else:
+            for j in range(n):
+                ca[j] = a[j]
+                cb[j] = b[j]
+    if m % 2:
+        src, dst = Theta[parents[m - 1]], out[e + m - 1]
+        for j in range(n):
+            dst[j] = src[j]

@@ -191,8 +191,7 @@ class GA(Optimizer):
         elite = np.argsort(losses, kind="stable")[: max(self._n_elite, 1)]
         self._x = np.array(Theta[elite[0]], dtype=np.float64)
         chosen = self._select(population, self._P - self._n_elite)
-        children = self._vary(Theta[[ind.index for ind in chosen]])
-        self._pop = np.concatenate([Theta[elite[: self._n_elite]], children])
+        self._pop = self._vary(Theta, elite[: self._n_elite], np.array([ind.index for ind in chosen]))
 
     def _select(self, population: list, k: int) -> list:
         outside = random.getstate()
@@ -203,31 +202,46 @@ class GA(Optimizer):
             self._random_state = random.getstate()
             random.setstate(outside)
 
-    def _vary(self, parents: np.ndarray) -> np.ndarray:
-        """Crossover of consecutive pairs, then Gaussian mutation; returns new children."""
-        children = parents  # a fresh array (fancy indexing copied it)
-        m, n = children.shape
+    def _vary(self, Theta: np.ndarray, elite: np.ndarray, parents: np.ndarray) -> np.ndarray:
+        """The next population: ``Theta[elite]``, then the children of ``Theta[parents]``
+        after crossover of consecutive pairs and Gaussian mutation (a new array)."""
+        m, n = parents.size, Theta.shape[1]
         t = self._dtype.type
-        pairs = np.flatnonzero(self.rng.random(m // 2) < self._params["cxpb"])
-        if pairs.size and self._params["crossover"] != "none":
-            a, b = children[2 * pairs], children[2 * pairs + 1]
-            u = self._uniform.rows(self.rng, pairs.size)
-            if self._params["crossover"] == "blend":
-                # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
-                u *= t(1 + 2 * self._alpha)
-                u -= t(self._alpha)
-                u *= b - a
-                children[2 * pairs], children[2 * pairs + 1] = a + u, b - u
-            else:
-                # cxSimulatedBinary: spread factor beta from u, children mean-preserving
-                e = 1.0 / (self._eta + 1.0)
-                beta = np.where(u <= 0.5, (2 * u) ** e, (0.5 / (1 - u)) ** e).astype(self._dtype)
-                half_sum, half_diff = t(0.5) * (a + b), t(0.5) * beta * (a - b)
-                children[2 * pairs], children[2 * pairs + 1] = half_sum + half_diff, half_sum - half_diff
+        crossed = self.rng.random(m // 2) < self._params["cxpb"]
+        kind = self._params["crossover"] if crossed.any() else "none"
+        if kind == "sbx":
+            pop = np.concatenate([Theta[elite], Theta[parents]])
+            self._sbx(pop[len(elite):], np.flatnonzero(crossed))
+        else:
+            # one fused pass (evoneuro.optimizers._fused): the elites and the blend-crossed
+            # children are written straight into the new population, the uniform noise read
+            # from the table in place; the same float32 operations as cxBlend on arrays
+            from evoneuro.optimizers._fused import ga_blend
+
+            if kind == "none":
+                crossed[:] = False
+            offsets = np.zeros(m // 2, dtype=np.int64)
+            if crossed.any():
+                offsets[crossed] = self._uniform.offsets(self.rng, int(crossed.sum()))
+            pop = np.empty((len(elite) + m, n), dtype=self._dtype)
+            # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
+            ga_blend(np.ascontiguousarray(Theta), elite, parents, crossed, self._uniform.table, offsets,
+                     t(1 + 2 * self._alpha), t(self._alpha), pop)
         # mutGaussian with per-gene probability indpb: draw only the genes that mutate
         count = self.rng.binomial(m * n, self._params["indpb"])
         if count:
             where = self.rng.integers(0, m * n, size=count)
-            flat = children.reshape(-1)
+            flat = pop[len(elite):].reshape(-1)
             flat[where] += (self._mutation_sigma * self.rng.standard_normal(count)).astype(self._dtype)
-        return children
+        return pop
+
+    def _sbx(self, children: np.ndarray, pairs: np.ndarray) -> None:
+        """cxSimulatedBinary on the consecutive pairs ``pairs`` of ``children``, in place:
+        spread factor beta from u, children mean-preserving."""
+        t = self._dtype.type
+        a, b = children[2 * pairs], children[2 * pairs + 1]
+        u = self._uniform.rows(self.rng, pairs.size)
+        e = 1.0 / (self._eta + 1.0)
+        beta = np.where(u <= 0.5, (2 * u) ** e, (0.5 / (1 - u)) ** e).astype(self._dtype)
+        half_sum, half_diff = t(0.5) * (a + b), t(0.5) * beta * (a - b)
+        children[2 * pairs], children[2 * pairs + 1] = half_sum + half_diff, half_sum - half_diff
