@@ -6,6 +6,9 @@ which cost more than a tenth of the population's evaluation. The kernel below re
 uniform noise straight from the shared table at the row offsets (:mod:`._noise`), so the
 noise rows are never copied, and does the same float32 operations in the same order as
 the NumPy code it replaces: the results are bit-identical (no fast-math contraction).
+The GA's blend crossover gets the same treatment: the parents' rows were gathered into a
+copy, crossed through half a dozen temporaries and concatenated behind the elites; the
+kernel writes elites and children straight into the new population.
 
 Compiled on first use (Numba, cached on disk), imported only by the optimizers that use it.
 """

@@ -7,7 +7,8 @@ individuals seen, ``deap.tools.Statistics`` and ``deap.tools.Logbook`` record ea
 generation. DEAP's variation operators loop over genes in Python, which at 10,000 genes
 costs more than evaluating the whole population, so crossover and mutation are the same
 operators (``cxBlend``, ``cxSimulatedBinary``, ``mutGaussian``) applied to the population
-matrix with numpy. An individual is a thin wrapper: its row index, a view of its genome,
+matrix: blend crossover in one fused Numba pass (:mod:`evoneuro.optimizers._fused`), SBX and
+the mutation with numpy. An individual is a thin wrapper: its row index, a view of its genome,
 and its fitness.
 
 One generation (generational GA with elitism, Goldberg 1989; De Jong 1975): the
