@@ -1,0 +1,87 @@
+"""2-sequence at T = 500: nets evaluated until one solves the task, evolution vs guessing (issue 14, item 4).
+
+The task and net are :func:`evoneuro.tasks.two_sequence` (lengths 500-600, one sigmoid
+recurrent unit and a sigmoid output: 5 weights); "solved" is the task's criterion (every one
+of the 100 training sequences ends within 0.1 of its 0/1 target). For each task seed the
+count is the number of nets evaluated up to and including the first that solves it, capped
+at ``--cap`` (a capped run counts as the cap and as unsolved):
+
+- ``guess``: random weight guessing as the paper defines it (:func:`evoneuro.tasks.guess`,
+  every weight uniform in [-100, 100]);
+- ``cmaes`` (pycma, box [-100, 100]) and ``snes``, started at 0 with spread ``sigma0``,
+  told ``fraction of sequences not solved + 0.01 * mean |error|`` (the count alone is flat
+  almost everywhere); every member of every generation is checked against the criterion.
+
+One core, the Numba backend in float64. Prints one line per method and the load average::
+
+    python benchmarks/two_sequence_es.py                           # 10 task seeds, cap 20,000
+    python benchmarks/two_sequence_es.py --tasks 2 --cap 500       # smoke run
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import evoneuro as en  # noqa: E402
+from evoneuro.optimizers import get_optimizer  # noqa: E402
+from evoneuro.tasks import guess, two_sequence  # noqa: E402
+
+METHODS = (("guess", None, None), ("cmaes", 30.0, 16), ("snes", 30.0, 16))
+
+
+def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int, cap: int, seed: int) -> int | None:
+    """Nets evaluated until the first solves ``task`` (None: not within ``cap``)."""
+    if name == "guess":
+        return guess(task, max_trials=cap, random_state=seed, evaluator=ev).trials
+    kw = {"sigma0": sigma0, "popsize": popsize}
+    if name == "cmaes":
+        kw["bounds"] = [-100.0, 100.0]
+    opt = get_optimizer(name, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt.initialize(np.zeros(task.net.n_params), np.random.default_rng(seed))
+    X, y, lengths = task.data("train")
+    done = 0
+    while done < cap:
+        Theta = opt.ask()
+        out = ev.forward(np.asarray(Theta, dtype=np.float64), X, lengths=lengths)  # (P, N, 1)
+        ok = task.criterion(out, y)
+        if ok.any():
+            return done + int(np.argmax(ok)) + 1
+        done += len(Theta)
+        err = np.abs(out - y[None])[..., 0]
+        opt.tell(Theta, (err > 0.1).mean(axis=1) + 0.01 * err.mean(axis=1))
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", type=int, default=10, help="task seeds")
+    ap.add_argument("--cap", type=int, default=20_000, help="nets per run before giving up")
+    ap.add_argument("--lag", type=int, default=500, help="shortest sequence length (longest: 1.2 x)")
+    args = ap.parse_args()
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'method':8s} {'sigma0':>6s} {'popsize':>7s} {'mean nets':>10s} {'median':>7s} {'unsolved':>8s} "
+          f"{'seconds':>7s}  per task")
+    for name, sigma0, popsize in METHODS:
+        t0, counts = time.perf_counter(), []
+        for s in range(args.tasks):
+            task = two_sequence(min_length=args.lag, max_length=args.lag * 6 // 5, random_state=s)
+            ev = en.Evaluator(task.net, backend="numba", dtype="float64", n_jobs=1)
+            counts.append(nets_to_solution(task, ev, name, sigma0, popsize, args.cap, 100 + s))
+        filled = np.array([args.cap if c is None else c for c in counts], dtype=float)
+        print(f"{name:8s} {sigma0 or 0:6g} {popsize or 0:7d} {filled.mean():10.0f} {np.median(filled):7.0f} "
+              f"{sum(c is None for c in counts):8d} {time.perf_counter() - t0:7.0f}  {counts}", flush=True)
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
