@@ -1,4 +1,4 @@
-"""Population evaluation speed: the numba backend against numpy, a Python loop and torch.
+"""Population evaluation speed: the numba backend against numpy, a Python loop, torch and jax.
 
 For each CPU workload of ``shared/bench/configs.json`` (an MLP ``[d_in, h x L, d_out]``,
 sigmoid hidden units, softmax cross-entropy, ``P`` members, one batch of ``B`` rows) and
@@ -9,6 +9,8 @@ same dtype, measured in the same run), and speed-up ratios against
 * the numpy backend (batched ``matmul``),
 * a naive Python loop over members (the numpy backend on one member at a time),
 * ``torch.baddbmm`` on the same data (skipped when torch is not installed),
+* jax, ``jit(vmap(member))`` of one member's forward loss (skipped without jax), and the
+  faster of the two peers (``x best peer``),
 * the numba backend's own fused tile kernels (``x tiles``), which it uses where
   calling BLAS ``gemm`` per member does not pay (see ``numba_backend._blas_pays``).
 
@@ -21,7 +23,7 @@ Usage::
     python benchmarks/bench_evaluator.py                 # all CPU workloads
     python benchmarks/bench_evaluator.py --configs A,C --rounds 9
     python benchmarks/bench_evaluator.py --quick         # seconds-long smoke run
-    python benchmarks/bench_evaluator.py --threads 1     # per-core rates (numba and torch)
+    python benchmarks/bench_evaluator.py --threads 1     # per-core rates (numba, torch, jax and BLAS)
     python benchmarks/bench_evaluator.py --gpu           # G1, G2 with the cupy backend
     python benchmarks/bench_evaluator.py --rnn           # R1, R2 against torch and jax
                                                          # (benchmarks/bench_rnn.py)
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -155,6 +158,29 @@ def torch_baddbmm(net, Theta, X, y):
     return run
 
 
+def jax_vmap(net, Theta, X, y):
+    """Forward losses as ``jit(vmap(member))``: one member's layers, vectorised over the
+    population by jax (XLA fuses the sigmoid into the batched products). None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:  # jax is a benchmark contender, not a dependency
+        return None
+    layers = [(s.w_start, s.w_end, s.b_start, s.b_end, s.fan_in, s.fan_out) for s in net.layers]
+    Xj, yj, Tj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(Theta)
+
+    def member(theta):
+        h = Xj
+        for l, (w0, w1, b0, b1, fi, fo) in enumerate(layers):
+            h = h @ theta[w0:w1].reshape(fi, fo) + theta[b0:b1]
+            if l < len(layers) - 1:
+                h = jax.nn.sigmoid(h)
+        return jnp.mean(jax.nn.logsumexp(h, axis=1) - h[jnp.arange(h.shape[0]), yj])
+
+    fn = jax.jit(jax.vmap(member))
+    return lambda: fn(Tj).block_until_ready()
+
+
 def torch_autograd(net, theta, X, y):
     """Loss and gradient of one network with torch autograd."""
     t = torch.from_numpy(theta)
@@ -184,7 +210,8 @@ def torch_autograd(net, theta, X, y):
 
 def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
     header = (f"{'cfg':>4} {'dtype':>8} {'P':>5} {'B':>5} {'numba ms':>9} {'GFLOP/s':>8} "
-              f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9} {'x tiles':>8}")
+              f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9} {'x jax':>8} {'jax ms':>9} "
+              f"{'x best peer':>9} {'x tiles':>8}")
     for dtype in dtypes:
         peak = gemm_rate(dtype, max(3, rounds // 2), gemm_n)
         print(f"\n{np.dtype(dtype).name}: GEMM {gemm_n}^3 = {peak:.1f} GFLOP/s "
@@ -203,14 +230,21 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
             }
             if torch is not None:
                 contenders["torch"] = torch_baddbmm(net, Theta, X, y)
+            jx = jax_vmap(net, Theta, X, y)
+            if jx is not None:
+                contenders["jax"] = jx
             t = interleaved(contenders, rounds)
             tn = t["numba"]
-            x_torch = f"{t['torch'] / tn:8.2f}" if "torch" in t else f"{'-':>8}"
-            ms_torch = f"{t['torch'] * 1e3:9.2f}" if "torch" in t else f"{'-':>9}"
+
+            def peer(k):
+                return (f"{t[k] / tn:8.2f}", f"{t[k] * 1e3:9.2f}") if k in t else (f"{'-':>8}", f"{'-':>9}")
+
+            peers = [t[k] for k in ("torch", "jax") if k in t]
+            best = f"{min(peers) / tn:9.2f}" if peers else f"{'-':>9}"
             print(f"{name:>4} {np.dtype(dtype).name:>8} {cfg['P']:>5} {cfg['B']:>5} {tn * 1e3:9.2f} "
                   f"{flops / tn / 1e9:8.1f} {100 * flops / tn / 1e9 / peak:6.1f} "
-                  f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {x_torch} {ms_torch} "
-                  f"{t['tiles'] / tn:8.2f}")
+                  f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {' '.join(peer('torch'))} "
+                  f"{' '.join(peer('jax'))} {best} {t['tiles'] / tn:8.2f}")
 
 
 def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
@@ -276,7 +310,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
     ap.add_argument("--gpu", action="store_true", help="GPU workloads with the cupy backend")
     ap.add_argument("--threads", type=int, default=None,
-                    help="threads for numba and torch (default: all cores)")
+                    help="threads for numba, torch and (1 only) jax (default: all cores)")
     ap.add_argument("--rnn", action="store_true",
                     help="recurrent workloads R1, R2 against torch and jax, on 1 and 2 threads")
     args = ap.parse_args(argv)
@@ -286,6 +320,8 @@ def main(argv=None) -> None:
         bench_rnn.run_all(min(args.rounds, 3) if args.rounds == 7 else args.rounds, args.quick,
                           (args.threads,) if args.threads else (1, 2))
         return
+    if args.threads == 1:  # XLA sizes its pool when jax is imported (lazily, in jax_vmap)
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     if args.threads:
         import numba
 
