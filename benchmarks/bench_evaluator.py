@@ -324,6 +324,9 @@ def main(argv=None) -> None:
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     if args.threads:
         import numba
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)  # the numpy contenders and the GEMM ceiling too (kept to the end)
 
         numba.set_num_threads(args.threads)
         if torch is not None:
