@@ -55,11 +55,11 @@ def _lower(Wh, xp):
 
 
 def elman_sequential_forward(a, h, c, Wh, act, xp):
-    z = a + xp.matmul(h, Wh * _lower(Wh, xp))
+    z = a + xp.matmul(h, Wh)  # every unit read at the previous step; rows i < j corrected below
     h_new = xp.empty_like(z)
     for j in range(z.shape[-1]):
-        if j:
-            z[..., j:j + 1] += xp.matmul(h_new[..., :j], Wh[..., :j, j:j + 1])
+        if j:  # units i < j have their values of this step by now
+            z[..., j:j + 1] += xp.matmul(h_new[..., :j] - h[..., :j], Wh[..., :j, j:j + 1])
         h_new[..., j] = act(z[..., j], xp)
     return h_new, None, (z, h_new, h), z
 
