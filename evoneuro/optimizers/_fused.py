@@ -54,28 +54,21 @@ def ga_blend(Theta, elite, parents, crossed, table, offsets, c1, c2, out):
     ``c2 = alpha``), in the float32 operations and order of the NumPy code they replace.
     An odd last child is copied.
     """
-    P, n = out.shape
+    n = out.shape[1]
     e = elite.shape[0]
     for r in range(e):
-        src, dst = Theta[elite[r]], out[r]
-        for j in range(n):
-            dst[j] = src[j]
+        out[r] = Theta[elite[r]]
     m = parents.shape[0]
+    for i in range(m):  # every child starts as its parent; crossed pairs are overwritten below
+        if i // 2 >= crossed.shape[0] or not crossed[i // 2]:
+            out[e + i] = Theta[parents[i]]
     for k in range(m // 2):
-        a, b = Theta[parents[2 * k]], Theta[parents[2 * k + 1]]
-        ca, cb = out[e + 2 * k], out[e + 2 * k + 1]
         if crossed[k]:
+            a, b = Theta[parents[2 * k]], Theta[parents[2 * k + 1]]
+            ca, cb = out[e + 2 * k], out[e + 2 * k + 1]
             o = offsets[k]
             u = table[o:o + n]
             for j in range(n):
                 w = (u[j] * c1 - c2) * (b[j] - a[j])
                 ca[j] = a[j] + w
                 cb[j] = b[j] - w
-        else:
-            for j in range(n):
-                ca[j] = a[j]
-                cb[j] = b[j]
-    if m % 2:
-        src, dst = Theta[parents[m - 1]], out[e + m - 1]
-        for j in range(n):
-            dst[j] = src[j]

@@ -209,8 +209,7 @@ class GA(Optimizer):
         m, n = parents.size, Theta.shape[1]
         t = self._dtype.type
         crossed = self.rng.random(m // 2) < self._params["cxpb"]
-        kind = self._params["crossover"] if crossed.any() else "none"
-        if kind == "sbx":
+        if self._params["crossover"] == "sbx" and crossed.any():
             pop = np.concatenate([Theta[elite], Theta[parents]])
             self._sbx(pop[len(elite):], np.flatnonzero(crossed))
         else:
@@ -219,11 +218,9 @@ class GA(Optimizer):
             # from the table in place; the same float32 operations as cxBlend on arrays
             from evoneuro.optimizers._fused import ga_blend
 
-            if kind == "none":
-                crossed[:] = False
+            crossed &= self._params["crossover"] == "blend"
             offsets = np.zeros(m // 2, dtype=np.int64)
-            if crossed.any():
-                offsets[crossed] = self._uniform.offsets(self.rng, int(crossed.sum()))
+            offsets[crossed] = self._uniform.offsets(self.rng, int(crossed.sum()))  # no draw for none
             pop = np.empty((len(elite) + m, n), dtype=self._dtype)
             # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
             ga_blend(np.ascontiguousarray(Theta), elite, parents, crossed, self._uniform.table, offsets,
