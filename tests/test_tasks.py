@@ -135,39 +135,51 @@ def test_random_search_uniform_box():
 
 
 def _a1_solution(task):
-    """A hand-built parity net of A1's form: h = AND(bit, o_prev), o = XOR(bit, o_prev) (w_hh = 0)."""
+    """A hand-built parity net: h = AND(bit, o_prev), o = XOR(bit, o_prev) (w_hh = 0).
+
+    h is the first unit, o the last; any other hidden unit is left at 0 and unread.
+    """
     theta = task.fixed.copy()
-    units = task.net.unflatten(theta)[0]["h"]  # columns (h, o); rows of W_h: from h, from o
-    units["W_i"][...], units["W_h"][...], units["b"][...] = [[10.0, 10.0]], [[0.0, -40.0], [20.0, 20.0]], [-20.0, 0.0]
+    units = task.net.unflatten(theta)[0]["h"]  # rows of W_h: from unit, columns: to unit
+    units["W_i"][0, [0, -1]] = 10.0
+    units["W_h"][0, -1], units["W_h"][-1, 0], units["W_h"][-1, -1] = -40.0, 20.0, 20.0
+    units["b"][0] = -20.0
     return theta
 
 
 def test_parity_architectures_a1_and_a2():
-    a1, a2 = (parity(40, 40, 100, 120, architecture=a, random_state=0) for a in ("A1", "A2"))
-    assert a1.net == a2.net and a1.net.update == "sequential" and a1.net.hidden == (2,)
-    assert a1.free.sum() == 8 and a2.free.sum() == 7 and a1.params["architecture"] == "A1"
+    a1, a2, a2n = (parity(40, 40, 100, 120, architecture=a, self_connections=sc, random_state=0)
+                   for a, sc in (("A1", None), ("A2", None), ("A2", False)))
+    assert a1.net.update == a2.net.update == "sequential" and a1.net.hidden == (2,) and a2.net.hidden == (11,)
+    assert (a1.free.sum(), a2.free.sum(), a2n.free.sum()) == (7, 53, 43) and a1.params["architecture"] == "A1"
     W, b = a1.net.unflatten(a1.fixed)[-1]
     np.testing.assert_array_equal(W, [[0.0], [1.0]])  # the output is unit o itself
     assert b == 0 and not a1.free[a1.net.layers[-1].w_start:].any()  # the readout is pinned
+    np.testing.assert_array_equal(a1.net.unflatten(a1.free.astype(float))[0]["h"]["b"], [1, 0])  # o: no bias
     free_h = a2.net.unflatten(a2.free.astype(float))[0]["h"]
-    np.testing.assert_array_equal(free_h["W_h"], [[0, 1], [1, 1]])  # w_hh pinned, to 0
-    assert a2.net.unflatten(a2.fixed)[0]["h"]["W_h"][0, 0] == 0
-    for task in (a1, a2):
+    sees = np.eye(11)
+    sees[:, 10] = sees[10, :] = 1  # a hidden unit sees o and itself; o sees every unit
+    np.testing.assert_array_equal(free_h["W_h"], sees)
+    assert free_h["b"].all() and free_h["W_i"].all()  # all units biased, all see the input
+    np.testing.assert_array_equal(a2n.net.unflatten(a2n.free.astype(float))[0]["h"]["W_h"][:10, :10], 0)
+    np.testing.assert_array_equal(a2.net.unflatten(a2.fixed)[-1][0][:, 0], np.r_[np.zeros(10), 1.0])
+    for task in (a1, a2, a2n):
         theta = _a1_solution(task)
         assert task.solved(theta) and task.solved(theta, "test")
         assert task.solved(theta[None])[0]
         out = task.predict(theta)[0, :, 0]
         assert np.abs(out - task.y_train[:, 0]).max() < 1e-3
         wrong = theta.copy()
-        task.net.unflatten(wrong)[0]["h"]["W_h"][0, 1] = 0.0  # o no longer reads h: not parity
+        task.net.unflatten(wrong)[0]["h"]["W_h"][0, -1] = 0.0  # o no longer reads h: not parity
         assert not task.solved(wrong)
     noisy = parity(40, 40, 100, 120, input_noise=0.2, random_state=0)
     assert noisy.solved(_a1_solution(noisy))
     assert parity(2, 2, architecture="a1", hidden=1, random_state=0).net == a1.net
+    assert parity(2, 2, architecture="A1", hidden=3, random_state=0).free.sum() == 4 + 4 * 4 + 3  # W_i, W_h, hidden biases
 
 
 def test_parity_guessing_a2_short_sequences():
-    task = parity(20, 20, 50, 60, architecture="A2", random_state=0)
+    task = parity(20, 20, 50, 60, architecture="A2", self_connections=False, random_state=0)
     res = guess(task, 20_000, random_state=0)
     assert res.trials is not None and res.solved_test
     assert res.theta[~task.free].tolist() == task.fixed[~task.free].tolist() and task.solved(res.theta)
@@ -176,10 +188,9 @@ def test_parity_guessing_a2_short_sequences():
 @pytest.mark.parametrize("kwargs,match", [
     ({"architecture": "A3"}, r"architecture must be one of \['A1', 'A2', 'elman'\], got 'A3'"),
     ({"architecture": None}, "architecture must be one of"),
-    ({"hidden": 2}, r"hidden must be None or 1 for architecture='A1'"),
-    ({"hidden": 3, "architecture": "A2"}, "hidden must be None or 1 for architecture='A2'"),
-    ({"self_connections": False}, "self_connections applies to architecture='elman' only"),
-    ({"self_connections": True, "architecture": "A2"}, "self_connections applies to architecture='elman'"),
+    ({"hidden": 0}, "hidden must be a positive int or None, got 0"),
+    ({"hidden": 2.5, "architecture": "A2"}, "hidden must be a positive int or None"),
+    ({"self_connections": False}, "self_connections must be None or True for architecture='A1'"),
 ])
 def test_parity_bad_architecture(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -9,9 +9,9 @@ and the search stopped at the first weight vector that gets every training seque
 right. Sequences are padded with zeros to the longest; ``lengths`` marks the real ends.
 
 Published trials to solution (mean over runs): latch I 6 (40 runs), latch II 22,
-parity 2,906 (architecture A1, n = 1), 250 (A2, without the hidden unit's
-self-connection) and 41,400 (A1 with input noise U(-0.2, 0.2)). :func:`parity` builds A1
-and A2 (the output unit reads the hidden unit's current value:
+parity 2,906 (architecture A1, n = 1), 2,797 (A2, n = 10), 250 (A2 without the hidden
+units' self-connections) and 41,400 (A1 with input noise U(-0.2, 0.2)). :func:`parity`
+builds A1 and A2 (the output unit reads the hidden units' current values:
 ``RNN(update="sequential")``); ``benchmarks/guessing.py`` compares.
 
 References
@@ -218,20 +218,32 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     in [-100, 100], solved when every training sequence ends within 0.1 of its target.
     ``input_noise`` adds U(-a, a) noise to every element (Bengio et al. 1994 use 0.2).
 
-    Architectures (``architecture``):
+    Architectures (``architecture``), Schmidhuber & Hochreiter's (1996) A1 and A2 in
+    their words: "A1 is a recurrent, fully connected net with 1 input, 1 output, and n
+    hidden units. Each hidden unit has a bias weight [...]. A2 is like A1 with n = 10, but
+    less densely connected: each hidden unit sees the input unit, the output unit, and
+    itself; the output unit sees all other units; all units are biased." Every unit is a
+    sigmoid and the output unit reads the hidden units' *current* values (units update in
+    order, output last; a synchronous update, where the output sees the hidden units one
+    step late, solved none of 10 A2 runs within 60,000 guesses).
 
-    - **A1**, the paper's (n = 1 hidden unit): a hidden unit ``h`` and an output unit
-      ``o``, fully connected and both recurrent, the output reading the hidden unit's
-      *current* value::
+    - **A1** (the paper's parity runs: n = 1): hidden units and an output unit ``o``,
+      fully connected and all recurrent; the hidden units are biased, the output unit is
+      not (A2's "all units are biased" says A1's output is the exception). For n = 1::
 
           h_t = σ(w_hx x_t + w_hh h_{t-1} + w_ho o_{t-1} + b_h)
-          o_t = σ(w_ox x_t + w_oh h_t + w_oo o_{t-1} + b_o)
+          o_t = σ(w_ox x_t + w_oh h_t + w_oo o_{t-1})
 
-      An ``RNN(1, hidden=2, activation="sigmoid", output="linear", update="sequential")``
-      with units ``(h, o)``; its readout is pinned to ``W = [0, 1], b = 0`` by
-      :attr:`~evoneuro.tasks.Task.free` and :attr:`~evoneuro.tasks.Task.fixed`, so the
-      output is ``o`` itself. 8 free weights.
-    - **A2**: A1 without the hidden unit's self-connection (``w_hh`` pinned to 0); 7 free.
+      An ``RNN(1, hidden=n + 1, activation="sigmoid", output="linear",
+      update="sequential")`` with units ``(h_1..h_n, o)``; its readout is pinned to
+      ``W = [0, .., 0, 1], b = 0`` (and ``b_o`` to 0) by :attr:`~evoneuro.tasks.Task.free`
+      and :attr:`~evoneuro.tasks.Task.fixed`, so the output is ``o`` itself. 7 free
+      weights for n = 1.
+    - **A2** (n = 10 by default): each hidden unit sees the input, ``o`` and itself (the
+      hidden-to-hidden weights between different units are pinned to 0), ``o`` sees the
+      input, every hidden unit and itself, all biased: 53 free weights.
+      ``self_connections=False`` also pins the hidden units' self-connections (43 free):
+      the paper's fastest parity row (250 trials).
     - **elman**: an Elman layer of ``hidden`` sigmoid units (default 2; one cannot hold
       parity) and a sigmoid readout, every weight free; ``self_connections=False`` drops
       every unit's self-connection. Not the paper's: it takes far more guesses.
@@ -244,9 +256,10 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     input_noise : float, default=0.0
         Half-width ``a`` of the uniform noise added to every element.
     hidden : int or None
-        Units of the ``elman`` net (default 2); A1 and A2 have one hidden unit (None or 1).
+        Hidden units n: default 1 for A1, 10 for A2, 2 for ``elman``.
     self_connections : bool or None
-        ``elman`` only (default True); A1 and A2 take None.
+        Default True; False drops the hidden units' self-connections (A2 and ``elman``;
+        A1 keeps every connection and takes None or True).
     random_state : int, Generator or None
     architecture : {"A1", "A2", "elman"}, default="A1"
 
@@ -259,7 +272,7 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     >>> bool((((X[..., 0] == 1).sum(axis=1) % 2) == y[:, 0]).all()), np.unique(X[X != 0]).tolist()
     (True, [-1.0, 1.0])
     >>> int(task.free.sum()), int(parity(n_train=2, n_test=2, architecture="A2", random_state=0).free.sum())
-    (8, 7)
+    (7, 53)
     >>> theta = task.fixed.copy()
     >>> units = task.net.unflatten(theta)[0]["h"]  # columns (h, o): h = AND(bit, o_prev), o = XOR
     >>> units["W_i"][...], units["b"][...] = [[10.0, 10.0]], [-20.0, 0.0]
@@ -271,12 +284,14 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     arch = {"a1": "A1", "a2": "A2", "elman": "elman"}.get(architecture.lower() if isinstance(architecture, str) else "")
     if arch is None:
         raise ValueError(f"architecture must be one of ['A1', 'A2', 'elman'], got {architecture!r}")
-    if arch != "elman" and hidden not in (None, 1):
-        raise ValueError(f"hidden must be None or 1 for architecture={arch!r} (the paper's n = 1 hidden "
-                         f"unit); use architecture='elman' for more, got hidden={hidden!r}")
-    if arch != "elman" and self_connections is not None:
-        raise ValueError(f"self_connections applies to architecture='elman' only (A1 keeps every "
-                         f"self-connection, A2 drops the hidden unit's), got {self_connections!r}")
+    default = {"A1": 1, "A2": 10, "elman": 2}[arch]
+    hidden = default if hidden is None else hidden
+    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
+        raise ValueError(f"hidden must be a positive int or None, got {hidden!r}")
+    if arch == "A1" and self_connections not in (None, True):
+        raise ValueError(f"A1 is fully connected: self_connections must be None or True for architecture='A1' "
+                         f"(use architecture='A2' or 'elman' to drop them), got {self_connections!r}")
+    self_connections = True if self_connections is None else bool(self_connections)
     rng = _rng(random_state)
 
     def make(n, rng):
@@ -289,14 +304,18 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = _split(make, n_train, n_test, rng)
     if arch == "elman":
-        hidden = 2 if hidden is None else hidden
-        self_connections = True if self_connections is None else self_connections
         net = RNN(1, hidden=hidden, n_outputs=1, activation="sigmoid", output="sigmoid",
                   self_connections=self_connections)
         free = fixed = None
     else:
-        net = RNN(1, hidden=2, n_outputs=1, activation="sigmoid", output="linear", update="sequential")
-        pinned = {"W_out": [[0.0], [1.0]]} | ({("W_h", (0, 0)): 0.0} if arch == "A2" else {})
+        # units (h_1..h_n, o), o last: it reads the hidden units' current values
+        net = RNN(1, hidden=hidden + 1, n_outputs=1, activation="sigmoid", output="linear", update="sequential")
+        pinned: dict = {"W_out": np.r_[np.zeros(hidden), 1.0][:, None]}
+        if arch == "A1":
+            pinned[("b", hidden)] = 0.0  # only the hidden units are biased
+        else:  # A2: a hidden unit sees the input, o and (optionally) itself
+            pinned |= {("W_h", (i, j)): 0.0 for i in range(hidden) for j in range(hidden)
+                       if i != j or not self_connections}
         free, fixed = _set(["W_i", "W_h", "b"], net, pinned)
     return Task("parity", Xtr, ytr, Xte, yte, ltr, lte, net, within(0.1), 100.0, free, fixed,
                 {"n_train": n_train, "n_test": n_test, "min_length": min_length, "max_length": max_length,
