@@ -12,9 +12,15 @@ at ``--cap`` (a capped run counts as the cap and as unsolved):
   told ``fraction of sequences not solved + 0.01 * mean |error|`` (the count alone is flat
   almost everywhere); every member of every generation is checked against the criterion.
 
+``--hidden H --activation tanh`` runs the same on a wider Elman net (sigmoid output), and
+``--start data`` replaces the two strategies by sep-CMA-ES started from the library's
+data-dependent start with spread 0.5 (the lag sweep's setting), told the training
+cross-entropy.
+
 One core, the Numba backend in float64. Prints one line per method and the load average::
 
     python benchmarks/two_sequence_es.py                           # 10 task seeds, cap 20,000
+    python benchmarks/two_sequence_es.py --tasks 5 --cap 5000 --hidden 4 --activation tanh --start data
     python benchmarks/two_sequence_es.py --tasks 2 --cap 500       # smoke run
 """
 
@@ -25,30 +31,42 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import evoneuro as en  # noqa: E402
+from evoneuro.defaults import resolve_init  # noqa: E402
 from evoneuro.optimizers import get_optimizer  # noqa: E402
 from evoneuro.tasks import guess, two_sequence  # noqa: E402
 
 METHODS = (("guess", None, None), ("cmaes", 30.0, 16), ("snes", 30.0, 16))
+FROM_DATA = (("guess", None, None), ("sep-cmaes", 0.5, None))
 
 
-def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int, cap: int, seed: int) -> int | None:
+def cross_entropy(out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean binary cross-entropy per member of sigmoid outputs ``(P, N, 1)``."""
+    p = np.clip(out[..., 0], 1e-12, 1 - 1e-12)
+    return -(y[:, 0] * np.log(p) + (1 - y[:, 0]) * np.log1p(-p)).mean(axis=1)
+
+
+def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int | None, cap: int, seed: int,
+                     from_data: bool = False) -> int | None:
     """Nets evaluated until the first solves ``task`` (None: not within ``cap``)."""
     if name == "guess":
         return guess(task, max_trials=cap, random_state=seed, evaluator=ev).trials
-    kw = {"sigma0": sigma0, "popsize": popsize}
+    kw = {"sigma0": sigma0} | ({"popsize": popsize} if popsize else {})
     if name == "cmaes":
         kw["bounds"] = [-100.0, 100.0]
     opt = get_optimizer(name, **kw)
+    X, y, lengths = task.data("train")
+    rng = np.random.default_rng(seed)
+    x0 = resolve_init(task.net, "auto", rng, X) if from_data else np.zeros(task.net.n_params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        opt.initialize(np.zeros(task.net.n_params), np.random.default_rng(seed))
-    X, y, lengths = task.data("train")
+        opt.initialize(x0, rng)
     done = 0
     while done < cap:
         Theta = opt.ask()
@@ -58,7 +76,7 @@ def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int, cap: int,
             return done + int(np.argmax(ok)) + 1
         done += len(Theta)
         err = np.abs(out - y[None])[..., 0]
-        opt.tell(Theta, (err > 0.1).mean(axis=1) + 0.01 * err.mean(axis=1))
+        opt.tell(Theta, cross_entropy(out, y) if from_data else (err > 0.1).mean(axis=1) + 0.01 * err.mean(axis=1))
     return None
 
 
@@ -67,16 +85,24 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=10, help="task seeds")
     ap.add_argument("--cap", type=int, default=20_000, help="nets per run before giving up")
     ap.add_argument("--lag", type=int, default=500, help="shortest sequence length (longest: 1.2 x)")
+    ap.add_argument("--hidden", type=int, default=1, help="recurrent units (the paper: 1)")
+    ap.add_argument("--activation", default="sigmoid", help="of the recurrent units (the paper: sigmoid)")
+    ap.add_argument("--start", choices=("zero", "data"), default="zero",
+                    help="zero: CMA-ES and SNES from 0, sigma0 30; data: sep-CMA-ES from the data-dependent start")
     args = ap.parse_args()
+    from_data = args.start == "data"
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'method':8s} {'sigma0':>6s} {'popsize':>7s} {'mean nets':>10s} {'median':>7s} {'unsolved':>8s} "
           f"{'seconds':>7s}  per task")
-    for name, sigma0, popsize in METHODS:
+    for name, sigma0, popsize in (FROM_DATA if from_data else METHODS):
         t0, counts = time.perf_counter(), []
         for s in range(args.tasks):
-            task = two_sequence(min_length=args.lag, max_length=args.lag * 6 // 5, random_state=s)
+            task = two_sequence(min_length=args.lag, max_length=args.lag * 6 // 5, hidden=args.hidden, random_state=s)
+            if args.activation != "sigmoid":
+                task = dataclasses.replace(task, net=en.RNN(1, (args.hidden,), 1, activation=args.activation,
+                                                            output="sigmoid"))
             ev = en.Evaluator(task.net, backend="numba", dtype="float64", n_jobs=1)
-            counts.append(nets_to_solution(task, ev, name, sigma0, popsize, args.cap, 100 + s))
+            counts.append(nets_to_solution(task, ev, name, sigma0, popsize, args.cap, 100 + s, from_data))
         filled = np.array([args.cap if c is None else c for c in counts], dtype=float)
         print(f"{name:8s} {sigma0 or 0:6g} {popsize or 0:7d} {filled.mean():10.0f} {np.median(filled):7.0f} "
               f"{sum(c is None for c in counts):8d} {time.perf_counter() - t0:7.0f}  {counts}", flush=True)
