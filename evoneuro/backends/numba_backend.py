@@ -95,12 +95,19 @@ def _targets(net, y, dtype):
     return np.zeros(1, dtype=np.int64), np.ascontiguousarray(y, dtype=dtype)
 
 
+GRAD_BLAS_WIDTH = 64  # mean hidden width from which the backward pass runs on BLAS (see blas_pays)
+
+
 def blas_pays(dtype, codes, sizes, grad: bool = False) -> bool:
     """Whether the BLAS kernels beat the fused tiles (measured on a 2-core AVX-512 VM).
 
     float64 nets whose hidden units call libm ``tanh``/``exp`` spend most of their time
     in those scalar calls either way; there the fused tiles are a little faster. The
-    backward pass needs hidden layers about 24 wide or more to pay for its extra gemms.
+    backward pass needs hidden layers about 64 wide or more to pay for its extra gemms:
+    fp32 ``loss_and_grad``, medians of 9 interleaved calls on an idle 2-core AVX-512 VM,
+    tiles / BLAS time on 1 and 2 threads: 16 wide (config D) 0.80 / 0.66, 32 wide (A)
+    0.98 / 0.88, (B) 0.92 / 0.84, 128 wide (C) 1.08 / 1.16. The forward pass is a wash
+    on A, B and D (0.96-1.12) and BLAS is faster on C (1.05-1.22), so it stays on BLAS.
     """
     if not USE_BLAS:
         return False
@@ -108,7 +115,7 @@ def blas_pays(dtype, codes, sizes, grad: bool = False) -> bool:
     codes = codes[:len(hidden)]
     if dtype != np.float32 and any(int(c) in LIBM_CODES for c in codes):
         return False
-    return not grad or (len(hidden) > 0 and hidden.mean() >= 24)
+    return not grad or (len(hidden) > 0 and hidden.mean() >= GRAD_BLAS_WIDTH)
 
 
 def n_groups(n_samples: int) -> int:
