@@ -104,6 +104,17 @@ def guess_then_cmaes(task, ev, sigma0: float, popsize: int, cap: int, seed: int)
     return None
 
 
+def near_misses(n: int, lag: int, seed: int = 0) -> str:
+    """How many of ``n`` guesses on task ``seed`` get 60 %, 80 % and all training sequences right."""
+    task = two_sequence(min_length=lag, max_length=lag * 6 // 5, random_state=seed)
+    ev = en.Evaluator(task.net, backend="numba", dtype="float64", n_jobs=1)
+    X, y, lengths = task.data("train")
+    low, high = task.bounds()
+    Theta = np.random.default_rng(seed).uniform(low, high, size=(n, len(low)))
+    right = (np.abs(ev.forward(Theta, X, lengths=lengths) - y[None])[..., 0] < 0.1).mean(axis=1)
+    return ", ".join(f"{(right >= q).sum()} at least {q:.0%} right" for q in (0.6, 0.8, 1.0))
+
+
 def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int | None, cap: int, seed: int,
                      from_data: bool = False) -> int | None:
     """Nets evaluated until the first solves ``task`` (None: not within ``cap``)."""
@@ -143,6 +154,8 @@ def main() -> None:
     ap.add_argument("--start", choices=("zero", "data"), default="zero",
                     help="zero: CMA-ES and SNES from 0, sigma0 30; data: sep-CMA-ES from the data-dependent start")
     ap.add_argument("--methods", default=None, help="comma-separated subset of the methods (default: all)")
+    ap.add_argument("--near-misses", type=int, default=0, metavar="N",
+                    help="also guess N nets on task 0 and count those that get 60 %%, 80 %% and 100 %% right")
     args = ap.parse_args()
     from_data = args.start == "data"
     methods = [m for m in (FROM_DATA if from_data else METHODS) if args.methods is None or m[0] in args.methods.split(",")]
@@ -161,6 +174,8 @@ def main() -> None:
         filled = np.array([args.cap if c is None else c for c in counts], dtype=float)
         print(f"{name:11s} {sigma0 or 0:6g} {popsize or 0:7d} {filled.mean():10.0f} {np.median(filled):7.0f} "
               f"{sum(c is None for c in counts):8d} {time.perf_counter() - t0:7.0f}  {counts}", flush=True)
+    if args.near_misses:
+        print(f"{args.near_misses} guesses on task 0: {near_misses(args.near_misses, args.lag)}")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
