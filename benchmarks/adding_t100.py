@@ -32,7 +32,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: one core
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -101,7 +100,7 @@ def main() -> None:
         mse = np.array([r["test_mse"] for r in rows])
         summary.append((m, mse, np.median([r["evals"] for r in rows]), np.median([r["nets"] for r in rows]),
                         np.median([r["steps"] for r in rows]), np.median([r["seconds"] for r in rows])))
-    print(f"\n| method | LSTM units | solved (test MSE < bar) | median test MSE | worst | evaluations "
+    print("\n| method | LSTM units | solved (test MSE < bar) | median test MSE | worst | evaluations "
           "| nets or steps | seconds (median) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for m, mse, ev, nets, steps, sec in summary:

@@ -116,6 +116,20 @@ def interleaved(contenders: dict, rounds: int) -> dict:
 # --- contenders ---------------------------------------------------------------------------
 
 
+_THREADS: int | None = None  # --threads: the numba backend's thread count, fixed (None: its own choice)
+
+
+def numba_evaluator(net, dtype):
+    """The numba backend on ``--threads`` threads exactly (its pool is its own: numba's
+    ``set_num_threads`` does not size it), or with its default thread choice."""
+    ev = en.Evaluator(net, backend="numba", dtype=dtype, n_jobs=_THREADS)
+    if _THREADS is not None:
+        from evoneuro.backends._numba_tuner import ThreadTuner
+
+        ev._backend._tuner = ThreadTuner(_THREADS, fixed=True)
+    return ev
+
+
 def numba_tiles(ev, Theta, X, y):
     """The numba backend with its BLAS path switched off: the fused tile kernels only."""
     from evoneuro.backends import numba_backend
@@ -220,7 +234,7 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
         print("-" * len(header))
         for name, cfg in configs.items():
             net, Theta, X, y, flops = make_problem(cfg, dtype)
-            nb = en.Evaluator(net, backend="numba", dtype=dtype)
+            nb = numba_evaluator(net, dtype)
             npy = en.Evaluator(net, backend="numpy", dtype=dtype)
             contenders = {
                 "numba": lambda: nb.loss(Theta, X, y),
@@ -256,7 +270,7 @@ def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
     print("-" * len(header))
     for dtype in dtypes:
         net, Theta, X, y, _ = make_problem(cfg, dtype)
-        nb = en.Evaluator(net, backend="numba", dtype=dtype)
+        nb = numba_evaluator(net, dtype)
         npy = en.Evaluator(net, backend="numpy", dtype=dtype)
         contenders = {"numba": lambda: nb.loss_and_grad(Theta, X, y),
                       "numpy": lambda: npy.loss_and_grad(Theta, X, y)}
@@ -287,7 +301,7 @@ def bench_gpu(configs: dict, rounds: int) -> None:
     a = cp.random.random((n, n), dtype=cp.float32)
     b = cp.random.random((n, n), dtype=cp.float32)
     peak = 2 * n**3 / gpu_time(lambda: a @ b) / 1e9
-    del a, b
+    a = b = None  # free the device memory before the workloads
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     print(f"\nGPU {name}: cuBLAS float32 GEMM {n}^3 = {peak:.0f} GFLOP/s")
@@ -326,6 +340,8 @@ def main(argv=None) -> None:
         import numba
         from threadpoolctl import threadpool_limits
 
+        global _THREADS
+        _THREADS = args.threads
         threadpool_limits(args.threads)  # the numpy contenders and the GEMM ceiling too (kept to the end)
 
         numba.set_num_threads(args.threads)
