@@ -281,6 +281,31 @@ def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
         print(f"{np.dtype(dtype).name:>8} {t['numba'] * 1e3:9.3f} {t['numpy'] * 1e3:9.3f} {tt}")
 
 
+OPTIONS = {"plain": {}, "weightnorm": {"norm": "weightnorm"}, "layernorm": {"norm": "layernorm"},
+           "cosine": {"norm": "cosine"}, "residual": {"residual": 1}, "rbf": {"units": "rbf"}}
+
+
+def bench_options(cfg: dict, dtype, rounds: int) -> None:
+    """Config A's net with each normalisation / shortcut / unit option: numba against numpy."""
+    print(f"\nNet options on [{cfg['d_in']}, {cfg['h']}x{cfg['L']}, {cfg['d_out']}], P={cfg['P']}, "
+          f"B={cfg['B']}, {np.dtype(dtype).name}: the numba backend against the numpy backend")
+    header = f"{'option':>11} {'loss ms':>8} {'numpy ms':>9} {'x numpy':>8} {'grad ms':>8} {'numpy ms':>9} {'x numpy':>8}"
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(cfg["B"], cfg["d_in"])).astype(dtype)
+    y = rng.integers(0, cfg["d_out"], size=cfg["B"])
+    for name, kw in OPTIONS.items():
+        net = en.MLP(cfg["d_in"], (cfg["h"],) * cfg["L"], cfg["d_out"], activation="sigmoid", **kw)
+        Theta = net.init_population(cfg["P"], rng).astype(dtype)
+        nb, npy = numba_evaluator(net, dtype), en.Evaluator(net, backend="numpy", dtype=dtype)
+        t = interleaved({"loss": lambda: nb.loss(Theta, X, y), "np loss": lambda: npy.loss(Theta, X, y),
+                         "grad": lambda: nb.loss_and_grad(Theta, X, y),
+                         "np grad": lambda: npy.loss_and_grad(Theta, X, y)}, rounds)
+        print(f"{name:>11} {t['loss'] * 1e3:8.2f} {t['np loss'] * 1e3:9.2f} {t['np loss'] / t['loss']:8.2f} "
+              f"{t['grad'] * 1e3:8.2f} {t['np grad'] * 1e3:9.2f} {t['np grad'] / t['grad']:8.2f}")
+
+
 def bench_gpu(configs: dict, rounds: int) -> None:
     import cupy as cp
 
@@ -325,6 +350,8 @@ def main(argv=None) -> None:
     ap.add_argument("--gpu", action="store_true", help="GPU workloads with the cupy backend")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for numba, torch and (1 only) jax (default: all cores)")
+    ap.add_argument("--options", action="store_true",
+                    help="config A with WeightNorm, LayerNorm, cosine norm, residual and RBF: numba against numpy")
     ap.add_argument("--rnn", action="store_true",
                     help="recurrent workloads R1, R2 against torch and jax, on 1 and 2 threads")
     args = ap.parse_args(argv)
@@ -349,6 +376,10 @@ def main(argv=None) -> None:
             torch.set_num_threads(args.threads)
     all_configs = load_configs()
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
+    if args.options:
+        for dtype in dtypes:
+            bench_options(QUICK if args.quick else all_configs["cpu"]["A"], dtype, 2 if args.quick else args.rounds)
+        return
     if args.gpu:
         gpu = all_configs["gpu"]
         names = args.configs.split(",") if args.configs else list(gpu)

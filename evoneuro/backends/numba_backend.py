@@ -45,20 +45,21 @@ try:
 except (ImportError, AttributeError, ValueError):  # no SciPy BLAS: fused tiles only
     blas = None
 
-#: Network kind -> module of its fused kernels (``supports(net)``, ``forward``, ``loss``,
-#: ``loss_and_grad``, each taking the backend first). Plain MLPs run the kernels below.
-KINDS = {"rnn": "evoneuro.backends.numba_rnn"}
+#: Network kind -> modules of fused kernels (``supports(net)``, ``forward``, ``loss``,
+#: ``loss_and_grad``, each taking the backend first); the first that supports a net runs
+#: it. Plain MLPs run the kernels below; WeightNorm MLPs run them on effective weights.
+KINDS = {"rnn": ("evoneuro.backends.numba_rnn",), "mlp": ("evoneuro.backends.numba_weightnorm",)}
 
 
 @functools.lru_cache(maxsize=64)
 def _fused_code(net):
     """The module of fused kernels that covers ``net`` (nets are immutable and hashable), or
     None: looked up once per net, not at every evaluation."""
-    name = KINDS.get(getattr(net, "kind", None))
-    if name is None:
-        return None
-    code = importlib.import_module(name)
-    return code if code.supports(net) else None
+    for name in KINDS.get(getattr(net, "kind", None), ()):
+        code = importlib.import_module(name)
+        if code.supports(net):
+            return code
+    return None
 
 
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
@@ -127,8 +128,9 @@ class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
     The fused kernels cover plain MLPs (``net.is_plain``) and the kinds of :data:`KINDS`
-    (recurrent nets: :mod:`.numba_rnn`). Nets with normalisation, residual shortcuts or
-    RBF units run the NumPy reference code of their kind instead, with the same results.
+    (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs: :mod:`.numba_weightnorm`). Nets
+    with LayerNorm, cosine normalisation, residual shortcuts or RBF units run the NumPy
+    reference code of their kind instead, with the same results.
 
     Parameters
     ----------

@@ -1,0 +1,75 @@
+"""WeightNorm MLPs on the Numba backend (fused kernels on effective weights) against the oracle."""
+
+import numpy as np
+import pytest
+
+import evoneuro as en
+from evoneuro.backends import numba_backend, numba_weightnorm
+
+TOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    net = en.MLP(n_inputs=6, hidden=hidden, n_outputs=3, activation=act, output=output, norm="weightnorm")
+    Theta = net.init_population(P, rng) * scale
+    for s in net.layers:  # gains and biases away from their initial values
+        s.bias(Theta)[...] = rng.normal(size=s.bias(Theta).shape)
+        if s.kind == "weightnorm":
+            s.extra(Theta)[...] = scale * rng.uniform(0.5, 2.0, size=s.extra(Theta).shape)
+    X = rng.normal(size=(N, 6))
+    y = rng.integers(0, 3, size=N) if output == "softmax" else rng.normal(size=(N, 3))
+    return net, Theta, X, y
+
+
+def test_weightnorm_nets_take_the_fused_path():
+    net = en.MLP(4, (8, 8), 3, norm="weightnorm")
+    assert numba_backend._fused_code(net) is numba_weightnorm
+    for other in (en.MLP(4, (8, 8), 3, norm="layernorm"), en.MLP(4, (8, 8), 3, norm="weightnorm", residual=1),
+                  en.MLP(4, (8, 8), 3, norm="weightnorm", units=["rbf", "dense"])):
+        assert numba_backend._fused_code(other) is None  # still the reference
+    plain = numba_weightnorm.plain(net)
+    assert plain.is_plain and plain.sizes == net.sizes and plain.activations == net.activations
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("act,output,hidden", [
+    ("sigmoid", "softmax", (9, 5)),
+    ("tanh", "linear", (32, 5, 9)),
+    (("tanh", 1.7159, 2 / 3), "softmax", (7,)),
+    ("gaussian", "linear", (6, 6)),
+])
+@pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: saturated units
+def test_agrees_with_numpy(act, output, hidden, dtype, scale):
+    net, Theta, X, y = problem(act, output, hidden, scale=scale)
+    ev = en.Evaluator(net, backend="numba", dtype=dtype)
+    ref = en.Evaluator(net, backend="numpy", dtype=dtype)
+    tol = TOL[dtype]
+    out, zs = ev.forward(Theta, X, return_hidden=True)
+    out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
+    assert out.dtype == np.dtype(dtype) and rel_err(out, out_ref) <= tol
+    for z, z_ref in zip(zs, zs_ref):
+        assert z.shape == z_ref.shape and rel_err(z, z_ref) <= tol
+    np.testing.assert_allclose(ev.loss(Theta, X, y), ref.loss(Theta, X, y), rtol=tol)
+    L, G = ev.loss_and_grad(Theta, X, y)
+    L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
+    assert G.dtype == np.dtype(dtype) and G.shape == Theta.shape
+    np.testing.assert_allclose(L, L_ref, rtol=tol)
+    assert rel_err(G, G_ref) <= tol
+
+
+def test_gradient_matches_finite_differences():
+    net, Theta, X, y = problem("tanh", "softmax", (5, 4), P=1, N=20)
+    ev = en.Evaluator(net, backend="numba", dtype="float64")
+    _, G = ev.loss_and_grad(Theta, X, y)
+    h = 1e-6
+    for i in np.random.default_rng(1).choice(net.n_params, 40, replace=False):
+        up, down = Theta.copy(), Theta.copy()
+        up[0, i] += h
+        down[0, i] -= h
+        fd = (ev.loss(up, X, y)[0] - ev.loss(down, X, y)[0]) / (2 * h)
+        assert abs(fd - G[0, i]) <= 1e-6 * max(1.0, abs(fd))
