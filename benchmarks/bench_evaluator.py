@@ -180,8 +180,11 @@ def jax_vmap(net, Theta, X, y):
         import jax.numpy as jnp
     except ImportError:  # jax is a benchmark contender, not a dependency
         return None
+    if Theta.dtype == np.float64:  # jax computes in float32 unless told otherwise
+        jax.config.update("jax_enable_x64", True)
     layers = [(s.w_start, s.w_end, s.b_start, s.b_end, s.fan_in, s.fan_out) for s in net.layers]
     Xj, yj, Tj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(Theta)
+    assert Tj.dtype == Theta.dtype, (Tj.dtype, Theta.dtype)
 
     def member(theta):
         h = Xj

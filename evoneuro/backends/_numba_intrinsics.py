@@ -1,7 +1,8 @@
-"""Two LLVM instructions Numba does not expose: a float32 bit cast and an atomic add.
+"""LLVM instructions Numba does not expose: float bit casts and an atomic add.
 
-* :func:`f32_from_bits` builds ``2**n`` for the vectorised ``exp`` of :mod:`._numba_math`
-  straight from its exponent bits (``(n + 127) << 23``); LLVM keeps it in vector registers.
+* :func:`f32_from_bits` and :func:`f64_from_bits` build ``2**n`` for the vectorised ``exp``
+  of :mod:`._numba_math` straight from its exponent bits (``(n + 127) << 23``,
+  ``(n + 1023) << 52``); LLVM keeps them in vector registers.
 * :func:`fetch_add` hands out task numbers to the threads of :mod:`._numba_pool`
   (``atomicrmw add``), so threads take work as they become free.
 """
@@ -25,6 +26,19 @@ def f32_from_bits(typingctx, bits):
         return builder.bitcast(low, ir.FloatType())
 
     return types.float32(bits), codegen
+
+
+@intrinsic
+def f64_from_bits(typingctx, bits):
+    """The float64 whose bit pattern is the 64-bit integer ``bits``."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        wide = builder.sext(args[0], ir.IntType(64)) if bits.bitwidth < 64 else args[0]
+        return builder.bitcast(wide, ir.DoubleType())
+
+    return types.float64(bits), codegen
 
 
 @intrinsic

@@ -102,8 +102,9 @@ GRAD_BLAS_WIDTH = 64  # mean hidden width from which the backward pass runs on B
 def blas_pays(dtype, codes, sizes, grad: bool = False) -> bool:
     """Whether the BLAS kernels beat the fused tiles (measured on a 2-core AVX-512 VM).
 
-    float64 nets whose hidden units call libm ``tanh``/``exp`` spend most of their time
-    in those scalar calls either way; there the fused tiles are a little faster. The
+    float64 nets whose hidden units take an ``exp`` per element (sigmoid, tanh, gaussian)
+    run faster on the fused tiles: tiles / BLAS 0.78-0.92 forward and 0.70-1.01 with the
+    gradient on A-D, 1 and 2 threads (interleaved medians, idle). The
     backward pass needs hidden layers about 64 wide or more to pay for its extra gemms:
     fp32 ``loss_and_grad``, medians of 9 interleaved calls on an idle 2-core AVX-512 VM,
     tiles / BLAS time on 1 and 2 threads: 16 wide (config D) 0.80 / 0.66, 32 wide (A)
