@@ -145,6 +145,21 @@ class TestNumba:
         assert np.max(err) <= 3 * np.spacing(np.float32(1.0))
         assert np.max(err / np.maximum(np.abs(exact), 1e-30)) < 5e-7
 
+    def test_fast_float64_exp_and_tanh_match_numpy(self):
+        from evoneuro.backends._numba_math import exp_f64, tanh_f64
+
+        rng = np.random.default_rng(0)
+        x = np.concatenate([rng.normal(size=20_000) * s for s in (1e-8, 1e-3, 0.3, 3.0, 30.0, 300.0)])
+        t, ref = tanh_f64(x), np.tanh(x)
+        assert np.max(np.abs(t - ref) / np.spacing(np.abs(ref))) <= 4  # ulps, tiny |x| included
+        assert np.array_equal(tanh_f64(np.array([0.0, 20.0, -20.0, np.inf, -np.inf])), [0, 1, -1, 1, -1])
+        assert np.isnan(tanh_f64(np.array([np.nan]))[0])
+        neg = -np.abs(x)
+        e, ref = exp_f64(neg), np.exp(neg)
+        normal = ref > 1e-300
+        assert np.max(np.abs(e[normal] - ref[normal]) / np.spacing(ref[normal])) <= 2
+        assert np.array_equal(exp_f64(np.array([0.0, -800.0, -np.inf])), [1, 0, 0])
+
     def test_auto_is_numba(self):
         net = en.MLP(2, (3,), 2)
         assert en.Evaluator(net, backend="auto").backend == "numba"
