@@ -36,6 +36,17 @@ def plain(net):
     return MLP(net.n_inputs, net.hidden, net.n_outputs, activation=list(net.activations), output=net.output)
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _squared_norms(th, v0, fi, fo):
+    """``‖V_j‖²`` of each unit ``j`` of the ``(fi, fo)`` directions starting at ``th[v0]``."""
+    sq = np.zeros(fo, dtype=np.float64)
+    for k in range(fi):
+        for j in range(fo):
+            x = th[v0 + k * fo + j]
+            sq[j] += x * x
+    return sq
+
+
 @njit(cache=True, error_model="numpy")
 def _effective_rows(Theta, lay, out):
     """``out[p]``: member ``p`` with ``W = g V / ‖V‖`` in the layers whose ``lay`` row has an
@@ -48,16 +59,12 @@ def _effective_rows(Theta, lay, out):
             if e0 < 0:
                 o[w1:w1 + fi * fo] = th[v0:v0 + fi * fo]
             else:
-                norm = np.zeros(fo, dtype=np.float64)
-                for k in range(fi):
-                    for j in range(fo):
-                        x = th[v0 + k * fo + j]
-                        norm[j] += x * x
+                scale = _squared_norms(th, v0, fi, fo)
                 for j in range(fo):
-                    norm[j] = th[e0 + j] / np.sqrt(norm[j])  # g / ‖V‖
+                    scale[j] = th[e0 + j] / np.sqrt(scale[j])  # g / ‖V‖
                 for k in range(fi):
                     for j in range(fo):
-                        o[w1 + k * fo + j] = th[v0 + k * fo + j] * norm[j]
+                        o[w1 + k * fo + j] = th[v0 + k * fo + j] * scale[j]
             o[b1:b1 + fo] = th[b0:b0 + fo]
 
 
@@ -72,13 +79,10 @@ def _grad_rows(Theta, Gp, lay, G):
             if e0 < 0:
                 g[v0:v0 + fi * fo] = gp[w1:w1 + fi * fo]
             else:
-                sq = np.zeros(fo, dtype=np.float64)
+                sq = _squared_norms(th, v0, fi, fo)
                 dot = np.zeros(fo, dtype=np.float64)
-                for k in range(fi):
-                    for j in range(fo):
-                        x = th[v0 + k * fo + j]
-                        sq[j] += x * x
-                        dot[j] += gp[w1 + k * fo + j] * x
+                for i in range(fi * fo):
+                    dot[i % fo] += gp[w1 + i] * th[v0 + i]
                 for j in range(fo):
                     norm = np.sqrt(sq[j])
                     g_gain = dot[j] / norm
