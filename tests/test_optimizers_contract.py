@@ -93,3 +93,23 @@ def test_pickled_mid_run_resumes_identically(name, kind):
     assert (resumed.fun, resumed.n_steps, resumed.n_evals) == (full.fun, full.n_steps, full.n_evals)
     np.testing.assert_array_equal(resumed.history["loss"], full.history["loss"])
     np.testing.assert_array_equal(resumed.history["best_loss"], full.history["best_loss"])
+
+
+def test_tell_ranking_replaces_the_losses_in_the_update_only():
+    from evoneuro.optimizers import get_optimizer
+
+    rng = np.random.default_rng(0)
+    opts = [get_optimizer("sep-cmaes", popsize=8).initialize(np.zeros(5), np.random.default_rng(1)) for _ in range(3)]
+    Theta = opts[0].ask()
+    for o in opts[1:]:
+        np.testing.assert_array_equal(o.ask(), Theta)
+    losses = rng.normal(size=8)
+    opts[0].tell(Theta, losses)
+    opts[1].tell(Theta, losses, ranking=losses)
+    opts[2].tell(Theta, losses, ranking=-losses)
+    np.testing.assert_array_equal(opts[0].ask(), opts[1].ask())  # the same ranking: the same state
+    assert not np.allclose(opts[0].x, opts[2].x)  # the update followed the ranking
+    for o in opts:  # the best point follows the losses whatever the ranking
+        np.testing.assert_array_equal(o.best_x, Theta[np.argmin(losses)])
+    with pytest.raises(ValueError, match="ranking must hold one value per point"):
+        opts[0].tell(opts[0].ask(), losses, ranking=losses[:3])

@@ -110,8 +110,13 @@ class Optimizer(ABC):
     def ask(self) -> np.ndarray:
         """Points to evaluate, shape ``(P, n)``."""
 
-    def tell(self, Theta, losses, grads=None) -> None:
-        """Report the losses (and gradients) of the points from :meth:`ask`."""
+    def tell(self, Theta, losses, grads=None, *, ranking=None) -> None:
+        """Report the losses (and gradients) of the points from :meth:`ask`.
+
+        ``ranking``, optional ``(P,)``: values the algorithm's update uses in place of the
+        losses (a hybrid's leave-one-out or validation score, say); ``losses`` still decide
+        :attr:`best_x`. NaN counts as the worst value in both.
+        """
         Theta = np.asarray(Theta)
         losses = np.asarray(losses, dtype=np.float64).reshape(-1)
         if Theta.ndim != 2 or Theta.shape != (losses.size, self.n_params):
@@ -121,12 +126,17 @@ class Optimizer(ABC):
             )
         if self.needs_grad and (grads is None or np.shape(grads) != Theta.shape):
             raise ValueError(f"{self.name} needs gradients of shape {Theta.shape} in tell")
+        if ranking is not None:
+            ranking = np.asarray(ranking, dtype=np.float64).reshape(-1)
+            if ranking.size != losses.size:
+                raise ValueError(f"ranking must hold one value per point ({losses.size}), got {ranking.size}")
+            ranking = np.where(np.isnan(ranking), np.inf, ranking)
         losses = np.where(np.isnan(losses), np.inf, losses)
         i = int(np.argmin(losses))
         if losses[i] < self.best_loss:
             self.best_loss = float(losses[i])
             self.best_x = np.array(Theta[i], dtype=np.float64)
-        self._tell(Theta, losses, grads)
+        self._tell(Theta, losses if ranking is None else ranking, grads)
         self.generation += 1
         self.n_told += losses.size
 

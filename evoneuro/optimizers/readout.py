@@ -197,10 +197,8 @@ class Readout(Optimizer):
         return Theta
 
     def _tell(self, Theta, losses, grads) -> None:
-        # step() ranks its members by their fitnesses (leave-one-out losses with loo=True);
-        # a plain ask/tell loop by the losses told
-        ranking = self.__dict__.get("_ranking")
-        self.inner_.tell(Theta[:, : self._n_hidden], losses if ranking is None else ranking)
+        # step() tells the fitnesses (leave-one-out losses with loo=True) as the ranking
+        self.inner_.tell(Theta[:, : self._n_hidden], losses)
 
     def solve(self, Theta, X, y, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Complete networks and their losses: each row of ``Theta`` ``(P, n)`` with the
@@ -278,9 +276,5 @@ class Readout(Optimizer):
             x, x_loss, _ = self._solve(self.inner_.x[None], problem.X, problem.y, problem.evaluator, problem.lengths)
             problem.evals += self.net.forward_cost(problem.X.shape)
             self._x, self.x_loss_ = x[0], float(x_loss[0])
-        self._ranking = np.where(np.isnan(fitness[:P]), np.inf, fitness[:P])
-        try:
-            self.tell(Full[:P], losses[:P])
-        finally:
-            del self._ranking
+        self.tell(Full[:P], losses[:P], ranking=fitness[:P])
         return losses[:P]
