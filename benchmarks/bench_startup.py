@@ -11,11 +11,13 @@ Each figure comes from a fresh Python process, as a user meets it:
   and a second fit in the same process.
 
 Targets (issue 11): import <= 0.5 s, cold <= 15 s, warm <= 1 s on an idle 2-core machine.
+``--rnn`` times ``EvoRNNClassifier`` (an LSTM) on a short 2-sequence task the same way.
 
 Usage::
 
     python benchmarks/bench_startup.py
     python benchmarks/bench_startup.py --backend numba --dtype float64
+    python benchmarks/bench_startup.py --rnn
 """
 
 from __future__ import annotations
@@ -55,6 +57,23 @@ print(json.dumps({"setup": t1 - t0, "first_fit": t2 - t1, "second_fit": t3 - t2}
 """
 
 
+FIT_RNN = """
+import json, sys, time
+t0 = time.perf_counter()
+import evoneuro as en
+from evoneuro.tasks import two_sequence
+task = two_sequence(n_train=200, n_test=2, min_length=20, max_length=30, random_state=0)
+X, y = task.X_train, task.y_train[:, 0].astype(int)
+t1 = time.perf_counter()
+kw = dict(max_iter=1, random_state=0, backend=sys.argv[1], dtype=sys.argv[2])
+en.EvoRNNClassifier(**kw).fit(X, y)
+t2 = time.perf_counter()
+en.EvoRNNClassifier(**kw).fit(X, y)
+t3 = time.perf_counter()
+print(json.dumps({"setup": t1 - t0, "first_fit": t2 - t1, "second_fit": t3 - t2}))
+"""
+
+
 def loadavg() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -75,23 +94,28 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5, help="import timings (median)")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--rnn", action="store_true",
+                    help="time EvoRNNClassifier (LSTM) on 2-sequence, lengths 20-30, instead of the MLP on digits")
     args = ap.parse_args(argv)
+    fit = FIT_RNN if args.rnn else FIT
     print(f"load before: {loadavg()}")
     imports = [run(IMPORT) for _ in range(args.repeats)]
     t_import = statistics.median(r["seconds"] for r in imports)
     heavy = sorted({m for r in imports for m in r["heavy"]})
     with tempfile.TemporaryDirectory(prefix="evoneuro-numba-") as cache:
         env = {"NUMBA_CACHE_DIR": cache}
-        cold = run(FIT, args.backend, args.dtype, env=env)
+        cold = run(fit, args.backend, args.dtype, env=env)
         load_cold = loadavg()
-        warm = run(FIT, args.backend, args.dtype, env=env)
+        warm = run(fit, args.backend, args.dtype, env=env)
     rows = [
         ("import evoneuro", t_import, 0.5, f"heavy modules loaded: {', '.join(heavy) or 'none'}"),
         ("cold: first fit, empty Numba cache", cold["first_fit"], 15.0, f"load {load_cold}"),
         ("warm: first fit in a new process", warm["first_fit"], 1.0, "kernels from the disk cache"),
         ("warm: second fit, same process", warm["second_fit"], 1.0, ""),
     ]
-    print(f"\nEvoMLPClassifier(max_iter=1, backend={args.backend!r}, dtype={args.dtype!r}) on digits\n")
+    what = "EvoRNNClassifier" if args.rnn else "EvoMLPClassifier"
+    data = "2-sequence, lengths 20-30 (targets: the MLP's)" if args.rnn else "digits"
+    print(f"\n{what}(max_iter=1, backend={args.backend!r}, dtype={args.dtype!r}) on {data}\n")
     head = f"{'':38} {'seconds':>8} {'target':>7} {'met':>4}  note"
     print(head)
     print("-" * len(head))
