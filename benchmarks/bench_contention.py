@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_evaluator import QUICK, interleaved, load_configs, make_problem  # noqa: E402
+from bench_evaluator import QUICK, interleaved, load_configs, make_evaluator, make_problem  # noqa: E402
 
 import evoneuro as en  # noqa: E402
 from evoneuro._threads import available_cpus  # noqa: E402
@@ -87,17 +87,6 @@ def settings(cpus: int) -> dict:
     for k in range(1, cpus + 1):
         out[f"numba x{k}"] = dict(backend="numba", threads=k)
     return out
-
-
-def make_evaluator(net, dtype, backend, threads=None, evaluator=en.Evaluator):
-    """An evaluator; with ``threads`` the Numba backend always runs on exactly that many
-    (``n_jobs=k`` alone lets it choose 1 or k from its timings, see ``_numba_tuner``)."""
-    ev = evaluator(net, backend=backend, dtype=dtype, n_jobs=threads)
-    if threads is not None:
-        from evoneuro.backends._numba_tuner import ThreadTuner
-
-        ev._backend._tuner = ThreadTuner(threads, fixed=True)
-    return ev
 
 
 @contextlib.contextmanager

@@ -70,10 +70,11 @@ def load_configs() -> dict:
     return CONFIGS_FALLBACK
 
 
-def make_problem(cfg: dict, dtype, seed: int = 0):
-    """Net, population, data and the forward FLOP count of one workload."""
+def make_problem(cfg: dict, dtype, seed: int = 0, **net_options):
+    """Net, population, data and the forward FLOP count of one workload (``net_options``:
+    ``norm``, ``residual``, ``units`` of :class:`evoneuro.MLP`)."""
     net = en.MLP(cfg["d_in"], (cfg["h"],) * cfg["L"], cfg["d_out"], activation="sigmoid",
-                 output="softmax")
+                 output="softmax", **net_options)
     rng = np.random.default_rng(seed)
     Theta = net.init_population(cfg["P"], rng).astype(dtype)
     X = rng.normal(size=(cfg["B"], cfg["d_in"])).astype(dtype)
@@ -119,14 +120,15 @@ def interleaved(contenders: dict, rounds: int) -> dict:
 _THREADS: int | None = None  # --threads: the numba backend's thread count, fixed (None: its own choice)
 
 
-def numba_evaluator(net, dtype):
-    """The numba backend on ``--threads`` threads exactly (its pool is its own: numba's
-    ``set_num_threads`` does not size it), or with its default thread choice."""
-    ev = en.Evaluator(net, backend="numba", dtype=dtype, n_jobs=_THREADS)
-    if _THREADS is not None:
+def make_evaluator(net, dtype, backend="numba", threads=None, evaluator=en.Evaluator):
+    """An evaluator; with ``threads`` the Numba backend always runs on exactly that many (its
+    work pool is its own: numba's ``set_num_threads`` does not size it, and ``n_jobs=k``
+    alone lets it choose 1 or k from its timings, see ``_numba_tuner``)."""
+    ev = evaluator(net, backend=backend, dtype=dtype, n_jobs=threads)
+    if threads is not None:
         from evoneuro.backends._numba_tuner import ThreadTuner
 
-        ev._backend._tuner = ThreadTuner(_THREADS, fixed=True)
+        ev._backend._tuner = ThreadTuner(threads, fixed=True)
     return ev
 
 
@@ -237,7 +239,7 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
         print("-" * len(header))
         for name, cfg in configs.items():
             net, Theta, X, y, flops = make_problem(cfg, dtype)
-            nb = numba_evaluator(net, dtype)
+            nb = make_evaluator(net, dtype, threads=_THREADS)
             npy = en.Evaluator(net, backend="numpy", dtype=dtype)
             contenders = {
                 "numba": lambda: nb.loss(Theta, X, y),
@@ -273,7 +275,7 @@ def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:
     print("-" * len(header))
     for dtype in dtypes:
         net, Theta, X, y, _ = make_problem(cfg, dtype)
-        nb = numba_evaluator(net, dtype)
+        nb = make_evaluator(net, dtype, threads=_THREADS)
         npy = en.Evaluator(net, backend="numpy", dtype=dtype)
         contenders = {"numba": lambda: nb.loss_and_grad(Theta, X, y),
                       "numpy": lambda: npy.loss_and_grad(Theta, X, y)}
@@ -295,13 +297,9 @@ def bench_options(cfg: dict, dtype, rounds: int) -> None:
     header = f"{'option':>11} {'loss ms':>8} {'numpy ms':>9} {'x numpy':>8} {'grad ms':>8} {'numpy ms':>9} {'x numpy':>8}"
     print(header)
     print("-" * len(header))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(cfg["B"], cfg["d_in"])).astype(dtype)
-    y = rng.integers(0, cfg["d_out"], size=cfg["B"])
     for name, kw in OPTIONS.items():
-        net = en.MLP(cfg["d_in"], (cfg["h"],) * cfg["L"], cfg["d_out"], activation="sigmoid", **kw)
-        Theta = net.init_population(cfg["P"], rng).astype(dtype)
-        nb, npy = numba_evaluator(net, dtype), en.Evaluator(net, backend="numpy", dtype=dtype)
+        net, Theta, X, y, _ = make_problem(cfg, dtype, **kw)
+        nb, npy = make_evaluator(net, dtype, threads=_THREADS), en.Evaluator(net, backend="numpy", dtype=dtype)
         t = interleaved({"loss": lambda: nb.loss(Theta, X, y), "np loss": lambda: npy.loss(Theta, X, y),
                          "grad": lambda: nb.loss_and_grad(Theta, X, y),
                          "np grad": lambda: npy.loss_and_grad(Theta, X, y)}, rounds)
