@@ -36,97 +36,92 @@ def plain(net):
     return MLP(net.n_inputs, net.hidden, net.n_outputs, activation=list(net.activations), output=net.output)
 
 
-@njit(inline="always", cache=True, error_model="numpy")
-def _squared_norms(th, v0, fi, fo):
-    """``‖V_j‖²`` of each unit ``j`` of the ``(fi, fo)`` directions starting at ``th[v0]``."""
-    sq = np.zeros(fo, dtype=np.float64)
-    for k in range(fi):
-        for j in range(fo):
-            x = th[v0 + k * fo + j]
-            sq[j] += x * x
-    return sq
-
-
 @njit(cache=True, error_model="numpy")
-def _effective_rows(Theta, lay, out):
+def _effective_rows(Theta, lay, out, inv):
     """``out[p]``: member ``p`` with ``W = g V / ‖V‖`` in the layers whose ``lay`` row has an
-    extra offset (``-1``: dense, copied). Rows of ``lay``: offsets of ``V``, ``b`` and ``g`` in
-    ``Theta``, of ``W`` and ``b`` in ``out``, then ``fan_in``, ``fan_out``."""
+    extra offset (``-1``: dense, copied), and ``inv[p]``: each such unit's ``1 / ‖V‖``, for
+    :func:`_grad_rows`. Rows of ``lay``: offsets of ``V``, ``b`` and ``g`` in ``Theta``, of
+    ``W`` and ``b`` in ``out``, of the units in ``inv``, then ``fan_in``, ``fan_out``."""
     for p in range(Theta.shape[0]):
-        th, o = Theta[p], out[p]
+        th, o, iv = Theta[p], out[p], inv[p]
         for l in range(lay.shape[0]):
-            v0, b0, e0, w1, b1, fi, fo = lay[l]
+            v0, b0, e0, w1, b1, u0, fi, fo = lay[l]
             if e0 < 0:
                 o[w1:w1 + fi * fo] = th[v0:v0 + fi * fo]
             else:
-                scale = _squared_norms(th, v0, fi, fo)
+                sq = np.zeros(fo, dtype=np.float64)
+                for i in range(fi * fo):
+                    sq[i % fo] += th[v0 + i] * th[v0 + i]
                 for j in range(fo):
-                    scale[j] = th[e0 + j] / np.sqrt(scale[j])  # g / ‖V‖
-                for k in range(fi):
-                    for j in range(fo):
-                        o[w1 + k * fo + j] = th[v0 + k * fo + j] * scale[j]
+                    iv[u0 + j] = 1.0 / np.sqrt(sq[j])
+                    sq[j] = th[e0 + j] * iv[u0 + j]  # now g / ‖V‖
+                for i in range(fi * fo):
+                    o[w1 + i] = th[v0 + i] * sq[i % fo]
             o[b1:b1 + fo] = th[b0:b0 + fo]
 
 
 @njit(cache=True, error_model="numpy")
-def _grad_rows(Theta, Gp, lay, G):
+def _grad_rows(Theta, Gp, lay, inv, G):
     """``G[p]`` from the gradient ``Gp[p]`` with respect to the effective weights (the chain rule
-    of the module docstring); ``lay`` as in :func:`_effective_rows`."""
+    of the module docstring), with the ``1 / ‖V‖`` that :func:`_effective_rows` left in ``inv``."""
     for p in range(Theta.shape[0]):
-        th, gp, g = Theta[p], Gp[p], G[p]
+        th, gp, iv, g = Theta[p], Gp[p], inv[p], G[p]
         for l in range(lay.shape[0]):
-            v0, b0, e0, w1, b1, fi, fo = lay[l]
+            v0, b0, e0, w1, b1, u0, fi, fo = lay[l]
             if e0 < 0:
                 g[v0:v0 + fi * fo] = gp[w1:w1 + fi * fo]
             else:
-                sq = _squared_norms(th, v0, fi, fo)
                 dot = np.zeros(fo, dtype=np.float64)
                 for i in range(fi * fo):
                     dot[i % fo] += gp[w1 + i] * th[v0 + i]
+                c_w = np.empty(fo, dtype=np.float64)  # dL/dV = c_w dL/dW - c_v V
+                c_v = np.empty(fo, dtype=np.float64)
                 for j in range(fo):
-                    norm = np.sqrt(sq[j])
-                    g_gain = dot[j] / norm
+                    g_gain = dot[j] * iv[u0 + j]  # <dL/dW, V> / ‖V‖
                     g[e0 + j] = g_gain
-                    sq[j] = th[e0 + j] / norm  # now g / ‖V‖
-                    dot[j] = th[e0 + j] * g_gain / (norm * norm)
-                for k in range(fi):
-                    for j in range(fo):
-                        i = k * fo + j
-                        g[v0 + i] = sq[j] * gp[w1 + i] - dot[j] * th[v0 + i]
+                    c_w[j] = th[e0 + j] * iv[u0 + j]  # g / ‖V‖
+                    c_v[j] = c_w[j] * g_gain * iv[u0 + j]  # g dL/dg / ‖V‖²
+                for i in range(fi * fo):
+                    g[v0 + i] = c_w[i % fo] * gp[w1 + i] - c_v[i % fo] * th[v0 + i]
             g[b0:b0 + fo] = gp[b1:b1 + fo]
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(net) -> np.ndarray:
-    """The ``lay`` rows of :func:`_effective_rows` for ``net`` and :func:`plain` ``(net)``."""
-    return np.array([(s.w_start, s.b_start, s.e_start if s.kind == "weightnorm" else -1, t.w_start, t.b_start,
-                      s.fan_in, s.fan_out) for s, t in zip(net.layers, plain(net).layers)], dtype=np.int64)
+def _layout(net) -> tuple[np.ndarray, int]:
+    """The ``lay`` rows of :func:`_effective_rows` for ``net`` and :func:`plain` ``(net)``, and
+    the number of WeightNorm units."""
+    rows, units = [], 0
+    for s, t in zip(net.layers, plain(net).layers):
+        wn = s.kind == "weightnorm"
+        rows.append((s.w_start, s.b_start, s.e_start if wn else -1, t.w_start, t.b_start, units,
+                     s.fan_in, s.fan_out))
+        units += s.fan_out if wn else 0
+    return np.array(rows, dtype=np.int64), units
 
 
-def effective(net, Theta: np.ndarray) -> np.ndarray:
-    """``(P, plain(net).n_params)``: every member with ``W = g V / ‖V‖`` in its WeightNorm layers."""
+def effective(net, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, plain(net).n_params)`` parameters, every member with ``W = g V / ‖V‖`` in its
+    WeightNorm layers, and ``(P, units)`` ``1 / ‖V‖`` of those layers' units (float64)."""
     Theta = np.ascontiguousarray(Theta)
+    lay, units = _layout(net)
     out = np.empty((Theta.shape[0], plain(net).n_params), dtype=Theta.dtype)
-    _effective_rows(Theta, _layout(net), out)
-    return out
-
-
-def _grad_back(net, Theta: np.ndarray, Gp: np.ndarray) -> np.ndarray:
-    """The gradient with respect to ``Theta`` from the one with respect to the effective weights."""
-    Theta = np.ascontiguousarray(Theta, dtype=Gp.dtype)
-    G = np.empty_like(Theta)
-    _grad_rows(Theta, np.ascontiguousarray(Gp), _layout(net), G)
-    return G
+    inv = np.empty((Theta.shape[0], units))
+    _effective_rows(Theta, lay, out, inv)
+    return out, inv
 
 
 def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
-    return backend.forward(plain(net), effective(net, Theta), X, return_hidden)
+    return backend.forward(plain(net), effective(net, Theta)[0], X, return_hidden)
 
 
 def loss(backend, net, Theta, X, y, lengths=None):
-    return backend.loss(plain(net), effective(net, Theta), X, y)
+    return backend.loss(plain(net), effective(net, Theta)[0], X, y)
 
 
 def loss_and_grad(backend, net, Theta, X, y, lengths=None):
-    losses, Gp = backend.loss_and_grad(plain(net), effective(net, Theta), X, y)
-    return losses, _grad_back(net, Theta, Gp)
+    Theta = np.ascontiguousarray(Theta)
+    W, inv = effective(net, Theta)
+    losses, Gp = backend.loss_and_grad(plain(net), W, X, y)
+    G = np.empty_like(Theta, dtype=Gp.dtype)
+    _grad_rows(Theta.astype(Gp.dtype, copy=False), np.ascontiguousarray(Gp), _layout(net)[0], inv, G)
+    return losses, G
