@@ -9,15 +9,11 @@ import pytest
 
 import evoneuro as en
 from evoneuro.backends.cupy_backend import cupy_available
+from tests.backend_helpers import assert_matches_numpy, rel_err
 
-TOL = {"float64": 1e-10, "float32": 1e-4}
 ACTIVATIONS = ["sigmoid", "tanh", "softsign", "gaussian", "identity", "relu",
                ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
 HIDDEN = [(), (7,), (32, 5, 9)]
-
-
-def rel_err(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
 def problem(act, output, hidden, P, N=70, seed=0):
@@ -31,25 +27,7 @@ def problem(act, output, hidden, P, N=70, seed=0):
 
 
 def assert_agrees(backend, act, output, hidden, P, dtype):
-    net, Theta, X, y = problem(act, output, hidden, P)
-    ev = en.Evaluator(net, backend=backend, dtype=dtype)
-    ref = en.Evaluator(net, backend="numpy", dtype=dtype)
-    tol = TOL[dtype]
-    out, zs = ev.forward(Theta, X, return_hidden=True)
-    out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
-    assert out.dtype == np.dtype(dtype) and out.shape == (P, len(X), 3)
-    assert rel_err(out, out_ref) <= tol
-    for z, z_ref in zip(zs, zs_ref):
-        assert z.shape == z_ref.shape and rel_err(z, z_ref) <= tol
-    assert rel_err(ev.forward(Theta, X), out_ref) <= tol
-    losses = ev.loss(Theta, X, y)
-    assert losses.shape == (P,)
-    np.testing.assert_allclose(losses, ref.loss(Theta, X, y), rtol=tol)
-    L, G = ev.loss_and_grad(Theta, X, y)
-    L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
-    assert G.dtype == np.dtype(dtype) and G.shape == Theta.shape
-    np.testing.assert_allclose(L, L_ref, rtol=tol)
-    assert rel_err(G, G_ref) <= tol
+    assert_matches_numpy(backend, *problem(act, output, hidden, P), dtype)
 
 
 class TestNumba:
@@ -104,23 +82,12 @@ class TestNumba:
         monkeypatch.setattr(numba_backend, "USE_BLAS", use_blas)
         monkeypatch.setattr(numba_backend, "blas_pays", lambda *args, **kwargs: use_blas)
         net, Theta, X, y = problem(act, "softmax", (16, 9), P=3, N=600)
+        assert_matches_numpy("numba", net, Theta, X, y, dtype)
         ev = en.Evaluator(net, backend="numba", dtype=dtype)
-        ref = en.Evaluator(net, backend="numpy", dtype=dtype)
-        tol = TOL[dtype]
-        np.testing.assert_allclose(ev.loss(Theta, X, y), ref.loss(Theta, X, y), rtol=tol)
-        out, zs = ev.forward(Theta, X, return_hidden=True)
-        out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
-        assert rel_err(out, out_ref) <= tol
-        for z, z_ref in zip(zs, zs_ref):
-            assert rel_err(z, z_ref) <= tol
-        L, G = ev.loss_and_grad(Theta, X, y)
-        L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
-        np.testing.assert_allclose(L, L_ref, rtol=tol)
-        assert rel_err(G, G_ref) <= tol
         small = en.Evaluator(net, backend="numba", dtype=dtype, max_memory=20_000)
         assert small.chunk_size(len(X), True) < len(Theta)
         np.testing.assert_array_equal(small.loss(Theta, X, y), ev.loss(Theta, X, y))
-        for a, b in zip(small.loss_and_grad(Theta, X, y), (L, G)):
+        for a, b in zip(small.loss_and_grad(Theta, X, y), ev.loss_and_grad(Theta, X, y)):
             np.testing.assert_array_equal(a, b)
 
     def test_blas_threads_restored(self):

@@ -5,12 +5,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.backends import numba_backend, numba_weightnorm
-
-TOL = {"float64": 1e-10, "float32": 1e-4}
-
-
-def rel_err(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+from tests.backend_helpers import assert_matches_numpy
 
 
 def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0):
@@ -45,21 +40,7 @@ def test_weightnorm_nets_take_the_fused_path():
 ])
 @pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: saturated units
 def test_agrees_with_numpy(act, output, hidden, dtype, scale):
-    net, Theta, X, y = problem(act, output, hidden, scale=scale)
-    ev = en.Evaluator(net, backend="numba", dtype=dtype)
-    ref = en.Evaluator(net, backend="numpy", dtype=dtype)
-    tol = TOL[dtype]
-    out, zs = ev.forward(Theta, X, return_hidden=True)
-    out_ref, zs_ref = ref.forward(Theta, X, return_hidden=True)
-    assert out.dtype == np.dtype(dtype) and rel_err(out, out_ref) <= tol
-    for z, z_ref in zip(zs, zs_ref):
-        assert z.shape == z_ref.shape and rel_err(z, z_ref) <= tol
-    np.testing.assert_allclose(ev.loss(Theta, X, y), ref.loss(Theta, X, y), rtol=tol)
-    L, G = ev.loss_and_grad(Theta, X, y)
-    L_ref, G_ref = ref.loss_and_grad(Theta, X, y)
-    assert G.dtype == np.dtype(dtype) and G.shape == Theta.shape
-    np.testing.assert_allclose(L, L_ref, rtol=tol)
-    assert rel_err(G, G_ref) <= tol
+    assert_matches_numpy("numba", *problem(act, output, hidden, scale=scale), dtype)
 
 
 def test_gradient_matches_finite_differences():

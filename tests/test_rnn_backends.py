@@ -10,12 +10,8 @@ import pytest
 import evoneuro as en
 from evoneuro.backends import numba_rnn
 from evoneuro.backends.cupy_backend import cupy_available
+from tests.backend_helpers import TOL, rel_err
 
-TOL = {"float64": 1e-10, "float32": 1e-4}
-
-
-def rel_err(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
 def problem(cell, output, readout, gain, seed=0, P=3, N=6, T=7):
