@@ -41,37 +41,25 @@ dt = time.perf_counter() - t
 print(json.dumps({{"seconds": dt, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
 """
 
+# One fresh process: import, the data, then two fits of ESTIMATOR with max_iter=1.
 FIT = """
 import json, sys, time
 t0 = time.perf_counter()
 import evoneuro as en
-from sklearn.datasets import load_digits
-X, y = load_digits(return_X_y=True)
+{data}
 t1 = time.perf_counter()
 kw = dict(max_iter=1, random_state=0, backend=sys.argv[1], dtype=sys.argv[2])
-en.EvoMLPClassifier(**kw).fit(X, y)
+en.{estimator}(**kw).fit(X, y)
 t2 = time.perf_counter()
-en.EvoMLPClassifier(**kw).fit(X, y)
+en.{estimator}(**kw).fit(X, y)
 t3 = time.perf_counter()
-print(json.dumps({"setup": t1 - t0, "first_fit": t2 - t1, "second_fit": t3 - t2}))
+print(json.dumps({{"setup": t1 - t0, "first_fit": t2 - t1, "second_fit": t3 - t2}}))
 """
-
-
-FIT_RNN = """
-import json, sys, time
-t0 = time.perf_counter()
-import evoneuro as en
-from evoneuro.tasks import two_sequence
+DIGITS = """from sklearn.datasets import load_digits
+X, y = load_digits(return_X_y=True)"""
+TWO_SEQUENCE = """from evoneuro.tasks import two_sequence
 task = two_sequence(n_train=200, n_test=2, min_length=20, max_length=30, random_state=0)
-X, y = task.X_train, task.y_train[:, 0].astype(int)
-t1 = time.perf_counter()
-kw = dict(max_iter=1, random_state=0, backend=sys.argv[1], dtype=sys.argv[2])
-en.EvoRNNClassifier(**kw).fit(X, y)
-t2 = time.perf_counter()
-en.EvoRNNClassifier(**kw).fit(X, y)
-t3 = time.perf_counter()
-print(json.dumps({"setup": t1 - t0, "first_fit": t2 - t1, "second_fit": t3 - t2}))
-"""
+X, y = task.X_train, task.y_train[:, 0].astype(int)"""
 
 
 def loadavg() -> str:
@@ -97,7 +85,8 @@ def main(argv=None) -> None:
     ap.add_argument("--rnn", action="store_true",
                     help="time EvoRNNClassifier (LSTM) on 2-sequence, lengths 20-30, instead of the MLP on digits")
     args = ap.parse_args(argv)
-    fit = FIT_RNN if args.rnn else FIT
+    fit = FIT.format(data=TWO_SEQUENCE, estimator="EvoRNNClassifier") if args.rnn else \
+        FIT.format(data=DIGITS, estimator="EvoMLPClassifier")
     print(f"load before: {loadavg()}")
     imports = [run(IMPORT) for _ in range(args.repeats)]
     t_import = statistics.median(r["seconds"] for r in imports)
