@@ -113,3 +113,29 @@ def test_tell_ranking_replaces_the_losses_in_the_update_only():
         np.testing.assert_array_equal(o.best_x, Theta[np.argmin(losses)])
     with pytest.raises(ValueError, match="ranking must hold one value per point"):
         opts[0].tell(opts[0].ask(), losses, ranking=losses[:3])
+
+
+def test_a_kept_population_is_never_overwritten(name):
+    """Optimizers write each generation's population into reused arrays; one that a caller
+    still holds (or a view of it) is left alone, and the run is the same as without keeping."""
+    prob = problem(10)
+    opt, ref = make(name), make(name)
+    for o in (opt, ref):
+        o.setup(prob)
+        o.initialize(x0_for(prob), np.random.default_rng(0))
+    kept, copies, view = [], [], None
+    for g in range(6):
+        Theta = opt.ask()
+        np.testing.assert_array_equal(Theta, ref.ask())
+        kept.append(Theta)
+        copies.append(Theta.copy())
+        if g == 0:
+            view = Theta[:1]
+            kept.pop()  # only the view of the first one is kept
+        losses, grads = prob.evaluate(Theta, need_grad=opt.needs_grad)
+        opt.tell(Theta, losses, grads)
+        ref.tell(copies[-1].copy(), losses, grads)
+        del Theta
+    np.testing.assert_array_equal(view, copies[0][:1])
+    for Theta, copy in zip(kept, copies[1:]):
+        np.testing.assert_array_equal(Theta, copy)

@@ -86,9 +86,19 @@ class NoiseTable:
         self._table = _block(self.kind, self.seed, self.size, self.dtype)
         return np.lib.stride_tricks.sliding_window_view(self._table, self.n)
 
-    def rows(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        """A new ``(count, n)`` array of noise rows at random offsets."""
-        return self._windows[self.offsets(rng, count)]
+    def rows(self, rng: np.random.Generator, count: int, out: np.ndarray | None = None) -> np.ndarray:
+        """A ``(count, n)`` array of noise rows at random offsets: a new one, or written into
+        ``out`` (of that shape and the table's dtype) and returned."""
+        return self.rows_at(self.offsets(rng, count), out)
+
+    def rows_at(self, offsets: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The rows at ``offsets`` (from :meth:`offsets`), a new array or written into ``out``."""
+        if out is None:
+            return self._windows[offsets]
+        n, table = self.n, self._table
+        for row, o in zip(out, offsets.tolist()):  # a memcpy per row
+            row[:] = table[o:o + n]
+        return out
 
     def offsets(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """The offsets of ``count`` rows into :attr:`table` (the draws :meth:`rows` makes):

@@ -165,6 +165,17 @@ class Optimizer(ABC):
         """A deep copy (state included)."""
         return copy.deepcopy(self)
 
+    @property
+    def _workspace(self):
+        """Arrays reused from one generation to the next (:mod:`._workspace`), made on first
+        use, so optimizers pickled before it existed load; never pickled."""
+        work = self.__dict__.get("_work")
+        if work is None:
+            from evoneuro.optimizers._workspace import Workspace
+
+            work = self.__dict__["_work"] = Workspace()
+        return work
+
     def fresh(self) -> "Optimizer":
         """A new, uninitialised optimizer with the same hyperparameters."""
         return type(self)(**self._params)

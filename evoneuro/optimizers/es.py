@@ -127,11 +127,11 @@ class OpenAIES(Optimizer):
         return self.mu
 
     def ask(self) -> np.ndarray:
-        h = self._P // 2
-        self._eps = self._noise.rows(self.rng, h)
-        step = self._eps * self._dtype.type(self.sigma)
+        h, n, work = self._P // 2, self.n_params, self._workspace
+        self._eps = self._noise.rows(self.rng, h, out=work.array("eps", (h, n), self._dtype))
+        step = np.multiply(self._eps, self._dtype.type(self.sigma), out=work.array("step", (h, n), self._dtype))
         mu = self.mu.astype(self._dtype)
-        Theta = np.empty((self._P, self.n_params), dtype=self._dtype)
+        Theta = work.array(f"theta{self.generation % 2}", (self._P, n), self._dtype)
         np.add(mu, step, out=Theta[:h])
         np.subtract(mu, step, out=Theta[h:])
         return Theta
@@ -245,12 +245,17 @@ class SNES(Optimizer):
         self._s = clipped_samples(Theta, self.mu, self.sigma).astype(self._s.dtype)
 
     def ask(self) -> np.ndarray:
+        shape, work = (self._P, self.n_params), self._workspace
+        s = work.array("s", shape, self._dtype)
         if self._antithetic:
-            half = self._noise.rows(self.rng, self._P // 2)
-            self._s = np.concatenate([half, -half])
+            h = self._P // 2
+            self._noise.rows(self.rng, h, out=s[:h])
+            np.negative(s[:h], out=s[h:])
         else:
-            self._s = self._noise.rows(self.rng, self._P)
-        Theta = self._s * self.sigma.astype(self._dtype)
+            self._noise.rows(self.rng, self._P, out=s)
+        self._s = s
+        Theta = np.multiply(s, self.sigma.astype(self._dtype), out=work.array(f"theta{self.generation % 2}",
+                                                                             shape, self._dtype))
         Theta += self.mu.astype(self._dtype)
         return Theta
 

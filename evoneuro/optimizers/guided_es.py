@@ -173,7 +173,7 @@ class GuidedES(Optimizer):
             j = self._U.shape[1] if p["alpha"] < 1 else 0
             alpha = p["alpha"] if j else 1.0  # no direction known yet: all variance isotropic
             t = self._dtype.type
-            eps = self._noise.rows(self.rng, P)  # a new array: scaled in place
+            eps = self._noise.rows(self.rng, P, out=self._workspace.array("eps", (P, n), self._dtype))
             eps *= t(sigma * math.sqrt(alpha / n))
             if j:
                 # + Z Uᵀ, column by column: j <= k is small, and a (P, j) @ (j, n) product
@@ -183,7 +183,8 @@ class GuidedES(Optimizer):
                     eps += Z[:, c:c + 1].astype(self._dtype) * self._U[:, c].astype(self._dtype)
             self._eps = eps
         x = self._x.astype(self._dtype)
-        Theta = np.empty((2 * len(self._eps), self.n_params), dtype=self._dtype)
+        Theta = self._workspace.array(f"theta{self.generation % 2}", (2 * len(self._eps), self.n_params),
+                                      self._dtype)
         np.add(x, self._eps, out=Theta[: len(self._eps)])
         np.subtract(x, self._eps, out=Theta[len(self._eps):])
         return Theta

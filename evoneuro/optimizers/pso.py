@@ -130,8 +130,8 @@ class PSO(Optimizer):
         self._pbest[better] = Theta[better]
         self._pbest_loss[better] = losses[better]
         self._g = int(np.argmin(self._pbest_loss))
-        # --- velocities: V = w V + c1 r1 (P - X) + c2 r2 (g - X); positions X + V, a new array,
-        # so a caller holding the asked one keeps it. One fused pass (evoneuro.optimizers._fused);
+        # --- velocities: V = w V + c1 r1 (P - X) + c2 r2 (g - X); positions X + V, in the
+        # positions of two generations ago, or a new array if a caller still holds those. One fused pass (evoneuro.optimizers._fused);
         # the NumPy form of the same float32 operations made ~30 passes over (P, n) arrays.
         from evoneuro.optimizers._fused import pso_update
 
@@ -139,7 +139,7 @@ class PSO(Optimizer):
         w, c1, c2 = self.coefficients
         o1 = self._uniform.offsets(self.rng, self._P)
         o2 = self._uniform.offsets(self.rng, self._P)
-        X_new = np.empty_like(self._X)
+        X_new = self._workspace.array(f"X{self.generation % 2}", self._X.shape, self._dtype)
         pso_update(self._X, self._V, self._pbest, self._pbest[self._g], self._uniform.table, o1, o2, t(w), t(c1),
                    t(c2), t(0.0 if self._vmax is None else self._vmax), self._vmax is not None, X_new)
         self._X = X_new

@@ -143,14 +143,15 @@ class RandomSearch(Optimizer):
             # the nets guessed have few parameters, so drawing costs nothing.
             lo, width = self._box
             return (lo + width * self.rng.random((self._lam, self.n_params))).astype(self._dtype)
-        if self.mode == "global":
-            Theta = self._noise.rows(self.rng, self._lam) * sigma
-            Theta += center
-            return Theta
-        Theta = np.empty((self._lam + 1, self.n_params), dtype=self._dtype)
-        Theta[0] = center
-        np.multiply(self._noise.rows(self.rng, self._lam), sigma, out=Theta[1:])
-        Theta[1:] += center
+        # the guesses go into the array asked two generations ago, if no caller holds it
+        shape = (self._lam + (self.mode != "global"), self.n_params)
+        Theta = self._workspace.array(f"theta{self.generation % 2}", shape, self._dtype)
+        rows = Theta if self.mode == "global" else Theta[1:]
+        self._noise.rows(self.rng, self._lam, out=rows)
+        rows *= sigma
+        rows += center
+        if self.mode != "global":
+            Theta[0] = center
         return Theta
 
     def _tell(self, Theta, losses, grads) -> None:
