@@ -88,14 +88,17 @@ def test_same_seed_same_run_and_pickle_resume():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("popsize, n_elite", [(12, 2), (11, 2), (8, 0)])
-def test_fused_blend_is_the_numpy_formula_bit_for_bit(dtype, popsize, n_elite):
-    """The one-pass kernel writes the same population as cxBlend + mutGaussian on arrays:
-    the same draws, in the same order, and the same float operations."""
+@pytest.mark.parametrize("crossover", ["blend", "sbx"])
+def test_fused_variation_is_the_numpy_formula_bit_for_bit(dtype, popsize, n_elite, crossover):
+    """The one-pass kernels write the same population as cxBlend (or cxSimulatedBinary) +
+    mutGaussian on arrays: the same draws, in the same order, and the same float operations
+    (bit for bit; SBX to the ulps of its power)."""
     import copy
 
     from deap import creator
 
-    opt = GA(popsize=popsize, n_elite=n_elite, cxpb=0.7, indpb=0.2, sigma0=1.0, dtype=dtype)
+    opt = GA(popsize=popsize, n_elite=n_elite, cxpb=0.7, indpb=0.2, sigma0=1.0, dtype=dtype,
+             crossover=crossover)
     opt.initialize(np.linspace(-1, 1, 30), np.random.default_rng(5))
     t = np.dtype(dtype).type
     losses = np.random.default_rng(6).random(popsize)
@@ -118,15 +121,29 @@ def test_fused_blend_is_the_numpy_formula_bit_for_bit(dtype, popsize, n_elite):
         ref_rng.bit_generator.state = state
         children = Theta[parents]
         m, n = children.shape
-        pairs = np.flatnonzero(ref_rng.random(m // 2) < 0.7)
+        crossed = ref_rng.random(m // 2) < 0.7
+        pairs = np.flatnonzero(crossed)
+        u = opt._uniform.rows(ref_rng, pairs.size)
+        counts = ref_rng.binomial(n, 0.2, size=m)
+        where = ref_rng.integers(0, n, size=counts.sum())
+        table = opt._normal.table  # N(0, 1) from the noise table at one offset
+        offset = ref_rng.integers(0, table.size - counts.sum() + 1)
         if pairs.size:
             a, b = children[2 * pairs], children[2 * pairs + 1]
-            u = opt._uniform.rows(ref_rng, pairs.size)
-            u = (u * t(2.0) - t(0.5)) * (b - a)
-            children[2 * pairs], children[2 * pairs + 1] = a + u, b - u
-        count = ref_rng.binomial(m * n, 0.2)
-        where = ref_rng.integers(0, m * n, size=count)
-        flat = children.reshape(-1)
-        flat[where] += (0.02 * ref_rng.standard_normal(count)).astype(dtype)
+            if crossover == "blend":
+                u = (u * t(2.0) - t(0.5)) * (b - a)
+                children[2 * pairs], children[2 * pairs + 1] = a + u, b - u
+            else:
+                e = t(1 / 16)  # eta = 15
+                beta = np.where(u <= t(0.5), (u + u) ** e, (t(0.5) / (t(1) - u)) ** e)
+                half_sum, half_diff = t(0.5) * (a + b), t(0.5) * beta * (a - b)
+                children[2 * pairs], children[2 * pairs + 1] = half_sum + half_diff, half_sum - half_diff
+        rows = np.repeat(np.arange(m), counts)  # each child's genes, in order
+        np.add.at(children.reshape(-1), rows * n + where, t(0.02) * table[offset:offset + counts.sum()])
         elite = np.argsort(losses, kind="stable")[:n_elite]
-        np.testing.assert_array_equal(opt.ask(), np.concatenate([Theta[elite], children]))
+        expected = np.concatenate([Theta[elite], children])
+        if crossover == "blend":
+            np.testing.assert_array_equal(opt.ask(), expected)
+        else:  # SBX's power: Numba's pow and NumPy's may differ by an ulp (then (a + b)/2 - d cancels)
+            eps = np.finfo(dtype).eps
+            np.testing.assert_allclose(opt.ask(), expected, rtol=8 * eps, atol=8 * eps * np.abs(expected).max())

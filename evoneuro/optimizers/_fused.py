@@ -6,9 +6,11 @@ which cost more than a tenth of the population's evaluation. The kernel below re
 uniform noise straight from the shared table at the row offsets (:mod:`._noise`), so the
 noise rows are never copied, and does the same float32 operations in the same order as
 the NumPy code it replaces: the results are bit-identical (no fast-math contraction).
-The GA's blend crossover gets the same treatment: the parents' rows were gathered into a
-copy, crossed through half a dozen temporaries and concatenated behind the elites; the
-kernel writes elites and children straight into the new population.
+The GA's variation gets the same treatment: the parents' rows were gathered into a copy,
+crossed through half a dozen temporaries and concatenated behind the elites, and mutated by
+a scatter over the whole population; the kernel writes elites and children straight into the
+new population and mutates each child while its row is in cache, adding N(0, 1) values read
+from the normal table at one offset.
 
 Compiled on first use (Numba, cached on disk), imported only by the optimizers that use it.
 """
@@ -43,32 +45,69 @@ def pso_update(X, V, pbest, g, table, o1, o2, w, c1, c2, vmax, clip, X_new):
             Np[j] = Xp[j] + Vp[j]
 
 
-@njit(cache=True, nogil=True)
-def ga_blend(Theta, elite, parents, crossed, table, offsets, c1, c2, out):
-    """The GA's next population before mutation, in one pass: elites, then blend-crossed children.
+@njit(cache=True, nogil=True, inline="always")
+def _mutate(row, where, start, count, normal, noff, sigma):
+    """``row[where[start + k]] += sigma * normal[noff + start + k]`` for ``k < count``, in order."""
+    for k in range(start, start + count):
+        row[where[k]] += sigma * normal[noff + k]
 
-    ``out[:e] = Theta[elite]``; child ``i`` of pair ``k = i // 2`` starts as
-    ``Theta[parents[i]]``; where ``crossed[k]``, with ``a, b`` the pair's parents and
-    ``u = table[offsets[k]:offsets[k] + n]``, ``u' = (u c1 - c2)(b - a)``, the children are
-    ``a + u'`` and ``b - u'`` (``deap.tools.cxBlend`` with ``c1 = 1 + 2 alpha``,
-    ``c2 = alpha``), in the float32 operations and order of the NumPy code they replace.
-    An odd last child is copied.
+
+@njit(cache=True, nogil=True)
+def ga_vary(Theta, elite, parents, crossed, sbx, uniform, offsets, c1, c2, counts, where, normal, noff,
+            sigma, out):
+    """The GA's next population in one pass: elites, then crossed and mutated children.
+
+    ``out[:e] = Theta[elite]``. The children come in pairs ``k`` of parents
+    ``a = Theta[parents[2k]]``, ``b = Theta[parents[2k + 1]]``; an uncrossed pair (and an odd
+    last child) is copied. A crossed pair, with ``u = uniform[offsets[k]:offsets[k] + n]``:
+
+    - blend (``deap.tools.cxBlend``, ``c1 = 1 + 2 alpha``, ``c2 = alpha``):
+      ``w = (u c1 - c2)(b - a)``, children ``a + w`` and ``b - w``, in the float operations
+      and order of the NumPy code the kernel replaced;
+    - SBX (``sbx``; ``deap.tools.cxSimulatedBinary``, ``c1 = 1 / (eta + 1)``, ``c2 = 0.5``):
+      ``beta = (2 u)**c1`` where ``u <= 1/2``, else ``(1 / (2 (1 - u)))**c1``; children
+      ``(a + b)/2 ± beta (a - b)/2``.
+
+    Then child ``i`` (while its row is in cache) gets ``counts[i]`` Gaussian mutations:
+    ``child[where[s + k]] += sigma * normal[noff + s + k]``, ``s = counts[:i].sum()``.
     """
     n = out.shape[1]
-    e = elite.shape[0]
-    for r in range(e):
+    ne = elite.shape[0]
+    for r in range(ne):
         out[r] = Theta[elite[r]]
     m = parents.shape[0]
-    for i in range(m):  # every child starts as its parent; crossed pairs are overwritten below
-        if i // 2 >= crossed.shape[0] or not crossed[i // 2]:
-            out[e + i] = Theta[parents[i]]
+    half = c2
+    one = c2 + c2
+    start = 0
     for k in range(m // 2):
-        if crossed[k]:
-            a, b = Theta[parents[2 * k]], Theta[parents[2 * k + 1]]
-            ca, cb = out[e + 2 * k], out[e + 2 * k + 1]
-            o = offsets[k]
-            u = table[o:o + n]
+        a, b = Theta[parents[2 * k]], Theta[parents[2 * k + 1]]
+        ca, cb = out[ne + 2 * k], out[ne + 2 * k + 1]
+        if not crossed[k]:
+            ca[:] = a
+            cb[:] = b
+        elif sbx:
+            u = uniform[offsets[k]:offsets[k] + n]
+            for j in range(n):
+                uj = u[j]
+                if uj <= half:
+                    beta = (uj + uj) ** c1
+                else:
+                    beta = (half / (one - uj)) ** c1
+                s = half * (a[j] + b[j])
+                d = half * beta * (a[j] - b[j])
+                ca[j] = s + d
+                cb[j] = s - d
+        else:
+            u = uniform[offsets[k]:offsets[k] + n]
             for j in range(n):
                 w = (u[j] * c1 - c2) * (b[j] - a[j])
                 ca[j] = a[j] + w
                 cb[j] = b[j] - w
+        _mutate(ca, where, start, counts[2 * k], normal, noff, sigma)
+        start += counts[2 * k]
+        _mutate(cb, where, start, counts[2 * k + 1], normal, noff, sigma)
+        start += counts[2 * k + 1]
+    if m % 2:
+        last = out[ne + m - 1]
+        last[:] = Theta[parents[m - 1]]
+        _mutate(last, where, start, counts[m - 1], normal, noff, sigma)

@@ -7,9 +7,11 @@ individuals seen, ``deap.tools.Statistics`` and ``deap.tools.Logbook`` record ea
 generation. DEAP's variation operators loop over genes in Python, which at 10,000 genes
 costs more than evaluating the whole population, so crossover and mutation are the same
 operators (``cxBlend``, ``cxSimulatedBinary``, ``mutGaussian``) applied to the population
-matrix: blend crossover in one fused Numba pass (:mod:`evoneuro.optimizers._fused`), SBX and
-the mutation with numpy. An individual is a thin wrapper: its row index, a view of its genome,
-and its fitness.
+matrix: crossover and mutation in fused Numba passes
+(:mod:`evoneuro.optimizers._fused`; the mutation's Gaussian values are read from a shared
+noise table, :mod:`evoneuro.optimizers._noise`), SBX likewise. An individual is a thin
+wrapper, made once and refilled each generation: its row index, a view of its genome while it
+is told, its fitness, and ``score`` (minus the loss), which the tournaments compare.
 
 One generation (generational GA with elitism, Goldberg 1989; De Jong 1975): the
 ``n_elite`` best are copied unchanged; ``popsize - n_elite`` parents are chosen by
@@ -52,10 +54,6 @@ CROSSOVERS = ("blend", "sbx", "none")
 
 def _same_genome(a, b) -> bool:
     return a is b or np.array_equal(a.genome, b.genome)
-
-
-def _loss_of(ind) -> float:
-    return ind.fitness.values[0]
 
 
 class _OverFinite:
@@ -150,11 +148,15 @@ class GA(Optimizer):
         self._mutation_sigma = _positive(p["mutation_sigma"], "mutation_sigma")
         self._dtype = dt = check_dtype(p["dtype"])
         self._uniform = NoiseTable(n, self.rng, dt, kind="uniform")
+        # the mutation's N(0, 1) values are a slice of a noise table at a random offset (one
+        # copy-free read in the fused kernel instead of ~37k fresh draws on config A, which
+        # cost 0.35 ms: 4 % of the population's evaluation; benchmarks/bench_optimizers.py)
+        self._normal = NoiseTable(n, self.rng, dt)
         # DEAP's selection draws from Python's `random`; it gets its own state, swapped in
         # for each call, so runs are reproducible and resume from a pickle.
         self._random_state = random.Random(int(self.rng.integers(2**63))).getstate()
         self.hall_of_fame = tools.HallOfFame(_popsize(p["hof_size"], "hof_size", 1), similar=_same_genome)
-        self.stats = tools.Statistics(key=_loss_of)
+        self.stats = tools.Statistics()  # compiled on the generation's losses
         for stat in ("min", "mean", "max", "std"):
             self.stats.register("avg" if stat == "mean" else stat, _OverFinite(stat))
         self.logbook = tools.Logbook()
@@ -164,6 +166,10 @@ class GA(Optimizer):
         pop[0] = x0
         self._pop = pop
         self._x = x0.copy()
+        # DEAP individuals made once and refilled each generation (making 64 cost 0.17 ms)
+        self._individuals = [creator.EvoneuroIndividual() for _ in range(self._P)]
+        for i, ind in enumerate(self._individuals):
+            ind.index, ind.genome = i, None
 
     @property
     def popsize(self) -> int:
@@ -179,26 +185,35 @@ class GA(Optimizer):
 
     def _tell(self, Theta, losses, grads) -> None:
         Theta = np.asarray(Theta, dtype=self._dtype)
-        population = []
-        for i, loss in enumerate(losses):
-            ind = creator.EvoneuroIndividual()
-            ind.index, ind.genome = i, Theta[i]
-            ind.fitness.values = (float(loss),)
-            population.append(ind)
-        # --- DEAP bookkeeping
-        self.hall_of_fame.update(population)
-        self.logbook.record(gen=self.generation, nevals=len(population), **self.stats.compile(population))
+        population = self._individuals
+        for ind, genome, loss in zip(population, Theta, losses.tolist()):
+            ind.genome = genome
+            ind.fitness.values = (loss,)
+            ind.score = -loss  # what the tournaments compare: a float, not a deap Fitness
+        # --- DEAP bookkeeping. The hall of fame is offered only the individuals it would take
+        # a look at (better than its worst, or all while it is not full): the same result as
+        # offering all, without 64 Fitness comparisons in Python per generation
+        hof = self.hall_of_fame
+        if len(hof) < hof.maxsize:
+            hof.update(population)
+        else:
+            hof.update([population[i] for i in np.flatnonzero(losses < hof[-1].fitness.values[0])])
+        self.logbook.record(gen=self.generation, nevals=len(population), **self.stats.compile(losses.tolist()))
         # --- elitism, tournament selection, variation
         elite = np.argsort(losses, kind="stable")[: max(self._n_elite, 1)]
         self._x = np.array(Theta[elite[0]], dtype=np.float64)
         chosen = self._select(population, self._P - self._n_elite)
         self._pop = self._vary(Theta, elite[: self._n_elite], np.array([ind.index for ind in chosen]))
+        for ind in population:  # the hall of fame keeps copies; do not pickle views of Theta
+            ind.genome = None
 
     def _select(self, population: list, k: int) -> list:
         outside = random.getstate()
         random.setstate(self._random_state)
         try:
-            return tools.selTournament(population, k, self._tournsize)
+            # the same choice as fit_attr="fitness" for one minimised objective (ties: the
+            # first aspirant), at half the cost
+            return tools.selTournament(population, k, self._tournsize, fit_attr="score")
         finally:
             self._random_state = random.getstate()
             random.setstate(outside)
@@ -209,37 +224,31 @@ class GA(Optimizer):
         m, n = parents.size, Theta.shape[1]
         t = self._dtype.type
         crossed = self.rng.random(m // 2) < self._params["cxpb"]
-        if self._params["crossover"] == "sbx" and crossed.any():
-            pop = np.concatenate([Theta[elite], Theta[parents]])
-            self._sbx(pop[len(elite):], np.flatnonzero(crossed))
-        else:
-            # one fused pass (evoneuro.optimizers._fused): the elites and the blend-crossed
-            # children are written straight into the new population, the uniform noise read
-            # from the table in place; the same float32 operations as cxBlend on arrays
-            from evoneuro.optimizers._fused import ga_blend
+        crossover = self._params["crossover"]
+        crossed &= crossover != "none"
+        offsets = np.zeros(m // 2, dtype=np.int64)
+        offsets[crossed] = self._uniform.offsets(self.rng, int(crossed.sum()))  # no draw for none
+        # mutGaussian with per-gene probability indpb: each child's number of mutated genes,
+        # then only those genes (uniform in the row, with replacement) and their N(0, 1) values:
+        # a slice of the normal table at one random offset
+        counts = self.rng.binomial(n, self._params["indpb"], size=m)
+        total = int(counts.sum())
+        where = self.rng.integers(0, n, size=total)
+        normal = self._normal.table
+        if total <= normal.size:
+            noff = int(self.rng.integers(0, normal.size - total + 1))
+        else:  # more mutated genes than the table holds (indpb near 1 at huge n)
+            normal, noff = self.rng.standard_normal(total, dtype=self._dtype), 0
+        # one fused pass (evoneuro.optimizers._fused): elites and children written straight
+        # into the new population, the noise read from the tables in place
+        from evoneuro.optimizers._fused import ga_vary
 
-            crossed &= self._params["crossover"] == "blend"
-            offsets = np.zeros(m // 2, dtype=np.int64)
-            offsets[crossed] = self._uniform.offsets(self.rng, int(crossed.sum()))  # no draw for none
-            pop = np.empty((len(elite) + m, n), dtype=self._dtype)
-            # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
-            ga_blend(np.ascontiguousarray(Theta), elite, parents, crossed, self._uniform.table, offsets,
-                     t(1 + 2 * self._alpha), t(self._alpha), pop)
-        # mutGaussian with per-gene probability indpb: draw only the genes that mutate
-        count = self.rng.binomial(m * n, self._params["indpb"])
-        if count:
-            where = self.rng.integers(0, m * n, size=count)
-            flat = pop[len(elite):].reshape(-1)
-            flat[where] += (self._mutation_sigma * self.rng.standard_normal(count)).astype(self._dtype)
+        if crossover == "sbx":
+            c1, c2 = t(1.0 / (self._eta + 1.0)), t(0.5)
+        else:  # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
+            c1, c2 = t(1 + 2 * self._alpha), t(self._alpha)
+        # written into the population of two generations ago (unless a caller still holds it)
+        pop = self._workspace.array(f"pop{self.generation % 2}", (len(elite) + m, n), self._dtype)
+        ga_vary(np.ascontiguousarray(Theta), elite, parents, crossed, crossover == "sbx", self._uniform.table,
+                offsets, c1, c2, counts, where, normal, noff, t(self._mutation_sigma), pop)
         return pop
-
-    def _sbx(self, children: np.ndarray, pairs: np.ndarray) -> None:
-        """cxSimulatedBinary on the consecutive pairs ``pairs`` of ``children``, in place:
-        spread factor beta from u, children mean-preserving."""
-        t = self._dtype.type
-        a, b = children[2 * pairs], children[2 * pairs + 1]
-        u = self._uniform.rows(self.rng, pairs.size)
-        e = 1.0 / (self._eta + 1.0)
-        beta = np.where(u <= 0.5, (2 * u) ** e, (0.5 / (1 - u)) ** e).astype(self._dtype)
-        half_sum, half_diff = t(0.5) * (a + b), t(0.5) * beta * (a - b)
-        children[2 * pairs], children[2 * pairs + 1] = half_sum + half_diff, half_sum - half_diff
