@@ -21,6 +21,19 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def scaled_rows(table, offsets, scale, shift, out):
+    """``out[p] = table[offsets[p]:offsets[p] + n] * scale + shift``: a population sampled
+    from noise-table rows without copying them first (the product and the sum each rounded,
+    as in NumPy)."""
+    n = out.shape[1]
+    for p in range(offsets.shape[0]):
+        z = table[offsets[p]:offsets[p] + n]  # a slice, so that z[j] needs no wraparound check
+        row = out[p]
+        for j in range(n):  # and LLVM vectorises the loop
+            row[j] = z[j] * scale[j] + shift[j]
+
+
+@njit(cache=True, nogil=True)
 def pso_update(X, V, pbest, g, table, o1, o2, w, c1, c2, vmax, clip, X_new):
     """``V = w V + c1 r1 (pbest - X) + c2 r2 (g - X)`` (clipped to ``±vmax`` if ``clip``), ``X_new = X + V``.
 

@@ -109,7 +109,8 @@ class SepCMAES(Optimizer):
         self.p_sigma = np.zeros(n)
         self.p_c = np.zeros(n)
         self._noise = NoiseTable(n, self.rng, self._dtype)
-        self._z: np.ndarray | None = None
+        self._z: np.ndarray | None = None  # the samples told in place of the drawn ones (adopt)
+        self._z_offsets: np.ndarray | None = None  # the drawn samples: rows of the noise table
 
     @property
     def popsize(self) -> int:
@@ -130,30 +131,40 @@ class SepCMAES(Optimizer):
         clipped in length as pycma does for points it did not sample (Hansen 2011),
         replace the drawn ones.
         """
-        if self._z is None:
+        if self._z is None and getattr(self, "_z_offsets", None) is None:
             raise RuntimeError("adopt must come between an ask and its tell")
         from evoneuro.optimizers._samples import clipped_samples
 
         Theta = np.asarray(Theta)
-        if Theta.shape != self._z.shape:
-            raise ValueError(f"adopt expects {self._z.shape} points like the last ask, got {Theta.shape}")
-        self._z = clipped_samples(Theta, self.mean, self.sigma * np.sqrt(self.diag_C)).astype(self._z.dtype)
+        if Theta.shape != (self._P, self.n_params):
+            raise ValueError(f"adopt expects {(self._P, self.n_params)} points like the last ask, got {Theta.shape}")
+        self._z = clipped_samples(Theta, self.mean, self.sigma * np.sqrt(self.diag_C)).astype(self._dtype)
+        self._z_offsets = None
 
     def ask(self) -> np.ndarray:
-        self._z = self._noise.rows(self.rng, self._P)
+        from evoneuro.optimizers._fused import scaled_rows
+
+        # theta = m + sigma d z in one pass from the noise table's rows (the samples z stay
+        # in the table: tell gathers the mu it needs), into the array asked two generations ago
+        self._z, self._z_offsets = None, self._noise.offsets(self.rng, self._P)
         scale = (self.sigma * np.sqrt(self.diag_C)).astype(self._dtype)
-        Theta = self._z * scale
-        Theta += self.mean.astype(self._dtype)
+        Theta = self._workspace.array(f"theta{self.generation % 2}", (self._P, self.n_params), self._dtype)
+        scaled_rows(self._noise.table, self._z_offsets, scale, self.mean.astype(self._dtype), Theta)
         if self._bounds is not None:
             np.clip(Theta, *self._bounds, out=Theta)
         return Theta
 
     def _tell(self, Theta, losses, grads) -> None:
-        if self._z is None:
+        offsets = getattr(self, "_z_offsets", None)
+        if self._z is None and offsets is None:
             raise RuntimeError("tell was called without a matching ask")
         mu = len(self._weights)
         best = np.argsort(losses, kind="stable")[:mu]
-        z_sel = self._z[best]
+        z_sel = self._workspace.array("z_sel", (mu, self.n_params), self._dtype)
+        if self._z is not None:
+            np.take(self._z, best, axis=0, out=z_sel)
+        else:
+            self._noise.rows_at(offsets[best], out=z_sel)
         w = self._weights
         d = np.sqrt(self.diag_C)
         # --- mean: m += sigma * d * z_w
@@ -175,7 +186,7 @@ class SepCMAES(Optimizer):
         self.diag_C = decay * self.diag_C + c1 * self.p_c**2 + cmu * rank_mu
         # --- step size (cumulative step-size adaptation)
         self.sigma *= math.exp(min(1.0, (cs / self.d_sigma) * (ps_norm / self._chi_n - 1)))
-        self._z = None
+        self._z = self._z_offsets = None
 
 
 class _Randn:
