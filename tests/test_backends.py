@@ -155,7 +155,7 @@ def test_bench_evaluator_quick():
     assert "GFLOP/s" in res.stdout and "Backprop of one net" in res.stdout
 
 
-@pytest.mark.parametrize("kwargs", [dict(norm="layernorm"), dict(residual=1), dict(units="rbf")])
+@pytest.mark.parametrize("kwargs", [dict(norm="layernorm"), dict(norm="cosine"), dict(units="rbf")])
 def test_numba_runs_architectures_through_the_reference(kwargs):
     net = en.MLP(4, (5, 5), 3, **kwargs)
     rng = np.random.default_rng(0)
@@ -164,6 +164,58 @@ def test_numba_runs_architectures_through_the_reference(kwargs):
     ref = en.Evaluator(net, backend="numpy", dtype="float64")
     for a, b in zip(nb.loss_and_grad(Theta, X, y), ref.loss_and_grad(Theta, X, y)):
         np.testing.assert_array_equal(a, b)
+
+
+class TestResidual:
+    """Residual MLPs run the fused tile kernels with their shortcuts; the oracle checks them."""
+
+    @staticmethod
+    def problem(hidden, residual, act="tanh", output="softmax", P=3, N=150, scale=1.0, seed=0):
+        rng = np.random.default_rng(seed)
+        net = en.MLP(5, hidden, 3, activation=act, output=output, residual=residual)
+        Theta = net.init_population(P, rng) * scale
+        X = rng.normal(size=(N, 5))  # 150 rows: three tiles, the last one partial
+        y = rng.integers(0, 3, size=N) if output == "softmax" else rng.normal(size=(N, 3))
+        return net, Theta, X, y
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("hidden,residual", [((8, 8, 8), 1), ((9, 6, 9, 6, 9), 2), ((7,) * 7, 3),
+                                                 ((12, 5, 12), 2)])
+    @pytest.mark.parametrize("act,output", [("tanh", "softmax"), ("sigmoid", "linear"), ("gaussian", "softmax")])
+    def test_agrees_with_numpy(self, hidden, residual, act, output, dtype):
+        from tests.backend_helpers import assert_matches_numpy
+
+        assert_matches_numpy("numba", *self.problem(hidden, residual, act, output), dtype)
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    def test_saturated_units(self, dtype):
+        from tests.backend_helpers import assert_matches_numpy
+
+        assert_matches_numpy("numba", *self.problem((8,) * 6, 2, "sigmoid", scale=30.0), dtype)
+
+    def test_takes_the_tile_kernels_and_not_the_reference(self, monkeypatch):
+        net, Theta, X, y = self.problem((8, 8, 8), 1)
+        ev = en.Evaluator(net, backend="numba", dtype="float64")
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("the reference ran")
+
+        for method in ("forward", "loss", "loss_and_grad"):
+            monkeypatch.setattr(ev._backend._reference, method, refuse)
+        ev.forward(Theta, X), ev.loss(Theta, X, y), ev.loss_and_grad(Theta, X, y)
+
+    @pytest.mark.parametrize("residual", [1, 2])
+    def test_gradient_matches_finite_differences(self, residual):
+        net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70)
+        ev = en.Evaluator(net, backend="numba", dtype="float64")
+        _, G = ev.loss_and_grad(Theta, X, y)
+        h = 1e-6
+        for i in np.random.default_rng(1).choice(net.n_params, 40, replace=False):
+            up, down = Theta.copy(), Theta.copy()
+            up[0, i] += h
+            down[0, i] -= h
+            fd = (ev.loss(up, X, y)[0] - ev.loss(down, X, y)[0]) / (2 * h)
+            assert abs(fd - G[0, i]) <= 1e-6 * max(1.0, abs(fd))
 
 
 class TestThreads:

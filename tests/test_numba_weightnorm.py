@@ -8,9 +8,10 @@ from evoneuro.backends import numba_backend, numba_weightnorm
 from tests.backend_helpers import assert_matches_numpy
 
 
-def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0):
+def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0, residual=None):
     rng = np.random.default_rng(seed)
-    net = en.MLP(n_inputs=6, hidden=hidden, n_outputs=3, activation=act, output=output, norm="weightnorm")
+    net = en.MLP(n_inputs=6, hidden=hidden, n_outputs=3, activation=act, output=output, norm="weightnorm",
+                 residual=residual)
     Theta = net.init_population(P, rng) * scale
     for s in net.layers:  # gains and biases away from their initial values
         s.bias(Theta)[...] = rng.normal(size=s.bias(Theta).shape)
@@ -24,8 +25,8 @@ def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0):
 def test_weightnorm_nets_take_the_fused_path():
     net = en.MLP(4, (8, 8), 3, norm="weightnorm")
     assert numba_backend._fused_code(net) is numba_weightnorm
-    for other in (en.MLP(4, (8, 8), 3, norm="layernorm"), en.MLP(4, (8, 8), 3, norm="weightnorm", residual=1),
-                  en.MLP(4, (8, 8), 3, norm="weightnorm", units=["rbf", "dense"])):
+    assert numba_backend._fused_code(en.MLP(4, (8, 8), 3, norm="weightnorm", residual=1)) is numba_weightnorm
+    for other in (en.MLP(4, (8, 8), 3, norm="layernorm"), en.MLP(4, (8, 8), 3, norm="weightnorm", units=["rbf", "dense"])):
         assert numba_backend._fused_code(other) is None  # still the reference
     plain = numba_weightnorm.plain(net)
     assert plain.is_plain and plain.sizes == net.sizes and plain.activations == net.activations
@@ -43,8 +44,14 @@ def test_agrees_with_numpy(act, output, hidden, dtype, scale):
     assert_matches_numpy("numba", *problem(act, output, hidden, scale=scale), dtype)
 
 
-def test_gradient_matches_finite_differences():
-    net, Theta, X, y = problem("tanh", "softmax", (5, 4), P=1, N=20)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_residual_weightnorm_agrees_with_numpy(dtype):
+    assert_matches_numpy("numba", *problem("tanh", "softmax", (7, 7, 7, 7), residual=1, scale=3.0), dtype)
+
+
+@pytest.mark.parametrize("residual", [None, 2])
+def test_gradient_matches_finite_differences(residual):
+    net, Theta, X, y = problem("tanh", "softmax", (5, 5, 5), P=1, N=20, residual=residual)
     ev = en.Evaluator(net, backend="numba", dtype="float64")
     _, G = ev.loss_and_grad(Theta, X, y)
     h = 1e-6

@@ -10,6 +10,10 @@ also the path for float64 nets with libm activations.
 The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every thread: each
 takes task numbers from ``counter`` until ``n_tasks`` are handed out, and returns how
 many it ran. They release the GIL.
+
+Residual nets (``MLP(residual=k)``) run here too: ``srcs[l]`` is the hidden layer whose output
+is added to hidden layer ``l``'s after its activation (``-1``: none), ``is_src[l]`` whether
+layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-1``.
 """
 
 from __future__ import annotations
@@ -36,8 +40,17 @@ OUT, OUT_HIDDEN, LOSS = 0, 1, 2
 
 
 @njit(**_OPTS)
-def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep):
-    """Run one tile through every layer; returns the slot of ``buf`` holding the logits."""
+def _add_rows(a, b, n):
+    """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
+    for j in range(n):
+        for r in range(TILE):
+            a[j, r] += b[j, r]
+
+
+@njit(**_OPTS)
+def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs):
+    """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
+    ``outs[l]`` keeps hidden layer ``l``'s output (after its shortcut) where ``is_src[l]``."""
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], buf[0])
     cur = 0
@@ -52,18 +65,22 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
                     hid[p, r0 + r, hid_offs[l] + j] = zT[j, r]
         if l < L - 1:
             activate(zT[:n].reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
+            if srcs[l] >= 0:
+                _add_rows(zT, outs[srcs[l]], n)
+            if is_src[l]:
+                outs[l, :n] = zT[:n]
         cur = 1 - cur
     return cur
 
 
 @njit(**_OPTS)
 def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                  buf, p, r0):
+                  buf, p, r0, srcs, is_src, outs):
     N = X.shape[0]
     K = sizes[-1]
     R = min(TILE, N - r0)
     slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
-                         mode == OUT_HIDDEN)
+                         mode == OUT_HIDDEN, srcs, is_src, outs)
     zT = buf[slot]
     if mode == LOSS:
         if softmax:
@@ -80,7 +97,7 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss, per_task):
+                 hid, hid_offs, loss, per_task, srcs, is_src):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
     pre-activations or loss rows."""
     task = fetch_add(counter, 1)
@@ -89,13 +106,14 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
     nt = (X.shape[0] + TILE - 1) // TILE
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
+    outs = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
     done = 0
     while task < n_tasks:
         p = task // tasks_per_member
         t0 = (task % tasks_per_member) * per_task
         for t in range(t0, min(t0 + per_task, nt)):
             _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
-                          hid_offs, loss, buf, p, t * TILE)
+                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs)
         done += 1
         task = fetch_add(counter, 1)
     return done
@@ -103,9 +121,10 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
 
 @njit(**_OPTS)
 def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
-                   hs, h_offs, ds, d_offs, dbuf, zero):
+                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
-    into ``loss``, gradient added to ``g``."""
+    into ``loss``, gradient added to ``g``. ``sk[j]``: the gradient reaching hidden layer
+    ``j``'s output through shortcuts, where ``is_src[j]``."""
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
     for l in range(L):
@@ -116,6 +135,10 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
+            if srcs[l] >= 0:  # the shortcut: this layer's output is act(z) + the source's output
+                _add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
+            if is_src[l]:
+                sk[l, :n] = zero
     K = sizes[L]
     if softmax:
         softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, True)
@@ -130,13 +153,20 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         if l > 0:
             dh = dbuf[1 - cur]
             matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
-            multiply(dh[:K].reshape(K * TILE), ds[d_offs[l - 1]:d_offs[l - 1] + K].reshape(K * TILE))
+            # dh: dL/d(output of hidden layer j = l - 1), plus what reached it through a
+            # shortcut; it also flows on through j's own shortcut to j's source
+            j = l - 1
+            if is_src[j]:
+                _add_rows(dh, sk[j], K)
+            if srcs[j] >= 0:
+                _add_rows(sk[srcs[j]], dh, K)
+            multiply(dh[:K].reshape(K * TILE), ds[d_offs[j]:d_offs[j] + K].reshape(K * TILE))
             cur = 1 - cur
 
 
 @njit(nogil=True, **_OPTS)
 def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
-                   n_groups, h_offs, d_offs):
+                   n_groups, h_offs, d_offs, srcs, is_src):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
     over the tiles of sample group ``s``."""
     task = fetch_add(counter, 1)
@@ -149,6 +179,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
     hs = np.empty((h_offs[-1], TILE), Theta.dtype)
     ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
     dbuf = np.empty((2, sizes.max(), TILE), Theta.dtype)
+    sk = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
     done = 0
     while task < n_tasks:
         p = task // n_groups
@@ -158,7 +189,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
         for t in range(s * per_group, min((s + 1) * per_group, nt)):
             r0 = t * TILE
             _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
-                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero)
+                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk)
         done += 1
         task = fetch_add(counter, 1)
     return done

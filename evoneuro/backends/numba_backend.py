@@ -89,6 +89,28 @@ def layout(net, dtype):
     return sizes, offs, codes, ab
 
 
+def shortcuts(net):
+    """``srcs``, ``is_src`` for the tile kernels: per hidden layer, the hidden layer whose
+    output its shortcut adds (``-1``: none), and whether its own output feeds a shortcut."""
+    n_hidden = max(1, net.n_layers - 1)
+    srcs = np.full(n_hidden, -1, dtype=np.int64)
+    skip = getattr(net, "skip_source", None)
+    if skip is not None:
+        for l in range(net.n_layers - 1):
+            s = skip(l)
+            srcs[l] = -1 if s is None else s
+    is_src = np.zeros(n_hidden, dtype=np.bool_)
+    is_src[srcs[srcs >= 0]] = True
+    return srcs, is_src
+
+
+def _tiles_cover(net) -> bool:
+    """Plain MLPs and MLPs whose only departure from plain is residual shortcuts: the fused
+    kernels here (shortcuts on the tile kernels only)."""
+    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm is None
+                            and "rbf" not in net.units)
+
+
 def _targets(net, y, dtype):
     """(labels, targets) with a dummy of the right type for the unused one."""
     if net.output == "softmax":
@@ -128,10 +150,10 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs (``net.is_plain``) and the kinds of :data:`KINDS`
-    (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs: :mod:`.numba_weightnorm`). Nets
-    with LayerNorm, cosine normalisation, residual shortcuts or RBF units run the NumPy
-    reference code of their kind instead, with the same results.
+    The fused kernels cover plain MLPs, residual ones (on the tile kernels) and the kinds of
+    :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs, residual or not:
+    :mod:`.numba_weightnorm`). Nets with LayerNorm, cosine normalisation or RBF units run
+    the NumPy reference code of their kind instead, with the same results.
 
     Parameters
     ----------
@@ -183,7 +205,8 @@ class NumbaBackend:
         sizes, offs, codes, ab = layout(net, Theta.dtype)
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
-        use_blas = blas_pays(Theta.dtype, codes, sizes)
+        srcs, is_src = shortcuts(net)
+        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any()
         rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
         n_blocks = -(-N // rows)
         # With enough members a task is a whole member: a member's weights are then read
@@ -198,11 +221,11 @@ class NumbaBackend:
                 self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task)
+                    per_task, srcs, is_src)
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
-        if not net.is_plain:
+        if not _tiles_cover(net):
             return self._kind(net, "forward")(net, Theta, X, return_hidden, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
@@ -218,7 +241,7 @@ class NumbaBackend:
         return out, zs
 
     def loss(self, net, Theta, X, y, lengths=None):
-        if not net.is_plain:
+        if not _tiles_cover(net):
             return self._kind(net, "loss")(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
@@ -229,7 +252,7 @@ class NumbaBackend:
         return rows.mean(axis=1)
 
     def loss_and_grad(self, net, Theta, X, y, lengths=None):
-        if not net.is_plain:
+        if not _tiles_cover(net):
             return self._kind(net, "loss_and_grad")(net, Theta, X, y, lengths)
         Theta, X = _c(Theta), _c(X, Theta.dtype)
         P, N = Theta.shape[0], X.shape[0]
@@ -240,7 +263,8 @@ class NumbaBackend:
         rows = np.empty((P, N))
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
-        if blas_pays(Theta.dtype, codes, sizes, grad=True):
+        srcs, is_src = shortcuts(net)
+        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any():
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
@@ -248,7 +272,7 @@ class NumbaBackend:
         else:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs)
+            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, srcs, is_src)
             self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads

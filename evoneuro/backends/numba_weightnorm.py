@@ -23,17 +23,18 @@ from numba import njit
 
 
 def supports(net) -> bool:
-    """MLPs whose only departure from a plain one is WeightNorm."""
-    return (getattr(net, "kind", None) == "mlp" and net.norm == "weightnorm" and net.residual is None
-            and "rbf" not in net.units)
+    """MLPs with WeightNorm, residual shortcuts or not, and no RBF units."""
+    return getattr(net, "kind", None) == "mlp" and net.norm == "weightnorm" and "rbf" not in net.units
 
 
 @functools.lru_cache(maxsize=64)
 def plain(net):
-    """The plain MLP that computes ``net`` on effective weights (same sizes, activations, output)."""
+    """The MLP that computes ``net`` on effective weights (same sizes, activations, output and
+    shortcuts, no normalisation)."""
     from evoneuro.network.spec import MLP
 
-    return MLP(net.n_inputs, net.hidden, net.n_outputs, activation=list(net.activations), output=net.output)
+    return MLP(net.n_inputs, net.hidden, net.n_outputs, activation=list(net.activations), output=net.output,
+               residual=net.residual)
 
 
 @njit(cache=True, error_model="numpy")
