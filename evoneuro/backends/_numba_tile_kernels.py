@@ -13,7 +13,11 @@ many it ran. They release the GIL.
 
 Residual nets (``MLP(residual=k)``) run here too: ``srcs[l]`` is the hidden layer whose output
 is added to hidden layer ``l``'s after its activation (``-1``: none), ``is_src[l]`` whether
-layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-1``.
+layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-1``. So do
+LayerNorm nets (``MLP(norm="layernorm")``, Ba et al. 2016): where ``lnorm[l]``, hidden layer
+``l`` computes ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
+per sample, ``β`` in the bias slot and ``γ`` after it; the backward pass is
+:func:`evoneuro.backends.layers.layernorm_backward` per tile.
 """
 
 from __future__ import annotations
@@ -48,7 +52,66 @@ def _add_rows(a, b, n):
 
 
 @njit(**_OPTS)
-def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs):
+def _layernorm(zT, n, th, b0, eps, ahat, inv):
+    """LayerNorm of every sample (column) of ``zT[:n]`` in place: ``ahat`` the normalised
+    values, ``inv`` each sample's ``1 / sqrt(var + eps)``; ``β = th[b0:b0+n]``, ``γ`` after.
+    Loops run along the samples, so that they vectorise; sums in float64."""
+    g0 = b0 + n
+    m = np.zeros(TILE)
+    v = np.zeros(TILE)
+    for j in range(n):
+        for r in range(TILE):
+            m[r] += zT[j, r]
+    for r in range(TILE):
+        m[r] /= n
+    for j in range(n):
+        for r in range(TILE):
+            c = zT[j, r] - m[r]
+            v[r] += c * c
+    for r in range(TILE):
+        v[r] = 1.0 / np.sqrt(v[r] / n + eps)
+        inv[r] = v[r]
+    for j in range(n):
+        gj = th[g0 + j]
+        bj = th[b0 + j]
+        for r in range(TILE):
+            a = (zT[j, r] - m[r]) * v[r]
+            ahat[j, r] = a
+            zT[j, r] = a * gj + bj
+
+
+@njit(**_OPTS)
+def _layernorm_backward(dz, n, th, g, b0, ahat, inv):
+    """From ``dz = dL/dz`` of a LayerNorm layer: ``β``'s and ``γ``'s gradients added to ``g``,
+    and ``dz`` replaced in place by ``dL/da``, ``a = h W``."""
+    g0 = b0 + n
+    m1 = np.zeros(TILE)
+    m2 = np.zeros(TILE)
+    for j in range(n):
+        gj = th[g0 + j]
+        sb = 0.0
+        sg = 0.0
+        for r in range(TILE):
+            d = dz[j, r]
+            sb += d
+            sg += d * ahat[j, r]
+            d *= gj
+            m1[r] += d
+            m2[r] += d * ahat[j, r]
+        g[b0 + j] += sb
+        g[g0 + j] += sg
+    for r in range(TILE):
+        m1[r] /= n
+        m2[r] /= n
+    for j in range(n):
+        gj = th[g0 + j]
+        for r in range(TILE):
+            dz[j, r] = inv[r] * (dz[j, r] * gj - m1[r] - ahat[j, r] * m2[r])
+
+
+@njit(**_OPTS)
+def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs,
+                  lnorm, eps, ahat, inv):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
     ``outs[l]`` keeps hidden layer ``l``'s output (after its shortcut) where ``is_src[l]``."""
     L = sizes.shape[0] - 1
@@ -58,7 +121,10 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         K = sizes[l]
         n = sizes[l + 1]
         zT = buf[1 - cur]
-        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, True, ab[0, 0] - ab[0, 0])
+        ln = l < L - 1 and lnorm[l]
+        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, not ln, ab[0, 0] - ab[0, 0])
+        if ln:
+            _layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
         if keep:
             for r in range(R):
                 for j in range(n):
@@ -75,12 +141,12 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
 
 @njit(**_OPTS)
 def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                  buf, p, r0, srcs, is_src, outs):
+                  buf, p, r0, srcs, is_src, outs, lnorm, eps, ahat, inv):
     N = X.shape[0]
     K = sizes[-1]
     R = min(TILE, N - r0)
     slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
-                         mode == OUT_HIDDEN, srcs, is_src, outs)
+                         mode == OUT_HIDDEN, srcs, is_src, outs, lnorm, eps, ahat, inv)
     zT = buf[slot]
     if mode == LOSS:
         if softmax:
@@ -97,7 +163,7 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss, per_task, srcs, is_src):
+                 hid, hid_offs, loss, per_task, srcs, is_src, lnorm, eps):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
     pre-activations or loss rows."""
     task = fetch_add(counter, 1)
@@ -107,13 +173,15 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     outs = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
+    ahat = np.empty((sizes.max() if lnorm.any() else 1, TILE), Theta.dtype)
+    inv = np.empty(TILE, Theta.dtype)
     done = 0
     while task < n_tasks:
         p = task // tasks_per_member
         t0 = (task % tasks_per_member) * per_task
         for t in range(t0, min(t0 + per_task, nt)):
             _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
-                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs)
+                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs, lnorm, eps, ahat, inv)
         done += 1
         task = fetch_add(counter, 1)
     return done
@@ -121,17 +189,21 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
 
 @njit(**_OPTS)
 def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
-                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk):
+                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk, lnorm, eps, ahats, invs):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
     into ``loss``, gradient added to ``g``. ``sk[j]``: the gradient reaching hidden layer
-    ``j``'s output through shortcuts, where ``is_src[j]``."""
+    ``j``'s output through shortcuts, where ``is_src[j]``; ``ahats``, ``invs``: each LayerNorm
+    layer's normalised values and inverse deviations (rows ``d_offs[l]:``, row ``l``)."""
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
     for l in range(L):
         K = sizes[l]
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
-        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, True, zero)
+        ln = l < L - 1 and lnorm[l]
+        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, not ln, zero)
+        if ln:
+            _layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
@@ -149,7 +221,7 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
     for l in range(L - 1, -1, -1):
         K = sizes[l]
         n = sizes[l + 1]
-        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero)
+        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, not (l < L - 1 and lnorm[l]))
         if l > 0:
             dh = dbuf[1 - cur]
             matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
@@ -161,12 +233,14 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
             if srcs[j] >= 0:
                 _add_rows(sk[srcs[j]], dh, K)
             multiply(dh[:K].reshape(K * TILE), ds[d_offs[j]:d_offs[j] + K].reshape(K * TILE))
+            if lnorm[j]:  # dL/dz -> dL/da, and beta's and gamma's gradients
+                _layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
             cur = 1 - cur
 
 
 @njit(nogil=True, **_OPTS)
 def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
-                   n_groups, h_offs, d_offs, srcs, is_src):
+                   n_groups, h_offs, d_offs, srcs, is_src, lnorm, eps):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
     over the tiles of sample group ``s``."""
     task = fetch_add(counter, 1)
@@ -180,6 +254,8 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
     ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
     dbuf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     sk = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
+    ahats = np.empty((max(d_offs[-1], 1) if lnorm.any() else 1, TILE), Theta.dtype)
+    invs = np.empty((lnorm.shape[0], TILE), Theta.dtype)
     done = 0
     while task < n_tasks:
         p = task // n_groups
@@ -189,7 +265,8 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
         for t in range(s * per_group, min((s + 1) * per_group, nt)):
             r0 = t * TILE
             _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
-                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk)
+                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk,
+                           lnorm, eps, ahats, invs)
         done += 1
         task = fetch_add(counter, 1)
     return done

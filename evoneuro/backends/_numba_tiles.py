@@ -117,8 +117,9 @@ def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, zero):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
-def grad_tile(hT, K, dzT, N, g, w0, zero):
-    """``g[w0 + k*N + j] += sum_r hT[k, r] dzT[j, r]``, then the bias ``g[w0+K*N+j] += sum_r dzT[j, r]``."""
+def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
+    """``g[w0 + k*N + j] += sum_r hT[k, r] dzT[j, r]``, then (``has_bias``) the bias
+    ``g[w0+K*N+j] += sum_r dzT[j, r]``."""
     for k0 in range(0, K - K % 2, 2):
         for j in range(N):
             s0 = zero
@@ -136,6 +137,8 @@ def grad_tile(hT, K, dzT, N, g, w0, zero):
             for r in range(TILE):
                 s0 += hT[k0, r] * dzT[j, r]
             g[w0 + k0 * N + j] += s0
+    if not has_bias:
+        return
     b0 = w0 + K * N
     for j in range(N):
         s0 = zero

@@ -38,6 +38,7 @@ from evoneuro.backends import _numba_pool, _numba_tile_kernels as tiles
 from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, LIBM_CODES
 from evoneuro.backends._numba_tuner import ThreadTuner
 from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends.layers import LN_EPS
 
 try:
     from evoneuro.backends import _numba_blas_kernels as blas
@@ -104,11 +105,17 @@ def shortcuts(net):
     return srcs, is_src
 
 
+def layernorms(net):
+    """Per hidden layer, whether it is a LayerNorm layer (for the tile kernels)."""
+    return np.asarray([s.kind == "layernorm" for s in net.layers[:-1]] or [False], dtype=np.bool_)
+
+
 def _tiles_cover(net) -> bool:
-    """Plain MLPs and MLPs whose only departure from plain is residual shortcuts: the fused
-    kernels here (shortcuts on the tile kernels only)."""
-    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm is None
+    """Plain MLPs, and MLPs whose departures from plain are residual shortcuts and LayerNorm:
+    the fused kernels here (the tile kernels for those departures)."""
+    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm in (None, "layernorm")
                             and "rbf" not in net.units)
+
 
 
 def _targets(net, y, dtype):
@@ -150,10 +157,10 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs, residual ones (on the tile kernels) and the kinds of
-    :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs, residual or not:
-    :mod:`.numba_weightnorm`). Nets with LayerNorm, cosine normalisation or RBF units run
-    the NumPy reference code of their kind instead, with the same results.
+    The fused kernels cover plain MLPs, residual and LayerNorm ones (on the tile kernels) and
+    the kinds of :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs, residual
+    or not: :mod:`.numba_weightnorm`). Nets with cosine normalisation or RBF units run the
+    NumPy reference code of their kind instead, with the same results.
 
     Parameters
     ----------
@@ -206,7 +213,8 @@ class NumbaBackend:
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
         srcs, is_src = shortcuts(net)
-        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any()
+        lnorm = layernorms(net)
+        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any() and not lnorm.any()
         rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
         n_blocks = -(-N // rows)
         # With enough members a task is a whole member: a member's weights are then read
@@ -221,7 +229,7 @@ class NumbaBackend:
                 self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task, srcs, is_src)
+                    per_task, srcs, is_src, lnorm, LN_EPS)
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
@@ -264,7 +272,8 @@ class NumbaBackend:
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
         srcs, is_src = shortcuts(net)
-        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any():
+        lnorm = layernorms(net)
+        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any() and not lnorm.any():
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
@@ -272,7 +281,8 @@ class NumbaBackend:
         else:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, srcs, is_src)
+            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, srcs, is_src,
+                    lnorm, LN_EPS)
             self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
