@@ -155,7 +155,7 @@ def test_bench_evaluator_quick():
     assert "GFLOP/s" in res.stdout and "Backprop of one net" in res.stdout
 
 
-@pytest.mark.parametrize("kwargs", [dict(norm="cosine"), dict(units="rbf")])
+@pytest.mark.parametrize("kwargs", [dict(units="rbf"), dict(units=["dense", "rbf"], norm="layernorm")])
 def test_numba_runs_architectures_through_the_reference(kwargs):
     net = en.MLP(4, (5, 5), 3, **kwargs)
     rng = np.random.default_rng(0)
@@ -166,9 +166,9 @@ def test_numba_runs_architectures_through_the_reference(kwargs):
         np.testing.assert_array_equal(a, b)
 
 
-class TestResidualAndLayerNorm:
-    """Residual and LayerNorm MLPs run the fused tile kernels (shortcuts, per-sample
-    normalisation); the oracle and finite differences check them."""
+class TestResidualAndNormalised:
+    """Residual, LayerNorm and cosine-normalised MLPs run the fused tile kernels (shortcuts,
+    per-sample normalisation); the oracle and finite differences check them."""
 
     @staticmethod
     def problem(hidden, residual, act="tanh", output="softmax", P=3, N=150, scale=1.0, seed=0, norm=None):
@@ -187,6 +187,7 @@ class TestResidualAndLayerNorm:
     @pytest.mark.parametrize("hidden,residual,norm", [
         ((8, 8, 8), 1, None), ((9, 6, 9, 6, 9), 2, None), ((7,) * 7, 3, None), ((12, 5, 12), 2, None),
         ((8, 8, 8), None, "layernorm"), ((9, 3, 16), None, "layernorm"), ((6, 6, 6, 6), 2, "layernorm"),
+        ((8, 8, 8), None, "cosine"), ((9, 3, 16), None, "cosine"), ((6, 6, 6, 6), 2, "cosine"),
     ])
     @pytest.mark.parametrize("act,output", [("tanh", "softmax"), ("sigmoid", "linear"), ("gaussian", "softmax")])
     def test_agrees_with_numpy(self, hidden, residual, norm, act, output, dtype):
@@ -195,13 +196,13 @@ class TestResidualAndLayerNorm:
         assert_matches_numpy("numba", *self.problem(hidden, residual, act, output, norm=norm), dtype)
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("residual,norm", [(2, None), (None, "layernorm"), (2, "layernorm")])
+    @pytest.mark.parametrize("residual,norm", [(2, None), (None, "layernorm"), (2, "layernorm"), (None, "cosine")])
     def test_saturated_units(self, residual, norm, dtype):
         from tests.backend_helpers import assert_matches_numpy
 
         assert_matches_numpy("numba", *self.problem((8,) * 6, residual, "sigmoid", scale=30.0, norm=norm), dtype)
 
-    @pytest.mark.parametrize("residual,norm", [(1, None), (None, "layernorm")])
+    @pytest.mark.parametrize("residual,norm", [(1, None), (None, "layernorm"), (None, "cosine")])
     def test_takes_the_tile_kernels_and_not_the_reference(self, residual, norm, monkeypatch):
         net, Theta, X, y = self.problem((8, 8, 8), residual, norm=norm)
         ev = en.Evaluator(net, backend="numba", dtype="float64")
@@ -213,7 +214,8 @@ class TestResidualAndLayerNorm:
             monkeypatch.setattr(ev._backend._reference, method, refuse)
         ev.forward(Theta, X), ev.loss(Theta, X, y), ev.loss_and_grad(Theta, X, y)
 
-    @pytest.mark.parametrize("residual,norm", [(1, None), (2, None), (None, "layernorm"), (2, "layernorm")])
+    @pytest.mark.parametrize("residual,norm", [(1, None), (2, None), (None, "layernorm"), (2, "layernorm"),
+                                               (None, "cosine"), (2, "cosine")])
     def test_gradient_matches_finite_differences(self, residual, norm):
         net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70, norm=norm)
         ev = en.Evaluator(net, backend="numba", dtype="float64")

@@ -14,10 +14,11 @@ many it ran. They release the GIL.
 Residual nets (``MLP(residual=k)``) run here too: ``srcs[l]`` is the hidden layer whose output
 is added to hidden layer ``l``'s after its activation (``-1``: none), ``is_src[l]`` whether
 layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-1``. So do
-LayerNorm nets (``MLP(norm="layernorm")``, Ba et al. 2016): where ``lnorm[l]``, hidden layer
-``l`` computes ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
-per sample, ``β`` in the bias slot and ``γ`` after it; the backward pass is
-:func:`evoneuro.backends.layers.layernorm_backward` per tile.
+Normalised nets too: ``norms[l]`` is hidden layer ``l``'s normalisation. ``LAYERNORM``
+(Ba et al. 2016): ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
+per sample, ``β`` in the bias slot and ``γ`` after it. ``COSINE`` (Luo et al. 2018):
+``z = (h·w + b) / (‖[h, 1]‖ ‖[w, b]‖)``. The backward passes are those of
+:mod:`evoneuro.backends.layers`, per tile.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 # forward modes
 OUT, OUT_HIDDEN, LOSS = 0, 1, 2
+# hidden layers' normalisations (norms[l])
+PLAIN, LAYERNORM, COSINE = 0, 1, 2
 
 
 @njit(**_OPTS)
@@ -110,8 +113,63 @@ def _layernorm_backward(dz, n, th, g, b0, ahat, inv):
 
 
 @njit(**_OPTS)
+def _weight_norms(n, K, th, w0):
+    """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
+    wn = np.zeros(n)
+    for k in range(K):
+        for j in range(n):
+            w = th[w0 + k * n + j]
+            wn[j] += w * w
+    b0 = w0 + K * n
+    for j in range(n):
+        wn[j] = np.sqrt(wn[j] + th[b0 + j] * th[b0 + j])
+    return wn
+
+
+@njit(**_OPTS)
+def _cosine(zT, n, hT, K, th, w0, hn):
+    """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
+    sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
+    s = np.ones(TILE)
+    for k in range(K):
+        for r in range(TILE):
+            s[r] += hT[k, r] * hT[k, r]
+    for r in range(TILE):
+        s[r] = np.sqrt(s[r])
+        hn[r] = s[r]
+    wn = _weight_norms(n, K, th, w0)
+    for j in range(n):
+        for r in range(TILE):
+            zT[j, r] = zT[j, r] / (s[r] * wn[j])
+
+
+@njit(**_OPTS)
+def _cosine_backward(dz, n, K, th, g, w0, z, hn, c):
+    """From ``dz = dL/dz`` of a cosine layer (``n`` units, ``K`` inputs): ``dz`` replaced by
+    ``dL/da = dz / (‖[h,1]‖ ‖[w,b]‖)``, the weight norms' share ``[w, b] dL/d‖[w,b]‖ / ‖[w,b]‖``
+    added to ``g``, and ``c`` each sample's ``dL/d‖[h,1]‖ / ‖[h,1]‖`` for ``dL/dh``."""
+    wn = _weight_norms(n, K, th, w0)
+    gz = np.zeros(TILE)
+    for j in range(n):
+        s = 0.0
+        for r in range(TILE):
+            d = dz[j, r] * z[j, r]
+            s += d
+            gz[r] += d
+        f = -s / (wn[j] * wn[j])  # dL/d‖[w,b]‖ / ‖[w,b]‖
+        for k in range(K):
+            g[w0 + k * n + j] += th[w0 + k * n + j] * f
+        g[w0 + K * n + j] += th[w0 + K * n + j] * f
+    for r in range(TILE):
+        c[r] = -gz[r] / (hn[r] * hn[r])
+    for j in range(n):
+        for r in range(TILE):
+            dz[j, r] = dz[j, r] / (hn[r] * wn[j])
+
+
+@njit(**_OPTS)
 def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs,
-                  lnorm, eps, ahat, inv):
+                  norms, eps, ahat, inv):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
     ``outs[l]`` keeps hidden layer ``l``'s output (after its shortcut) where ``is_src[l]``."""
     L = sizes.shape[0] - 1
@@ -121,10 +179,12 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         K = sizes[l]
         n = sizes[l + 1]
         zT = buf[1 - cur]
-        ln = l < L - 1 and lnorm[l]
-        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, not ln, ab[0, 0] - ab[0, 0])
-        if ln:
+        nk = norms[l] if l < L - 1 else PLAIN
+        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk != LAYERNORM, ab[0, 0] - ab[0, 0])
+        if nk == LAYERNORM:
             _layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
+        elif nk == COSINE:
+            _cosine(zT, n, buf[cur], K, th, offs[l], inv)
         if keep:
             for r in range(R):
                 for j in range(n):
@@ -141,12 +201,12 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
 
 @njit(**_OPTS)
 def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                  buf, p, r0, srcs, is_src, outs, lnorm, eps, ahat, inv):
+                  buf, p, r0, srcs, is_src, outs, norms, eps, ahat, inv):
     N = X.shape[0]
     K = sizes[-1]
     R = min(TILE, N - r0)
     slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
-                         mode == OUT_HIDDEN, srcs, is_src, outs, lnorm, eps, ahat, inv)
+                         mode == OUT_HIDDEN, srcs, is_src, outs, norms, eps, ahat, inv)
     zT = buf[slot]
     if mode == LOSS:
         if softmax:
@@ -163,7 +223,7 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss, per_task, srcs, is_src, lnorm, eps):
+                 hid, hid_offs, loss, per_task, srcs, is_src, norms, eps):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
     pre-activations or loss rows."""
     task = fetch_add(counter, 1)
@@ -173,7 +233,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     outs = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
-    ahat = np.empty((sizes.max() if lnorm.any() else 1, TILE), Theta.dtype)
+    ahat = np.empty((sizes.max() if (norms == LAYERNORM).any() else 1, TILE), Theta.dtype)
     inv = np.empty(TILE, Theta.dtype)
     done = 0
     while task < n_tasks:
@@ -181,7 +241,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
         t0 = (task % tasks_per_member) * per_task
         for t in range(t0, min(t0 + per_task, nt)):
             _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
-                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs, lnorm, eps, ahat, inv)
+                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs, norms, eps, ahat, inv)
         done += 1
         task = fetch_add(counter, 1)
     return done
@@ -189,21 +249,26 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
 
 @njit(**_OPTS)
 def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
-                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk, lnorm, eps, ahats, invs):
+                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk, norms, eps, ahats, invs, cs):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
     into ``loss``, gradient added to ``g``. ``sk[j]``: the gradient reaching hidden layer
     ``j``'s output through shortcuts, where ``is_src[j]``; ``ahats``, ``invs``: each LayerNorm
-    layer's normalised values and inverse deviations (rows ``d_offs[l]:``, row ``l``)."""
+    layer's normalised values and inverse deviations (rows ``d_offs[l]:``, row ``l``), each
+    cosine layer's ``z`` and ``‖[h, 1]‖``; ``cs[l]``: a cosine layer's coefficient of ``h``
+    in ``dL/dh``."""
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
     for l in range(L):
         K = sizes[l]
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
-        ln = l < L - 1 and lnorm[l]
-        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, not ln, zero)
-        if ln:
+        nk = norms[l] if l < L - 1 else PLAIN
+        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk != LAYERNORM, zero)
+        if nk == LAYERNORM:
             _layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
+        elif nk == COSINE:
+            _cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
+            ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
@@ -221,10 +286,17 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
     for l in range(L - 1, -1, -1):
         K = sizes[l]
         n = sizes[l + 1]
-        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, not (l < L - 1 and lnorm[l]))
+        nk = norms[l] if l < L - 1 else PLAIN
+        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk != LAYERNORM)
         if l > 0:
             dh = dbuf[1 - cur]
             matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
+            if nk == COSINE:  # dL/dh = da W^T + dL/d‖[h,1]‖ h / ‖[h,1]‖
+                h = hs[h_offs[l]:]
+                c = cs[l]
+                for k in range(K):
+                    for r in range(TILE):
+                        dh[k, r] += c[r] * h[k, r]
             # dh: dL/d(output of hidden layer j = l - 1), plus what reached it through a
             # shortcut; it also flows on through j's own shortcut to j's source
             j = l - 1
@@ -233,14 +305,16 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
             if srcs[j] >= 0:
                 _add_rows(sk[srcs[j]], dh, K)
             multiply(dh[:K].reshape(K * TILE), ds[d_offs[j]:d_offs[j] + K].reshape(K * TILE))
-            if lnorm[j]:  # dL/dz -> dL/da, and beta's and gamma's gradients
+            if norms[j] == LAYERNORM:  # dL/dz -> dL/da, and beta's and gamma's gradients
                 _layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
+            elif norms[j] == COSINE:  # dL/dz -> dL/da, the weight norms' share of the gradient
+                _cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
             cur = 1 - cur
 
 
 @njit(nogil=True, **_OPTS)
 def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
-                   n_groups, h_offs, d_offs, srcs, is_src, lnorm, eps):
+                   n_groups, h_offs, d_offs, srcs, is_src, norms, eps):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
     over the tiles of sample group ``s``."""
     task = fetch_add(counter, 1)
@@ -254,8 +328,9 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
     ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
     dbuf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     sk = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
-    ahats = np.empty((max(d_offs[-1], 1) if lnorm.any() else 1, TILE), Theta.dtype)
-    invs = np.empty((lnorm.shape[0], TILE), Theta.dtype)
+    ahats = np.empty((max(d_offs[-1], 1) if (norms != PLAIN).any() else 1, TILE), Theta.dtype)
+    invs = np.empty((norms.shape[0], TILE), Theta.dtype)
+    cs = np.empty((norms.shape[0], TILE), Theta.dtype)
     done = 0
     while task < n_tasks:
         p = task // n_groups
@@ -266,7 +341,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
             r0 = t * TILE
             _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
                            softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk,
-                           lnorm, eps, ahats, invs)
+                           norms, eps, ahats, invs, cs)
         done += 1
         task = fetch_add(counter, 1)
     return done

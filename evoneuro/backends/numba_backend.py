@@ -105,15 +105,18 @@ def shortcuts(net):
     return srcs, is_src
 
 
-def layernorms(net):
-    """Per hidden layer, whether it is a LayerNorm layer (for the tile kernels)."""
-    return np.asarray([s.kind == "layernorm" for s in net.layers[:-1]] or [False], dtype=np.bool_)
+_NORMS = {"dense": tiles.PLAIN, "layernorm": tiles.LAYERNORM, "cosine": tiles.COSINE}
+
+
+def norms(net):
+    """Per hidden layer, its normalisation's code in the tile kernels."""
+    return np.asarray([_NORMS[s.kind] for s in net.layers[:-1]] or [tiles.PLAIN], dtype=np.int64)
 
 
 def _tiles_cover(net) -> bool:
-    """Plain MLPs, and MLPs whose departures from plain are residual shortcuts and LayerNorm:
-    the fused kernels here (the tile kernels for those departures)."""
-    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm in (None, "layernorm")
+    """Plain MLPs, and MLPs whose departures from plain are residual shortcuts, LayerNorm or
+    cosine normalisation: the fused kernels here (the tile kernels for those departures)."""
+    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm in (None, "layernorm", "cosine")
                             and "rbf" not in net.units)
 
 
@@ -157,9 +160,9 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs, residual and LayerNorm ones (on the tile kernels) and
-    the kinds of :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`; WeightNorm MLPs, residual
-    or not: :mod:`.numba_weightnorm`). Nets with cosine normalisation or RBF units run the
+    The fused kernels cover plain MLPs, residual, LayerNorm and cosine-normalised ones (on
+    the tile kernels) and the kinds of :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`;
+    WeightNorm MLPs, residual or not: :mod:`.numba_weightnorm`). Nets with RBF units run the
     NumPy reference code of their kind instead, with the same results.
 
     Parameters
@@ -213,8 +216,8 @@ class NumbaBackend:
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
         srcs, is_src = shortcuts(net)
-        lnorm = layernorms(net)
-        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any() and not lnorm.any()
+        kinds = norms(net)
+        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any() and not kinds.any()
         rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
         n_blocks = -(-N // rows)
         # With enough members a task is a whole member: a member's weights are then read
@@ -229,7 +232,7 @@ class NumbaBackend:
                 self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task, srcs, is_src, lnorm, LN_EPS)
+                    per_task, srcs, is_src, kinds, LN_EPS)
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
@@ -272,8 +275,8 @@ class NumbaBackend:
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
         srcs, is_src = shortcuts(net)
-        lnorm = layernorms(net)
-        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any() and not lnorm.any():
+        kinds = norms(net)
+        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any() and not kinds.any():
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
@@ -282,7 +285,7 @@ class NumbaBackend:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, srcs, is_src,
-                    lnorm, LN_EPS)
+                    kinds, LN_EPS)
             self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
