@@ -155,25 +155,15 @@ def test_bench_evaluator_quick():
     assert "GFLOP/s" in res.stdout and "Backprop of one net" in res.stdout
 
 
-@pytest.mark.parametrize("kwargs", [dict(units="rbf"), dict(units=["dense", "rbf"], norm="layernorm")])
-def test_numba_runs_architectures_through_the_reference(kwargs):
-    net = en.MLP(4, (5, 5), 3, **kwargs)
-    rng = np.random.default_rng(0)
-    Theta, X, y = net.init_population(3, rng), rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
-    nb = en.Evaluator(net, backend="numba", dtype="float64")
-    ref = en.Evaluator(net, backend="numpy", dtype="float64")
-    for a, b in zip(nb.loss_and_grad(Theta, X, y), ref.loss_and_grad(Theta, X, y)):
-        np.testing.assert_array_equal(a, b)
-
-
-class TestResidualAndNormalised:
-    """Residual, LayerNorm and cosine-normalised MLPs run the fused tile kernels (shortcuts,
-    per-sample normalisation); the oracle and finite differences check them."""
+class TestResidualNormalisedRBF:
+    """Residual, LayerNorm, cosine-normalised and RBF MLPs run the fused tile kernels
+    (shortcuts, per-sample normalisation, distances); the oracle and finite differences check them."""
 
     @staticmethod
-    def problem(hidden, residual, act="tanh", output="softmax", P=3, N=150, scale=1.0, seed=0, norm=None):
+    def problem(hidden, residual, act="tanh", output="softmax", P=3, N=150, scale=1.0, seed=0, norm=None,
+                units="dense"):
         rng = np.random.default_rng(seed)
-        net = en.MLP(5, hidden, 3, activation=act, output=output, residual=residual, norm=norm)
+        net = en.MLP(5, hidden, 3, activation=act, output=output, residual=residual, norm=norm, units=units)
         Theta = net.init_population(P, rng) * scale
         for s in net.layers:  # LayerNorm gains and shifts away from 1 and 0
             if s.kind == "layernorm":
@@ -196,15 +186,30 @@ class TestResidualAndNormalised:
         assert_matches_numpy("numba", *self.problem(hidden, residual, act, output, norm=norm), dtype)
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("units,residual,norm", [
+        ("rbf", None, None), (["dense", "rbf", "dense"], None, None), (["rbf", "dense", "rbf"], 2, None),
+        (["dense", "rbf", "dense"], None, "layernorm"), (["rbf", "dense", "dense"], 1, "cosine"),
+        (["dense", "rbf", "dense"], None, "weightnorm"),
+    ])
+    @pytest.mark.parametrize("scale", [1.0, 3.0])  # 3: far from the centres, units near 0
+    def test_rbf_agrees_with_numpy(self, units, residual, norm, scale, dtype):
+        from tests.backend_helpers import assert_matches_numpy
+
+        problem = self.problem((7, 7, 7), residual, "sigmoid", norm=norm, units=units, scale=scale)
+        assert_matches_numpy("numba", *problem, dtype)
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
     @pytest.mark.parametrize("residual,norm", [(2, None), (None, "layernorm"), (2, "layernorm"), (None, "cosine")])
     def test_saturated_units(self, residual, norm, dtype):
         from tests.backend_helpers import assert_matches_numpy
 
         assert_matches_numpy("numba", *self.problem((8,) * 6, residual, "sigmoid", scale=30.0, norm=norm), dtype)
 
-    @pytest.mark.parametrize("residual,norm", [(1, None), (None, "layernorm"), (None, "cosine")])
-    def test_takes_the_tile_kernels_and_not_the_reference(self, residual, norm, monkeypatch):
-        net, Theta, X, y = self.problem((8, 8, 8), residual, norm=norm)
+    @pytest.mark.parametrize("residual,norm,units", [(1, None, "dense"), (None, "layernorm", "dense"),
+                                                     (None, "cosine", "dense"), (None, None, "rbf"),
+                                                     (None, "weightnorm", ["rbf", "dense", "dense"])])
+    def test_takes_the_fused_kernels_and_not_the_reference(self, residual, norm, units, monkeypatch):
+        net, Theta, X, y = self.problem((8, 8, 8), residual, norm=norm, units=units)
         ev = en.Evaluator(net, backend="numba", dtype="float64")
 
         def refuse(*args, **kwargs):
@@ -214,10 +219,12 @@ class TestResidualAndNormalised:
             monkeypatch.setattr(ev._backend._reference, method, refuse)
         ev.forward(Theta, X), ev.loss(Theta, X, y), ev.loss_and_grad(Theta, X, y)
 
-    @pytest.mark.parametrize("residual,norm", [(1, None), (2, None), (None, "layernorm"), (2, "layernorm"),
-                                               (None, "cosine"), (2, "cosine")])
-    def test_gradient_matches_finite_differences(self, residual, norm):
-        net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70, norm=norm)
+    @pytest.mark.parametrize("residual,norm,units", [(1, None, "dense"), (2, None, "dense"), (None, "layernorm", "dense"),
+                                                     (2, "layernorm", "dense"), (None, "cosine", "dense"),
+                                                     (2, "cosine", "dense"), (None, None, "rbf"),
+                                                     (2, None, ["dense", "rbf", "dense", "rbf"])])
+    def test_gradient_matches_finite_differences(self, residual, norm, units):
+        net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70, norm=norm, units=units)
         ev = en.Evaluator(net, backend="numba", dtype="float64")
         _, G = ev.loss_and_grad(Theta, X, y)
         h = 1e-6

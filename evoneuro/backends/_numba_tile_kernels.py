@@ -17,8 +17,10 @@ layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-
 Normalised nets too: ``norms[l]`` is hidden layer ``l``'s normalisation. ``LAYERNORM``
 (Ba et al. 2016): ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
 per sample, ``β`` in the bias slot and ``γ`` after it. ``COSINE`` (Luo et al. 2018):
-``z = (h·w + b) / (‖[h, 1]‖ ‖[w, b]‖)``. The backward passes are those of
-:mod:`evoneuro.backends.layers`, per tile.
+``z = (h·w + b) / (‖[h, 1]‖ ‖[w, b]‖)``. ``RBF``: Gaussian radial-basis units, centres
+``C`` in the weights' slot and ``ρ`` in the bias slot, ``z = sqrt(r)``,
+``r = ‖h - c‖² / (2σ²)``, ``σ = exp(ρ)``, then the ``gaussian`` activation ``exp(-r)``.
+The backward passes are those of :mod:`evoneuro.backends.layers`, per tile.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 # forward modes
 OUT, OUT_HIDDEN, LOSS = 0, 1, 2
 # hidden layers' normalisations (norms[l])
-PLAIN, LAYERNORM, COSINE = 0, 1, 2
+PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
 
 @njit(**_OPTS)
@@ -168,6 +170,56 @@ def _cosine_backward(dz, n, K, th, g, w0, z, hn, c):
 
 
 @njit(**_OPTS)
+def _rbf(zT, n, hT, K, th, w0, r_out):
+    """RBF units from ``zT[:n] = h C`` in place: ``z = sqrt(max(‖h‖² - 2 h C + ‖c‖², 0) s)``,
+    ``s = exp(-2ρ) / 2``; ``r_out`` gets ``r = z²``."""
+    hh = np.zeros(TILE)
+    for k in range(K):
+        for r in range(TILE):
+            hh[r] += hT[k, r] * hT[k, r]
+    cc = np.zeros(n)
+    for k in range(K):
+        for j in range(n):
+            c = th[w0 + k * n + j]
+            cc[j] += c * c
+    b0 = w0 + K * n
+    for j in range(n):
+        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
+        for r in range(TILE):
+            q = max(hh[r] - 2.0 * zT[j, r] + cc[j], 0.0) * s2
+            r_out[j, r] = q
+            zT[j, r] = np.sqrt(q)
+
+
+@njit(**_OPTS)
+def _rbf_backward(dr, n, K, th, g, w0, rr, c):
+    """From ``dr = dL/dr`` of an RBF layer (``n`` units, ``K`` inputs; ``rr`` its ``r``): ``ρ``'s
+    gradient and the centres' ``2 C colsum(dq)`` added to ``g``, ``dr`` replaced by
+    ``-2 dq``, ``dq = dr s``, and ``c`` the coefficient of ``h`` in ``dL/dh``."""
+    b0 = w0 + K * n
+    col = np.zeros(n)
+    cr = np.zeros(TILE)
+    for j in range(n):
+        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
+        sr = 0.0
+        sq = 0.0
+        for r in range(TILE):
+            d = dr[j, r]
+            sr += d * rr[j, r]
+            dq = d * s2
+            sq += dq
+            cr[r] += dq
+            dr[j, r] = -2.0 * dq
+        g[b0 + j] += -2.0 * sr
+        col[j] = sq
+    for k in range(K):
+        for j in range(n):
+            g[w0 + k * n + j] += 2.0 * th[w0 + k * n + j] * col[j]
+    for r in range(TILE):
+        c[r] = 2.0 * cr[r]
+
+
+@njit(**_OPTS)
 def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs,
                   norms, eps, ahat, inv):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
@@ -180,11 +232,14 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         n = sizes[l + 1]
         zT = buf[1 - cur]
         nk = norms[l] if l < L - 1 else PLAIN
-        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk != LAYERNORM, ab[0, 0] - ab[0, 0])
+        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
+                    ab[0, 0] - ab[0, 0])
         if nk == LAYERNORM:
             _layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
         elif nk == COSINE:
             _cosine(zT, n, buf[cur], K, th, offs[l], inv)
+        elif nk == RBF:
+            _rbf(zT, n, buf[cur], K, th, offs[l], ahat)
         if keep:
             for r in range(R):
                 for j in range(n):
@@ -233,7 +288,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     outs = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
-    ahat = np.empty((sizes.max() if (norms == LAYERNORM).any() else 1, TILE), Theta.dtype)
+    ahat = np.empty((sizes.max() if ((norms == LAYERNORM) | (norms == RBF)).any() else 1, TILE), Theta.dtype)
     inv = np.empty(TILE, Theta.dtype)
     done = 0
     while task < n_tasks:
@@ -263,15 +318,21 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
         nk = norms[l] if l < L - 1 else PLAIN
-        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk != LAYERNORM, zero)
+        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE, zero)
         if nk == LAYERNORM:
             _layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
         elif nk == COSINE:
             _cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
             ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
+        elif nk == RBF:
+            _rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
+            if nk == RBF:  # the backward pass multiplies by -y: dL/dr = -y dL/dy, finite at r = 0
+                for jj in range(n):
+                    for r in range(TILE):
+                        zT[jj, r] = -h[jj, r]
             if srcs[l] >= 0:  # the shortcut: this layer's output is act(z) + the source's output
                 _add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
             if is_src[l]:
@@ -287,11 +348,11 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         K = sizes[l]
         n = sizes[l + 1]
         nk = norms[l] if l < L - 1 else PLAIN
-        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk != LAYERNORM)
+        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk == PLAIN or nk == COSINE)
         if l > 0:
             dh = dbuf[1 - cur]
             matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
-            if nk == COSINE:  # dL/dh = da W^T + dL/d‖[h,1]‖ h / ‖[h,1]‖
+            if nk == COSINE or nk == RBF:  # dL/dh = da W^T + c h (cosine: c = dL/d‖[h,1]‖ / ‖[h,1]‖)
                 h = hs[h_offs[l]:]
                 c = cs[l]
                 for k in range(K):
@@ -309,6 +370,8 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
                 _layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
             elif norms[j] == COSINE:  # dL/dz -> dL/da, the weight norms' share of the gradient
                 _cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
+            elif norms[j] == RBF:  # dL/dr -> -2 dL/dr s, the centres' and widths' gradients
+                _rbf_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], cs[j])
             cur = 1 - cur
 
 

@@ -105,19 +105,19 @@ def shortcuts(net):
     return srcs, is_src
 
 
-_NORMS = {"dense": tiles.PLAIN, "layernorm": tiles.LAYERNORM, "cosine": tiles.COSINE}
+_NORMS = {"dense": tiles.PLAIN, "layernorm": tiles.LAYERNORM, "cosine": tiles.COSINE, "rbf": tiles.RBF}
 
 
 def norms(net):
-    """Per hidden layer, its normalisation's code in the tile kernels."""
+    """Per hidden layer, its kind's code in the tile kernels (plain, normalised or RBF)."""
     return np.asarray([_NORMS[s.kind] for s in net.layers[:-1]] or [tiles.PLAIN], dtype=np.int64)
 
 
 def _tiles_cover(net) -> bool:
-    """Plain MLPs, and MLPs whose departures from plain are residual shortcuts, LayerNorm or
-    cosine normalisation: the fused kernels here (the tile kernels for those departures)."""
-    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm in (None, "layernorm", "cosine")
-                            and "rbf" not in net.units)
+    """Plain MLPs, and MLPs with residual shortcuts, LayerNorm, cosine normalisation or RBF
+    units: the fused kernels here (the tile kernels for those departures from plain). Not
+    WeightNorm, which :mod:`.numba_weightnorm` maps onto these kernels."""
+    return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm != "weightnorm")
 
 
 
@@ -160,10 +160,10 @@ def n_groups(n_samples: int) -> int:
 class NumbaBackend:
     """Parallel fused CPU evaluation with Numba; agrees with the NumPy reference.
 
-    The fused kernels cover plain MLPs, residual, LayerNorm and cosine-normalised ones (on
-    the tile kernels) and the kinds of :data:`KINDS` (recurrent nets: :mod:`.numba_rnn`;
-    WeightNorm MLPs, residual or not: :mod:`.numba_weightnorm`). Nets with RBF units run the
-    NumPy reference code of their kind instead, with the same results.
+    The fused kernels cover every MLP: plain ones, and residual, LayerNorm, cosine-normalised
+    and RBF ones on the tile kernels; and the kinds of :data:`KINDS` (recurrent nets:
+    :mod:`.numba_rnn`; WeightNorm MLPs, residual or not, without RBF units:
+    :mod:`.numba_weightnorm`; WeightNorm with RBF units runs the NumPy reference).
 
     Parameters
     ----------

@@ -23,18 +23,18 @@ from numba import njit
 
 
 def supports(net) -> bool:
-    """MLPs with WeightNorm, residual shortcuts or not, and no RBF units."""
-    return getattr(net, "kind", None) == "mlp" and net.norm == "weightnorm" and "rbf" not in net.units
+    """MLPs with WeightNorm (with residual shortcuts and RBF layers or not)."""
+    return getattr(net, "kind", None) == "mlp" and net.norm == "weightnorm"
 
 
 @functools.lru_cache(maxsize=64)
 def plain(net):
-    """The MLP that computes ``net`` on effective weights (same sizes, activations, output and
-    shortcuts, no normalisation)."""
+    """The MLP that computes ``net`` on effective weights (same sizes, activations, output,
+    shortcuts and RBF layers, no normalisation)."""
     from evoneuro.network.spec import MLP
 
     return MLP(net.n_inputs, net.hidden, net.n_outputs, activation=list(net.activations), output=net.output,
-               residual=net.residual)
+               residual=net.residual, units=list(net.units))
 
 
 @njit(cache=True, error_model="numpy")
