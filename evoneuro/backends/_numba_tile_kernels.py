@@ -30,6 +30,15 @@ from numba import njit
 
 from evoneuro.backends._numba_intrinsics import fetch_add
 from evoneuro.backends._numba_math import activate, activate_grad, multiply
+from evoneuro.backends._numba_tile_layers import (
+    add_rows,
+    cosine,
+    cosine_backward,
+    layernorm,
+    layernorm_backward,
+    rbf,
+    rbf_backward,
+)
 from evoneuro.backends._numba_tiles import (
     TILE,
     grad_tile,
@@ -49,177 +58,6 @@ PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
 
 @njit(**_OPTS)
-def _add_rows(a, b, n):
-    """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
-    for j in range(n):
-        for r in range(TILE):
-            a[j, r] += b[j, r]
-
-
-@njit(**_OPTS)
-def _layernorm(zT, n, th, b0, eps, ahat, inv):
-    """LayerNorm of every sample (column) of ``zT[:n]`` in place: ``ahat`` the normalised
-    values, ``inv`` each sample's ``1 / sqrt(var + eps)``; ``β = th[b0:b0+n]``, ``γ`` after.
-    Loops run along the samples, so that they vectorise; sums in float64."""
-    g0 = b0 + n
-    m = np.zeros(TILE)
-    v = np.zeros(TILE)
-    for j in range(n):
-        for r in range(TILE):
-            m[r] += zT[j, r]
-    for r in range(TILE):
-        m[r] /= n
-    for j in range(n):
-        for r in range(TILE):
-            c = zT[j, r] - m[r]
-            v[r] += c * c
-    for r in range(TILE):
-        v[r] = 1.0 / np.sqrt(v[r] / n + eps)
-        inv[r] = v[r]
-    for j in range(n):
-        gj = th[g0 + j]
-        bj = th[b0 + j]
-        for r in range(TILE):
-            a = (zT[j, r] - m[r]) * v[r]
-            ahat[j, r] = a
-            zT[j, r] = a * gj + bj
-
-
-@njit(**_OPTS)
-def _layernorm_backward(dz, n, th, g, b0, ahat, inv):
-    """From ``dz = dL/dz`` of a LayerNorm layer: ``β``'s and ``γ``'s gradients added to ``g``,
-    and ``dz`` replaced in place by ``dL/da``, ``a = h W``."""
-    g0 = b0 + n
-    m1 = np.zeros(TILE)
-    m2 = np.zeros(TILE)
-    for j in range(n):
-        gj = th[g0 + j]
-        sb = 0.0
-        sg = 0.0
-        for r in range(TILE):
-            d = dz[j, r]
-            sb += d
-            sg += d * ahat[j, r]
-            d *= gj
-            m1[r] += d
-            m2[r] += d * ahat[j, r]
-        g[b0 + j] += sb
-        g[g0 + j] += sg
-    for r in range(TILE):
-        m1[r] /= n
-        m2[r] /= n
-    for j in range(n):
-        gj = th[g0 + j]
-        for r in range(TILE):
-            dz[j, r] = inv[r] * (dz[j, r] * gj - m1[r] - ahat[j, r] * m2[r])
-
-
-@njit(**_OPTS)
-def _weight_norms(n, K, th, w0):
-    """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
-    wn = np.zeros(n)
-    for k in range(K):
-        for j in range(n):
-            w = th[w0 + k * n + j]
-            wn[j] += w * w
-    b0 = w0 + K * n
-    for j in range(n):
-        wn[j] = np.sqrt(wn[j] + th[b0 + j] * th[b0 + j])
-    return wn
-
-
-@njit(**_OPTS)
-def _cosine(zT, n, hT, K, th, w0, hn):
-    """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
-    sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
-    s = np.ones(TILE)
-    for k in range(K):
-        for r in range(TILE):
-            s[r] += hT[k, r] * hT[k, r]
-    for r in range(TILE):
-        s[r] = np.sqrt(s[r])
-        hn[r] = s[r]
-    wn = _weight_norms(n, K, th, w0)
-    for j in range(n):
-        for r in range(TILE):
-            zT[j, r] = zT[j, r] / (s[r] * wn[j])
-
-
-@njit(**_OPTS)
-def _cosine_backward(dz, n, K, th, g, w0, z, hn, c):
-    """From ``dz = dL/dz`` of a cosine layer (``n`` units, ``K`` inputs): ``dz`` replaced by
-    ``dL/da = dz / (‖[h,1]‖ ‖[w,b]‖)``, the weight norms' share ``[w, b] dL/d‖[w,b]‖ / ‖[w,b]‖``
-    added to ``g``, and ``c`` each sample's ``dL/d‖[h,1]‖ / ‖[h,1]‖`` for ``dL/dh``."""
-    wn = _weight_norms(n, K, th, w0)
-    gz = np.zeros(TILE)
-    for j in range(n):
-        s = 0.0
-        for r in range(TILE):
-            d = dz[j, r] * z[j, r]
-            s += d
-            gz[r] += d
-        f = -s / (wn[j] * wn[j])  # dL/d‖[w,b]‖ / ‖[w,b]‖
-        for k in range(K):
-            g[w0 + k * n + j] += th[w0 + k * n + j] * f
-        g[w0 + K * n + j] += th[w0 + K * n + j] * f
-    for r in range(TILE):
-        c[r] = -gz[r] / (hn[r] * hn[r])
-    for j in range(n):
-        for r in range(TILE):
-            dz[j, r] = dz[j, r] / (hn[r] * wn[j])
-
-
-@njit(**_OPTS)
-def _rbf(zT, n, hT, K, th, w0, r_out):
-    """RBF units from ``zT[:n] = h C`` in place: ``z = sqrt(max(‖h‖² - 2 h C + ‖c‖², 0) s)``,
-    ``s = exp(-2ρ) / 2``; ``r_out`` gets ``r = z²``."""
-    hh = np.zeros(TILE)
-    for k in range(K):
-        for r in range(TILE):
-            hh[r] += hT[k, r] * hT[k, r]
-    cc = np.zeros(n)
-    for k in range(K):
-        for j in range(n):
-            c = th[w0 + k * n + j]
-            cc[j] += c * c
-    b0 = w0 + K * n
-    for j in range(n):
-        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
-        for r in range(TILE):
-            q = max(hh[r] - 2.0 * zT[j, r] + cc[j], 0.0) * s2
-            r_out[j, r] = q
-            zT[j, r] = np.sqrt(q)
-
-
-@njit(**_OPTS)
-def _rbf_backward(dr, n, K, th, g, w0, rr, c):
-    """From ``dr = dL/dr`` of an RBF layer (``n`` units, ``K`` inputs; ``rr`` its ``r``): ``ρ``'s
-    gradient and the centres' ``2 C colsum(dq)`` added to ``g``, ``dr`` replaced by
-    ``-2 dq``, ``dq = dr s``, and ``c`` the coefficient of ``h`` in ``dL/dh``."""
-    b0 = w0 + K * n
-    col = np.zeros(n)
-    cr = np.zeros(TILE)
-    for j in range(n):
-        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
-        sr = 0.0
-        sq = 0.0
-        for r in range(TILE):
-            d = dr[j, r]
-            sr += d * rr[j, r]
-            dq = d * s2
-            sq += dq
-            cr[r] += dq
-            dr[j, r] = -2.0 * dq
-        g[b0 + j] += -2.0 * sr
-        col[j] = sq
-    for k in range(K):
-        for j in range(n):
-            g[w0 + k * n + j] += 2.0 * th[w0 + k * n + j] * col[j]
-    for r in range(TILE):
-        c[r] = 2.0 * cr[r]
-
-
-@njit(**_OPTS)
 def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs,
                   norms, eps, ahat, inv):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
@@ -235,11 +73,11 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
                     ab[0, 0] - ab[0, 0])
         if nk == LAYERNORM:
-            _layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
+            layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
         elif nk == COSINE:
-            _cosine(zT, n, buf[cur], K, th, offs[l], inv)
+            cosine(zT, n, buf[cur], K, th, offs[l], inv)
         elif nk == RBF:
-            _rbf(zT, n, buf[cur], K, th, offs[l], ahat)
+            rbf(zT, n, buf[cur], K, th, offs[l], ahat)
         if keep:
             for r in range(R):
                 for j in range(n):
@@ -247,7 +85,7 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         if l < L - 1:
             activate(zT[:n].reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
             if srcs[l] >= 0:
-                _add_rows(zT, outs[srcs[l]], n)
+                add_rows(zT, outs[srcs[l]], n)
             if is_src[l]:
                 outs[l, :n] = zT[:n]
         cur = 1 - cur
@@ -320,12 +158,12 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         nk = norms[l] if l < L - 1 else PLAIN
         matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE, zero)
         if nk == LAYERNORM:
-            _layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
+            layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
         elif nk == COSINE:
-            _cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
+            cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
             ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
         elif nk == RBF:
-            _rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
+            rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
@@ -334,7 +172,7 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
                     for r in range(TILE):
                         zT[jj, r] = -h[jj, r]
             if srcs[l] >= 0:  # the shortcut: this layer's output is act(z) + the source's output
-                _add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
+                add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
             if is_src[l]:
                 sk[l, :n] = zero
     K = sizes[L]
@@ -362,16 +200,16 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
             # shortcut; it also flows on through j's own shortcut to j's source
             j = l - 1
             if is_src[j]:
-                _add_rows(dh, sk[j], K)
+                add_rows(dh, sk[j], K)
             if srcs[j] >= 0:
-                _add_rows(sk[srcs[j]], dh, K)
+                add_rows(sk[srcs[j]], dh, K)
             multiply(dh[:K].reshape(K * TILE), ds[d_offs[j]:d_offs[j] + K].reshape(K * TILE))
             if norms[j] == LAYERNORM:  # dL/dz -> dL/da, and beta's and gamma's gradients
-                _layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
+                layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
             elif norms[j] == COSINE:  # dL/dz -> dL/da, the weight norms' share of the gradient
-                _cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
+                cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
             elif norms[j] == RBF:  # dL/dr -> -2 dL/dr s, the centres' and widths' gradients
-                _rbf_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], cs[j])
+                rbf_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], cs[j])
             cur = 1 - cur
 
 

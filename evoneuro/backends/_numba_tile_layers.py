@@ -1,0 +1,185 @@
+"""The layer kinds of the fused tile kernels beyond ``h W + b``: shortcuts, LayerNorm, cosine
+normalisation and RBF units, forward and backward on ``(width, TILE)`` tiles (samples along
+the second axis, so that the loops over them vectorise). Each follows its NumPy reference in
+:mod:`evoneuro.backends.layers`; :mod:`._numba_tile_kernels` calls them per hidden layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from evoneuro.backends._numba_tiles import TILE
+
+_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+
+@njit(**_OPTS)
+def add_rows(a, b, n):
+    """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
+    for j in range(n):
+        for r in range(TILE):
+            a[j, r] += b[j, r]
+
+
+@njit(**_OPTS)
+def layernorm(zT, n, th, b0, eps, ahat, inv):
+    """LayerNorm of every sample (column) of ``zT[:n]`` in place: ``ahat`` the normalised
+    values, ``inv`` each sample's ``1 / sqrt(var + eps)``; ``β = th[b0:b0+n]``, ``γ`` after.
+    Loops run along the samples, so that they vectorise; sums in float64."""
+    g0 = b0 + n
+    m = np.zeros(TILE)
+    v = np.zeros(TILE)
+    for j in range(n):
+        for r in range(TILE):
+            m[r] += zT[j, r]
+    for r in range(TILE):
+        m[r] /= n
+    for j in range(n):
+        for r in range(TILE):
+            c = zT[j, r] - m[r]
+            v[r] += c * c
+    for r in range(TILE):
+        v[r] = 1.0 / np.sqrt(v[r] / n + eps)
+        inv[r] = v[r]
+    for j in range(n):
+        gj = th[g0 + j]
+        bj = th[b0 + j]
+        for r in range(TILE):
+            a = (zT[j, r] - m[r]) * v[r]
+            ahat[j, r] = a
+            zT[j, r] = a * gj + bj
+
+
+@njit(**_OPTS)
+def layernorm_backward(dz, n, th, g, b0, ahat, inv):
+    """From ``dz = dL/dz`` of a LayerNorm layer: ``β``'s and ``γ``'s gradients added to ``g``,
+    and ``dz`` replaced in place by ``dL/da``, ``a = h W``."""
+    g0 = b0 + n
+    m1 = np.zeros(TILE)
+    m2 = np.zeros(TILE)
+    for j in range(n):
+        gj = th[g0 + j]
+        sb = 0.0
+        sg = 0.0
+        for r in range(TILE):
+            d = dz[j, r]
+            sb += d
+            sg += d * ahat[j, r]
+            d *= gj
+            m1[r] += d
+            m2[r] += d * ahat[j, r]
+        g[b0 + j] += sb
+        g[g0 + j] += sg
+    for r in range(TILE):
+        m1[r] /= n
+        m2[r] /= n
+    for j in range(n):
+        gj = th[g0 + j]
+        for r in range(TILE):
+            dz[j, r] = inv[r] * (dz[j, r] * gj - m1[r] - ahat[j, r] * m2[r])
+
+
+@njit(**_OPTS)
+def _weight_norms(n, K, th, w0):
+    """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
+    wn = np.zeros(n)
+    for k in range(K):
+        for j in range(n):
+            w = th[w0 + k * n + j]
+            wn[j] += w * w
+    b0 = w0 + K * n
+    for j in range(n):
+        wn[j] = np.sqrt(wn[j] + th[b0 + j] * th[b0 + j])
+    return wn
+
+
+@njit(**_OPTS)
+def cosine(zT, n, hT, K, th, w0, hn):
+    """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
+    sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
+    s = np.ones(TILE)
+    for k in range(K):
+        for r in range(TILE):
+            s[r] += hT[k, r] * hT[k, r]
+    for r in range(TILE):
+        s[r] = np.sqrt(s[r])
+        hn[r] = s[r]
+    wn = _weight_norms(n, K, th, w0)
+    for j in range(n):
+        for r in range(TILE):
+            zT[j, r] = zT[j, r] / (s[r] * wn[j])
+
+
+@njit(**_OPTS)
+def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
+    """From ``dz = dL/dz`` of a cosine layer (``n`` units, ``K`` inputs): ``dz`` replaced by
+    ``dL/da = dz / (‖[h,1]‖ ‖[w,b]‖)``, the weight norms' share ``[w, b] dL/d‖[w,b]‖ / ‖[w,b]‖``
+    added to ``g``, and ``c`` each sample's ``dL/d‖[h,1]‖ / ‖[h,1]‖`` for ``dL/dh``."""
+    wn = _weight_norms(n, K, th, w0)
+    gz = np.zeros(TILE)
+    for j in range(n):
+        s = 0.0
+        for r in range(TILE):
+            d = dz[j, r] * z[j, r]
+            s += d
+            gz[r] += d
+        f = -s / (wn[j] * wn[j])  # dL/d‖[w,b]‖ / ‖[w,b]‖
+        for k in range(K):
+            g[w0 + k * n + j] += th[w0 + k * n + j] * f
+        g[w0 + K * n + j] += th[w0 + K * n + j] * f
+    for r in range(TILE):
+        c[r] = -gz[r] / (hn[r] * hn[r])
+    for j in range(n):
+        for r in range(TILE):
+            dz[j, r] = dz[j, r] / (hn[r] * wn[j])
+
+
+@njit(**_OPTS)
+def rbf(zT, n, hT, K, th, w0, r_out):
+    """RBF units from ``zT[:n] = h C`` in place: ``z = sqrt(max(‖h‖² - 2 h C + ‖c‖², 0) s)``,
+    ``s = exp(-2ρ) / 2``; ``r_out`` gets ``r = z²``."""
+    hh = np.zeros(TILE)
+    for k in range(K):
+        for r in range(TILE):
+            hh[r] += hT[k, r] * hT[k, r]
+    cc = np.zeros(n)
+    for k in range(K):
+        for j in range(n):
+            c = th[w0 + k * n + j]
+            cc[j] += c * c
+    b0 = w0 + K * n
+    for j in range(n):
+        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
+        for r in range(TILE):
+            q = max(hh[r] - 2.0 * zT[j, r] + cc[j], 0.0) * s2
+            r_out[j, r] = q
+            zT[j, r] = np.sqrt(q)
+
+
+@njit(**_OPTS)
+def rbf_backward(dr, n, K, th, g, w0, rr, c):
+    """From ``dr = dL/dr`` of an RBF layer (``n`` units, ``K`` inputs; ``rr`` its ``r``): ``ρ``'s
+    gradient and the centres' ``2 C colsum(dq)`` added to ``g``, ``dr`` replaced by
+    ``-2 dq``, ``dq = dr s``, and ``c`` the coefficient of ``h`` in ``dL/dh``."""
+    b0 = w0 + K * n
+    col = np.zeros(n)
+    cr = np.zeros(TILE)
+    for j in range(n):
+        s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
+        sr = 0.0
+        sq = 0.0
+        for r in range(TILE):
+            d = dr[j, r]
+            sr += d * rr[j, r]
+            dq = d * s2
+            sq += dq
+            cr[r] += dq
+            dr[j, r] = -2.0 * dq
+        g[b0 + j] += -2.0 * sr
+        col[j] = sq
+    for k in range(K):
+        for j in range(n):
+            g[w0 + k * n + j] += 2.0 * th[w0 + k * n + j] * col[j]
+    for r in range(TILE):
+        c[r] = 2.0 * cr[r]
