@@ -11,9 +11,11 @@ The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every threa
 takes task numbers from ``counter`` until ``n_tasks`` are handed out, and returns how
 many it ran. They release the GIL.
 
-Residual nets (``MLP(residual=k)``) run here too: ``srcs[l]`` is the hidden layer whose output
-is added to hidden layer ``l``'s after its activation (``-1``: none), ``is_src[l]`` whether
-layer ``l``'s output is added to a later one's. Plain nets pass ``srcs`` all ``-1``. So do
+Residual nets (``MLP(residual=k)``) run here too, given ``general = (srcs, is_src, norms,
+eps)`` (plain nets pass ``None``, and get kernels compiled without the code below):
+``srcs[l]`` is the hidden layer whose output is added to hidden layer ``l``'s after its
+activation (``-1``: none), ``is_src[l]`` whether layer ``l``'s output is added to a later
+one's. So do
 Normalised nets too: ``norms[l]`` is hidden layer ``l``'s normalisation. ``LAYERNORM``
 (Ba et al. 2016): ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
 per sample, ``β`` in the bias slot and ``γ`` after it. ``COSINE`` (Luo et al. 2018):
@@ -53,15 +55,32 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 # forward modes
 OUT, OUT_HIDDEN, LOSS = 0, 1, 2
+# Flags and strides handed to the shared tile functions as typed values, not literals: a
+# literal argument compiles a copy of the callee per value (matmul_tile, the loss tiles:
+# 1.7 s of a cold first fit), where int64 and bool share one.
+_ONE = np.ones(1, np.int64)[0]
+_ZERO = np.zeros(1, np.int64)[0]
+_TRUE = np.ones(1, np.bool_)[0]
+_FALSE = np.zeros(1, np.bool_)[0]
 # hidden layers' normalisations (norms[l])
 PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
 
 @njit(**_OPTS)
-def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, srcs, is_src, outs,
-                  norms, eps, ahat, inv):
+def _kind(general, l, L):
+    """Hidden layer ``l``'s kind code (``PLAIN`` for the output layer)."""
+    return general[2][l] if l < L - 1 else PLAIN
+
+
+@njit(**_OPTS)
+def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, general, scratch):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
-    ``outs[l]`` keeps hidden layer ``l``'s output (after its shortcut) where ``is_src[l]``."""
+
+    ``general``: ``None`` for a plain MLP, else ``(srcs, is_src, norms, eps)``, and
+    ``scratch = (outs, ahat, inv)``: ``outs[l]`` keeps hidden layer ``l``'s output (after its
+    shortcut) where ``is_src[l]``. Numba prunes the branches on ``general is None`` when it
+    compiles, so a plain net's kernels hold none of the other kinds' code.
+    """
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], buf[0])
     cur = 0
@@ -69,43 +88,49 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         K = sizes[l]
         n = sizes[l + 1]
         zT = buf[1 - cur]
-        nk = norms[l] if l < L - 1 else PLAIN
-        matmul_tile(buf[cur], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
-                    ab[0, 0] - ab[0, 0])
-        if nk == LAYERNORM:
-            layernorm(zT, n, th, offs[l] + K * n, eps, ahat, inv)
-        elif nk == COSINE:
-            cosine(zT, n, buf[cur], K, th, offs[l], inv)
-        elif nk == RBF:
-            rbf(zT, n, buf[cur], K, th, offs[l], ahat)
+        if general is None:
+            matmul_tile(buf[cur], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, _TRUE, ab[0, 0] - ab[0, 0])
+        else:
+            nk = _kind(general, l, L)
+            matmul_tile(buf[cur], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
+                        ab[0, 0] - ab[0, 0])
+            ahat, inv = scratch[1], scratch[2]
+            if nk == LAYERNORM:
+                layernorm(zT, n, th, offs[l] + K * n, general[3], ahat, inv)
+            elif nk == COSINE:
+                cosine(zT, n, buf[cur], K, th, offs[l], inv)
+            elif nk == RBF:
+                rbf(zT, n, buf[cur], K, th, offs[l], ahat)
         if keep:
             for r in range(R):
                 for j in range(n):
                     hid[p, r0 + r, hid_offs[l] + j] = zT[j, r]
         if l < L - 1:
             activate(zT[:n].reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
-            if srcs[l] >= 0:
-                add_rows(zT, outs[srcs[l]], n)
-            if is_src[l]:
-                outs[l, :n] = zT[:n]
+            if general is not None:
+                srcs, is_src, outs = general[0], general[1], scratch[0]
+                if srcs[l] >= 0:
+                    add_rows(zT, outs[srcs[l]], n)
+                if is_src[l]:
+                    outs[l, :n] = zT[:n]
         cur = 1 - cur
     return cur
 
 
 @njit(**_OPTS)
 def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                  buf, p, r0, srcs, is_src, outs, norms, eps, ahat, inv):
+                  buf, p, r0, general, scratch):
     N = X.shape[0]
     K = sizes[-1]
     R = min(TILE, N - r0)
     slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
-                         mode == OUT_HIDDEN, srcs, is_src, outs, norms, eps, ahat, inv)
+                         mode == OUT_HIDDEN, general, scratch)
     zT = buf[slot]
     if mode == LOSS:
         if softmax:
-            softmax_loss_tile(zT, K, R, y, r0, N, loss[p], False)
+            softmax_loss_tile(zT, K, R, y, r0, N, loss[p], _FALSE)
         else:
-            mse_loss_tile(zT, K, R, Y, r0, N, loss[p], False)
+            mse_loss_tile(zT, K, R, Y, r0, N, loss[p], _FALSE)
     else:
         if softmax:
             softmax_tile(zT, K, R, zT)
@@ -116,25 +141,25 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 @njit(nogil=True, **_OPTS)
 def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
-                 hid, hid_offs, loss, per_task, srcs, is_src, norms, eps):
+                 hid, hid_offs, loss, per_task, general, dims):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
-    pre-activations or loss rows."""
+    pre-activations or loss rows. ``general``: see :func:`_forward_tile`; ``dims = (H, W)``
+    the scratch's hidden layers and width (``(1, 1)`` for a plain net, which uses none)."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
     nt = (X.shape[0] + TILE - 1) // TILE
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
-    outs = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
-    ahat = np.empty((sizes.max() if ((norms == LAYERNORM) | (norms == RBF)).any() else 1, TILE), Theta.dtype)
-    inv = np.empty(TILE, Theta.dtype)
+    H, W = dims
+    scratch = (np.empty((H, W, TILE), Theta.dtype), np.empty((W, TILE), Theta.dtype), np.empty(TILE, Theta.dtype))
     done = 0
     while task < n_tasks:
         p = task // tasks_per_member
         t0 = (task % tasks_per_member) * per_task
         for t in range(t0, min(t0 + per_task, nt)):
             _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
-                          hid_offs, loss, buf, p, t * TILE, srcs, is_src, outs, norms, eps, ahat, inv)
+                          hid_offs, loss, buf, p, t * TILE, general, scratch)
         done += 1
         task = fetch_add(counter, 1)
     return done
@@ -142,82 +167,98 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
 
 @njit(**_OPTS)
 def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
-                   hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk, norms, eps, ahats, invs, cs):
+                   hs, h_offs, ds, d_offs, dbuf, zero, general, scratch):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
-    into ``loss``, gradient added to ``g``. ``sk[j]``: the gradient reaching hidden layer
-    ``j``'s output through shortcuts, where ``is_src[j]``; ``ahats``, ``invs``: each LayerNorm
+    into ``loss``, gradient added to ``g``. ``general`` as in :func:`_forward_tile`;
+    ``scratch = (sk, ahats, invs, cs)``: ``sk[j]`` the gradient reaching hidden layer ``j``'s
+    output through shortcuts, where ``is_src[j]``; ``ahats``, ``invs``: each LayerNorm
     layer's normalised values and inverse deviations (rows ``d_offs[l]:``, row ``l``), each
-    cosine layer's ``z`` and ``‖[h, 1]‖``; ``cs[l]``: a cosine layer's coefficient of ``h``
-    in ``dL/dh``."""
+    cosine layer's ``z`` and ``‖[h, 1]‖``, each RBF layer's ``r``; ``cs[l]``: a cosine or RBF
+    layer's coefficient of ``h`` in ``dL/dh``."""
     L = sizes.shape[0] - 1
     load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
     for l in range(L):
         K = sizes[l]
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
-        nk = norms[l] if l < L - 1 else PLAIN
-        matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, 1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE, zero)
-        if nk == LAYERNORM:
-            layernorm(zT, n, th, offs[l] + K * n, eps, ahats[d_offs[l]:], invs[l])
-        elif nk == COSINE:
-            cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
-            ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
-        elif nk == RBF:
-            rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
+        if general is None:
+            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, _TRUE, zero)
+        else:
+            nk = _kind(general, l, L)
+            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n,
+                        nk == PLAIN or nk == COSINE, zero)
+            ahats, invs = scratch[1], scratch[2]
+            if nk == LAYERNORM:
+                layernorm(zT, n, th, offs[l] + K * n, general[3], ahats[d_offs[l]:], invs[l])
+            elif nk == COSINE:
+                cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
+                ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
+            elif nk == RBF:
+                rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
         if l < L - 1:
             h = hs[h_offs[l + 1]:h_offs[l + 1] + n]
             activate_grad(zT.reshape(n * TILE), h.reshape(n * TILE), codes[l], ab[l, 0], ab[l, 1])
-            if nk == RBF:  # the backward pass multiplies by -y: dL/dr = -y dL/dy, finite at r = 0
-                for jj in range(n):
-                    for r in range(TILE):
-                        zT[jj, r] = -h[jj, r]
-            if srcs[l] >= 0:  # the shortcut: this layer's output is act(z) + the source's output
-                add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
-            if is_src[l]:
-                sk[l, :n] = zero
+            if general is not None:
+                srcs, is_src, sk = general[0], general[1], scratch[0]
+                if general[2][l] == RBF:  # the backward pass multiplies by -y: dL/dr = -y dL/dy
+                    for jj in range(n):
+                        for r in range(TILE):
+                            zT[jj, r] = -h[jj, r]
+                if srcs[l] >= 0:  # the shortcut: this layer's output is act(z) + the source's output
+                    add_rows(h, hs[h_offs[srcs[l] + 1]:], n)
+                if is_src[l]:
+                    sk[l, :n] = zero
     K = sizes[L]
     if softmax:
-        softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, True)
+        softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, _TRUE)
     else:
-        mse_loss_tile(dbuf[0], K, R, Y, r0, N, loss, True)
+        mse_loss_tile(dbuf[0], K, R, Y, r0, N, loss, _TRUE)
     # Backward: dW_l += h_{l-1}^T dz_l, db_l += sum dz_l, dz_{l-1} = (W_l dz_l) * f'(z_{l-1})
     cur = 0
     for l in range(L - 1, -1, -1):
         K = sizes[l]
         n = sizes[l + 1]
-        nk = norms[l] if l < L - 1 else PLAIN
-        grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk == PLAIN or nk == COSINE)
+        if general is None:
+            grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, _TRUE)
+        else:
+            nk = _kind(general, l, L)
+            grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk == PLAIN or nk == COSINE)
         if l > 0:
             dh = dbuf[1 - cur]
-            matmul_tile(dbuf[cur], n, th, offs[l], 1, n, dh, K, 0, False, zero)
-            if nk == COSINE or nk == RBF:  # dL/dh = da W^T + c h (cosine: c = dL/d‖[h,1]‖ / ‖[h,1]‖)
-                h = hs[h_offs[l]:]
-                c = cs[l]
-                for k in range(K):
-                    for r in range(TILE):
-                        dh[k, r] += c[r] * h[k, r]
-            # dh: dL/d(output of hidden layer j = l - 1), plus what reached it through a
-            # shortcut; it also flows on through j's own shortcut to j's source
+            matmul_tile(dbuf[cur], n, th, offs[l], _ONE, n, dh, K, _ZERO, _FALSE, zero)
             j = l - 1
-            if is_src[j]:
-                add_rows(dh, sk[j], K)
-            if srcs[j] >= 0:
-                add_rows(sk[srcs[j]], dh, K)
+            if general is not None:
+                srcs, is_src, norms = general[0], general[1], general[2]
+                sk, ahats, invs, cs = scratch
+                if nk == COSINE or nk == RBF:  # dL/dh = da W^T + c h
+                    h = hs[h_offs[l]:]
+                    c = cs[l]
+                    for k in range(K):
+                        for r in range(TILE):
+                            dh[k, r] += c[r] * h[k, r]
+                # dh: dL/d(output of hidden layer j), plus what reached it through a shortcut;
+                # it also flows on through j's own shortcut to j's source
+                if is_src[j]:
+                    add_rows(dh, sk[j], K)
+                if srcs[j] >= 0:
+                    add_rows(sk[srcs[j]], dh, K)
             multiply(dh[:K].reshape(K * TILE), ds[d_offs[j]:d_offs[j] + K].reshape(K * TILE))
-            if norms[j] == LAYERNORM:  # dL/dz -> dL/da, and beta's and gamma's gradients
-                layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
-            elif norms[j] == COSINE:  # dL/dz -> dL/da, the weight norms' share of the gradient
-                cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
-            elif norms[j] == RBF:  # dL/dr -> -2 dL/dr s, the centres' and widths' gradients
-                rbf_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], cs[j])
+            if general is not None:
+                if norms[j] == LAYERNORM:  # dL/dz -> dL/da, and beta's and gamma's gradients
+                    layernorm_backward(dh, K, th, g, offs[j] + sizes[j] * K, ahats[d_offs[j]:], invs[j])
+                elif norms[j] == COSINE:  # dL/dz -> dL/da, the weight norms' share of the gradient
+                    cosine_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], invs[j], cs[j])
+                elif norms[j] == RBF:  # dL/dr -> -2 dL/dr s, the centres' and widths' gradients
+                    rbf_backward(dh, K, sizes[j], th, g, offs[j], ahats[d_offs[j]:], cs[j])
             cur = 1 - cur
 
 
 @njit(nogil=True, **_OPTS)
 def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
-                   n_groups, h_offs, d_offs, srcs, is_src, norms, eps):
+                   n_groups, h_offs, d_offs, general, dims):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
-    over the tiles of sample group ``s``."""
+    over the tiles of sample group ``s``. ``general``: see :func:`_forward_tile`; ``dims =
+    (H, W, A)`` the scratch's hidden layers, width and rows of ``ahats`` (all 1 for a plain net)."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
@@ -228,10 +269,9 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
     hs = np.empty((h_offs[-1], TILE), Theta.dtype)
     ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
     dbuf = np.empty((2, sizes.max(), TILE), Theta.dtype)
-    sk = np.empty((is_src.shape[0], sizes.max() if is_src.any() else 1, TILE), Theta.dtype)
-    ahats = np.empty((max(d_offs[-1], 1) if (norms != PLAIN).any() else 1, TILE), Theta.dtype)
-    invs = np.empty((norms.shape[0], TILE), Theta.dtype)
-    cs = np.empty((norms.shape[0], TILE), Theta.dtype)
+    H, W, A = dims
+    scratch = (np.empty((H, W, TILE), Theta.dtype), np.empty((A, TILE), Theta.dtype),
+               np.empty((H, TILE), Theta.dtype), np.empty((H, TILE), Theta.dtype))
     done = 0
     while task < n_tasks:
         p = task // n_groups
@@ -241,8 +281,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
         for t in range(s * per_group, min((s + 1) * per_group, nt)):
             r0 = t * TILE
             _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
-                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, srcs, is_src, sk,
-                           norms, eps, ahats, invs, cs)
+                           softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, general, scratch)
         done += 1
         task = fetch_add(counter, 1)
     return done

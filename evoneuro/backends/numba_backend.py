@@ -113,6 +113,21 @@ def norms(net):
     return np.asarray([_NORMS[s.kind] for s in net.layers[:-1]] or [tiles.PLAIN], dtype=np.int64)
 
 
+def _general(net):
+    """``None`` for a plain MLP, else the tile kernels' ``(srcs, is_src, norms, eps)``."""
+    if net.is_plain:
+        return None
+    srcs, is_src = shortcuts(net)
+    return srcs, is_src, norms(net), LN_EPS
+
+
+def _dims(net, general) -> tuple[int, int, int]:
+    """The tile kernels' scratch sizes: hidden layers, widest layer, hidden units (1s when plain)."""
+    if general is None:
+        return 1, 1, 1
+    return max(1, net.n_layers - 1), max(net.sizes), max(1, sum(net.sizes[1:-1]))
+
+
 def _tiles_cover(net) -> bool:
     """Plain MLPs, and MLPs with residual shortcuts, LayerNorm, cosine normalisation or RBF
     units: the fused kernels here (the tile kernels for those departures from plain). Not
@@ -215,9 +230,8 @@ class NumbaBackend:
         sizes, offs, codes, ab = layout(net, Theta.dtype)
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
-        srcs, is_src = shortcuts(net)
-        kinds = norms(net)
-        use_blas = blas_pays(Theta.dtype, codes, sizes) and not is_src.any() and not kinds.any()
+        general = _general(net)
+        use_blas = blas_pays(Theta.dtype, codes, sizes) and general is None
         rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
         n_blocks = -(-N // rows)
         # With enough members a task is a whole member: a member's weights are then read
@@ -232,7 +246,7 @@ class NumbaBackend:
                 self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task, srcs, is_src, kinds, LN_EPS)
+                    per_task, general, _dims(net, general)[:2])
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
@@ -274,9 +288,8 @@ class NumbaBackend:
         rows = np.empty((P, N))
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
-        srcs, is_src = shortcuts(net)
-        kinds = norms(net)
-        if blas_pays(Theta.dtype, codes, sizes, grad=True) and not is_src.any() and not kinds.any():
+        general = _general(net)
+        if blas_pays(Theta.dtype, codes, sizes, grad=True) and general is None:
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
             with single_threaded_blas():
@@ -284,8 +297,8 @@ class NumbaBackend:
         else:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, srcs, is_src,
-                    kinds, LN_EPS)
+            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, general,
+                    _dims(net, general))
             self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
