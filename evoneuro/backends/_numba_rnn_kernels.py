@@ -47,6 +47,8 @@ from evoneuro.backends._numba_rnn_cells import (
 from evoneuro.backends._numba_rnn_tiles import (
     ACC,
     BIAS,
+    I0,
+    I1,
     ZERO,
     add_products,
     copy_rows,
@@ -65,7 +67,8 @@ OUT, LOSS = 0, 1  # forward modes: logits (and pre-activations), or loss rows
 @njit(**_OPTS)
 def _local_weights(th, w, sizes, offs, spec):
     """``w = th`` with the recurrent diagonals zeroed when self-connections are off."""
-    w[:] = th
+    for i in range(th.shape[0]):  # a loop: an array-to-slice copy compiles a formatted shape error (1.5 s)
+        w[i] = th[i]
     if spec[4] == 0:
         _zero_diagonals(w, sizes, offs, spec[5])
 
@@ -156,7 +159,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
             if l + 1 < L:
                 copy_rows(hn, 0, Ucur[l + 1], 0, H)
         if read_all:
-            matmul_rows(hn, Ht, w, oo, Kout, 1, O, Kout, oo + Ht * Kout, BIAS, zero)
+            matmul_rows(hn, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS, zero)
             if mode == OUT:
                 for r in range(R):
                     for j in range(Kout):
@@ -175,7 +178,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
         for l in range(L):
             store_step(Ucur[l], sizes[l], Uh[l], sizes[l], sizes[l + 1], Tr)
     if not read_all:
-        matmul_rows(hlast, Ht, w, oo, Kout, 1, O, Kout, oo + Ht * Kout, BIAS, zero)
+        matmul_rows(hlast, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS, zero)
         if mode == OUT:
             for r in range(R):
                 for j in range(Kout):
@@ -183,7 +186,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
         else:
             for r in range(TILE):
                 valid[r] = lens_t[r] > 0
-            readout_loss(O, Kout, valid, n0, 0, output, y, Y, rows[p], inv, dlast, grad)
+            readout_loss(O, Kout, valid, n0, I0, output, y, Y, rows[p], inv, dlast, grad)
 
 
 @njit(**_OPTS)
@@ -199,13 +202,13 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
     dh[:] = 0
     dc[:] = 0
     if not read_all:  # dL/dh at each lane's last step, and the readout's gradient
-        matmul_rows(dlast, Kout, w, oo, 1, Kout, dhl, Ht, 0, ZERO, zero)
-        add_products(hlast[:Ht].reshape((Ht, 1, TILE)), 0, Ht, 0, dlast.reshape((Kout, 1, TILE)),
-                     0, Kout, 1, g, oo, Kout, oo + Ht * Kout)
+        matmul_rows(dlast, Kout, w, oo, I1, Kout, dhl, Ht, I0, ZERO, zero)
+        add_products(hlast[:Ht].reshape((Ht, 1, TILE)), I0, Ht, I0, dlast.reshape((Kout, 1, TILE)),
+                     I0, Kout, I1, g, oo, Kout, oo + Ht * Kout)
     for t in range(Tr - 1, -1, -1):
         slot = t % CHUNK
         if read_all:
-            matmul_rows(Dlog[t], Kout, w, oo, 1, Kout, dh[top], Ht, 0, ACC, zero)
+            matmul_rows(Dlog[t], Kout, w, oo, I1, Kout, dh[top], Ht, I0, ACC, zero)
             store_step(Dlog[t], 0, DLc, 0, Kout, slot)
         else:
             for r in range(TILE):
@@ -229,13 +232,13 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
                 d, H, off = sizes[l], sizes[l + 1], offs[l]
                 K, GH = d + H, G * H
                 if cell == GRU:  # the candidate's rows see [x; r h], the gates [x; h]
-                    add_products(Uh[l], 0, K, t, DZc[l], 0, 2 * H, ns, g, off, GH, off + K * GH)
-                    add_products(U2h[l], 0, K, t, DZc[l], 2 * H, H, ns, g, off + 2 * H, GH,
+                    add_products(Uh[l], I0, K, t, DZc[l], I0, 2 * H, ns, g, off, GH, off + K * GH)
+                    add_products(U2h[l], I0, K, t, DZc[l], 2 * H, H, ns, g, off + 2 * H, GH,
                                  off + K * GH + 2 * H)
                 else:
-                    add_products(Uh[l], 0, K, t, DZc[l], 0, GH, ns, g, off, GH, off + K * GH)
+                    add_products(Uh[l], I0, K, t, DZc[l], I0, GH, ns, g, off, GH, off + K * GH)
             if read_all:
-                add_products(Uh[top], sizes[top], Ht, t + 1, DLc, 0, Kout, ns, g, oo, Kout,
+                add_products(Uh[top], sizes[top], Ht, t + 1, DLc, I0, Kout, ns, g, oo, Kout,
                              oo + Ht * Kout)
 
 

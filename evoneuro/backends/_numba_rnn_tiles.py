@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from evoneuro.backends._numba_tiles import TILE
@@ -21,7 +22,11 @@ _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 # matmul_rows modes: start from 0, from the bias, or add to what zT holds
-ZERO, BIAS, ACC = 0, 1, 2
+# Typed int64 values, not literals: a literal argument compiles a copy of the callee per value
+# (matmul_rows, add_products and readout_loss were compiled seven extra times, 3 s of a cold
+# first recurrent fit).
+ZERO, BIAS, ACC = (np.arange(3, dtype=np.int64)[i] for i in range(3))
+I0, I1 = ZERO, BIAS
 # output kinds, as net.output names them
 SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
 

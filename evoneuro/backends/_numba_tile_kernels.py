@@ -34,6 +34,7 @@ from evoneuro.backends._numba_intrinsics import fetch_add
 from evoneuro.backends._numba_math import activate, activate_grad, multiply
 from evoneuro.backends._numba_tile_layers import (
     add_rows,
+    copy_rows,
     cosine,
     cosine_backward,
     layernorm,
@@ -112,7 +113,7 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
                 if srcs[l] >= 0:
                     add_rows(zT, outs[srcs[l]], n)
                 if is_src[l]:
-                    outs[l, :n] = zT[:n]
+                    copy_rows(outs[l], zT, n)
         cur = 1 - cur
     return cur
 
@@ -192,7 +193,7 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
                 layernorm(zT, n, th, offs[l] + K * n, general[3], ahats[d_offs[l]:], invs[l])
             elif nk == COSINE:
                 cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
-                ahats[d_offs[l]:d_offs[l] + n] = zT[:n]  # z, for the backward pass
+                copy_rows(ahats[d_offs[l]:], zT, n)  # z, for the backward pass
             elif nk == RBF:
                 rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
         if l < L - 1:
