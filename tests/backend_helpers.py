@@ -33,3 +33,15 @@ def assert_matches_numpy(backend, net, Theta, X, y, dtype):
     assert G.dtype == np.dtype(dtype) and G.shape == Theta.shape
     np.testing.assert_allclose(L, L_ref, rtol=tol)
     assert rel_err(G, G_ref) <= tol
+
+
+def assert_gradient_matches_fd(ev, Theta, X, y, n_checks=40, h=1e-6, seed=1):
+    """``ev.loss_and_grad`` of member 0 agrees with central differences of ``ev.loss`` in
+    ``n_checks`` random coordinates, to ``1e-6`` relative (float64)."""
+    _, G = ev.loss_and_grad(Theta, X, y)
+    for i in np.random.default_rng(seed).choice(Theta.shape[1], n_checks, replace=False):
+        up, down = Theta.copy(), Theta.copy()
+        up[0, i] += h
+        down[0, i] -= h
+        fd = (ev.loss(up, X, y)[0] - ev.loss(down, X, y)[0]) / (2 * h)
+        assert abs(fd - G[0, i]) <= 1e-6 * max(1.0, abs(fd)), (i, fd, G[0, i])

@@ -225,15 +225,9 @@ class TestResidualNormalisedRBF:
                                                      (2, None, ["dense", "rbf", "dense", "rbf"])])
     def test_gradient_matches_finite_differences(self, residual, norm, units):
         net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70, norm=norm, units=units)
-        ev = en.Evaluator(net, backend="numba", dtype="float64")
-        _, G = ev.loss_and_grad(Theta, X, y)
-        h = 1e-6
-        for i in np.random.default_rng(1).choice(net.n_params, 40, replace=False):
-            up, down = Theta.copy(), Theta.copy()
-            up[0, i] += h
-            down[0, i] -= h
-            fd = (ev.loss(up, X, y)[0] - ev.loss(down, X, y)[0]) / (2 * h)
-            assert abs(fd - G[0, i]) <= 1e-6 * max(1.0, abs(fd))
+        from tests.backend_helpers import assert_gradient_matches_fd
+
+        assert_gradient_matches_fd(en.Evaluator(net, backend="numba", dtype="float64"), Theta, X, y)
 
 
 class TestThreads:

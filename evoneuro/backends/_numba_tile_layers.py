@@ -90,13 +90,20 @@ def layernorm_backward(dz, n, th, g, b0, ahat, inv):
 
 
 @njit(**_OPTS)
-def _weight_norms(n, K, th, w0):
-    """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
-    wn = np.zeros(n)
+def _column_squares(n, K, th, w0):
+    """``sum_k W[k, j]**2`` of the ``(K, n)`` weights at ``th[w0:]``, per unit (float64)."""
+    sq = np.zeros(n)
     for k in range(K):
         for j in range(n):
             w = th[w0 + k * n + j]
-            wn[j] += w * w
+            sq[j] += w * w
+    return sq
+
+
+@njit(**_OPTS)
+def _weight_norms(n, K, th, w0):
+    """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
+    wn = _column_squares(n, K, th, w0)
     b0 = w0 + K * n
     for j in range(n):
         wn[j] = np.sqrt(wn[j] + th[b0 + j] * th[b0 + j])
@@ -152,11 +159,7 @@ def rbf(zT, n, hT, K, th, w0, r_out):
     for k in range(K):
         for r in range(TILE):
             hh[r] += hT[k, r] * hT[k, r]
-    cc = np.zeros(n)
-    for k in range(K):
-        for j in range(n):
-            c = th[w0 + k * n + j]
-            cc[j] += c * c
+    cc = _column_squares(n, K, th, w0)
     b0 = w0 + K * n
     for j in range(n):
         s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
