@@ -1,5 +1,6 @@
 """Backends against the NumPy oracle: numba always, cupy where a GPU is present."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -308,3 +309,35 @@ def test_thread_tuner_follows_the_faster_count():
     assert seen[:3] == [4, 4, 1]  # the first call (compilation) is not counted
     assert seen[-EXPLORE_EVERY:].count(1) == EXPLORE_EVERY - 1  # exploits, explores once
     assert ThreadTuner(3, fixed=True).choose(key) == 3 and ThreadTuner(1).choose(key) == 1
+
+
+_LITERAL_CHECK = """
+import numpy as np
+import evoneuro as en
+from evoneuro.backends import _numba_rnn_tiles, _numba_tiles
+
+rng = np.random.default_rng(0)
+for net, X in [(en.MLP(4, (5, 5), 3), rng.normal(size=(9, 4))),
+               (en.MLP(4, (5, 5), 3, residual=1, norm="layernorm"), rng.normal(size=(9, 4))),
+               (en.RNN(2, (4,), 3, cell="lstm"), rng.normal(size=(9, 5, 2)))]:
+    ev = en.Evaluator(net, backend="numba", dtype="float64")
+    ev.loss_and_grad(net.init_population(2, rng), X, rng.integers(0, 3, 9))
+shared = [_numba_tiles.matmul_tile, _numba_tiles.grad_tile, _numba_tiles.softmax_loss_tile,
+          _numba_rnn_tiles.matmul_rows, _numba_rnn_tiles.add_products, _numba_rnn_tiles.readout_loss]
+for fn in shared:
+    assert fn.signatures, fn.py_func.__name__
+    for sig in fn.signatures:
+        assert "Literal" not in str(sig), (fn.py_func.__name__, sig)
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_shared_kernel_functions_compile_without_literal_arguments(tmp_path):
+    """Flags, strides and modes reach the shared tile functions as typed values: a literal
+    argument compiles another copy of the callee per value (seconds of every cold start).
+    Checked in a new process with an empty Numba cache, where every callee is compiled."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", _LITERAL_CHECK], capture_output=True, text=True, timeout=600,
+                         env=env)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]

@@ -47,8 +47,10 @@ from evoneuro.backends._numba_rnn_cells import (
 from evoneuro.backends._numba_rnn_tiles import (
     ACC,
     BIAS,
+    FALSE,
     I0,
     I1,
+    TRUE,
     ZERO,
     add_products,
     copy_rows,
@@ -168,7 +170,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
                 for r in range(TILE):
                     valid[r] = t < lens_t[r]
                 readout_loss(O, Kout, valid, n0, t, output, y, Y, rows[p], inv,
-                             Dlog[t] if grad else O, grad)
+                             Dlog[t] if grad else O, TRUE if grad else FALSE)
         else:
             for r in range(R):
                 if lens_t[r] - 1 == t:
@@ -186,7 +188,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
         else:
             for r in range(TILE):
                 valid[r] = lens_t[r] > 0
-            readout_loss(O, Kout, valid, n0, I0, output, y, Y, rows[p], inv, dlast, grad)
+            readout_loss(O, Kout, valid, n0, I0, output, y, Y, rows[p], inv, dlast, TRUE if grad else FALSE)
 
 
 @njit(**_OPTS)

@@ -27,6 +27,7 @@ _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", 
 # first recurrent fit).
 ZERO, BIAS, ACC = (np.arange(3, dtype=np.int64)[i] for i in range(3))
 I0, I1 = ZERO, BIAS
+FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 # output kinds, as net.output names them
 SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
 
