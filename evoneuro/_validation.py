@@ -115,3 +115,31 @@ def check_positive_float(value, name: str, allow_none: bool = False, allow_zero:
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
     return v
+
+
+class FitnessReturnError(TypeError, ValueError):
+    """A fitness returned something that is not a number: a TypeError (also a ValueError,
+    which is what such returns raised before)."""
+
+
+def fitness_numbers(out, P: int | None) -> np.ndarray:
+    """A fitness's return as float64: one number (``P`` None) or ``P`` numbers.
+
+    None, bools, strings and other non-numbers are a TypeError at once, never NaN.
+    """
+    if type(out) is float:  # the common case, checked without numpy
+        return np.array(out)
+    arr = np.asarray(out) if not isinstance(out, (bool, np.bool_)) else None
+    if arr is not None and arr.dtype.kind == "O" and out is not None:
+        try:  # numbers numpy does not know (Fraction, Decimal...)
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if out is None or arr is None or arr.dtype.kind not in "iuf":
+        kind = "None" if out is None else f"{type(out).__name__}" + (
+            f" of dtype {arr.dtype}" if isinstance(arr, np.ndarray) and arr.ndim else "")
+        raise FitnessReturnError(
+            (f"a vectorized fitness must return {P} numbers" if P is not None
+             else "fitness must return one number per vector")
+            + (", got None (did the function forget to return?)" if out is None else f", got {kind}: {out!r:.80}"))
+    return arr.astype(np.float64, copy=False)

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from evoneuro._validation import check_positive_float, check_positive_int
+from evoneuro._validation import check_positive_float, check_positive_int, fitness_numbers
 from evoneuro.evaluator import Evaluator
 from evoneuro.regularization import Regularization, check_droppable, penalty, perturb, weight_mask
 
@@ -205,34 +205,6 @@ class SupervisedProblem(Problem):
         return loss
 
 
-class _FitnessReturnError(TypeError, ValueError):
-    """A fitness returned something that is not a number: a TypeError (also a ValueError,
-    which is what such returns raised before)."""
-
-
-def _as_numbers(out, P: int | None) -> np.ndarray:
-    """A fitness's return as float64: one number (``P`` None) or ``P`` numbers.
-
-    None, bools, strings and other non-numbers are a TypeError at once, never NaN.
-    """
-    if type(out) is float:  # the common case, checked without numpy
-        return np.array(out)
-    arr = np.asarray(out) if not isinstance(out, (bool, np.bool_)) else None
-    if arr is not None and arr.dtype.kind == "O" and out is not None:
-        try:  # numbers numpy does not know (Fraction, Decimal...)
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
-    if out is None or arr is None or arr.dtype.kind not in "iuf":
-        kind = "None" if out is None else f"{type(out).__name__}" + (
-            f" of dtype {arr.dtype}" if isinstance(arr, np.ndarray) and arr.ndim else "")
-        raise _FitnessReturnError(
-            (f"a vectorized fitness must return {P} numbers" if P is not None
-             else "fitness must return one number per vector")
-            + (", got None (did the function forget to return?)" if out is None else f", got {kind}: {out!r:.80}"))
-    return arr.astype(np.float64, copy=False)
-
-
 class FitnessProblem(Problem):
     """A user's fitness function as a problem: ``f(x) -> float``, or ``f(Theta) -> (P,)``.
 
@@ -326,7 +298,7 @@ class FitnessProblem(Problem):
         """``fun``'s values ``(P,)`` and the mask of members lost on an executor (or None)."""
         P = len(Theta)
         if self.vectorized:
-            values = _as_numbers(self.fun(Theta, *self.args, **self.kwargs), P)
+            values = fitness_numbers(self.fun(Theta, *self.args, **self.kwargs), P)
             if values.shape not in ((P,), (P, 1)):
                 raise ValueError(
                     f"a vectorized fitness must return shape ({P},) for Theta of shape "
@@ -345,7 +317,7 @@ class FitnessProblem(Problem):
             if lost is not None and lost[i]:
                 values[i] = np.inf
                 continue
-            v = _as_numbers(out, None)
+            v = fitness_numbers(out, None)
             if v.size != 1:
                 raise ValueError(f"fitness must return one number per vector, got {out!r:.80}; "
                                  "pass vectorized=True for a function of the whole population")
