@@ -219,10 +219,11 @@ class TestResidualNormalisedRBF:
             monkeypatch.setattr(ev._backend._reference, method, refuse)
         ev.forward(Theta, X), ev.loss(Theta, X, y), ev.loss_and_grad(Theta, X, y)
 
-    @pytest.mark.parametrize("residual,norm,units", [(1, None, "dense"), (2, None, "dense"), (None, "layernorm", "dense"),
-                                                     (2, "layernorm", "dense"), (None, "cosine", "dense"),
-                                                     (2, "cosine", "dense"), (None, None, "rbf"),
-                                                     (2, None, ["dense", "rbf", "dense", "rbf"])])
+    @pytest.mark.parametrize("residual,norm,units", [
+        (1, None, "dense"), (2, None, "dense"), (None, "layernorm", "dense"), (2, "layernorm", "dense"),
+        (None, "cosine", "dense"), (2, "cosine", "dense"), (None, None, "rbf"),
+        (2, None, ["dense", "rbf", "dense", "rbf"]),
+    ])
     def test_gradient_matches_finite_differences(self, residual, norm, units):
         net, Theta, X, y = self.problem((6, 6, 6, 6), residual, P=1, N=70, norm=norm, units=units)
         from tests.backend_helpers import assert_gradient_matches_fd

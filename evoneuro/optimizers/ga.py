@@ -7,9 +7,9 @@ individuals seen, ``deap.tools.Statistics`` and ``deap.tools.Logbook`` record ea
 generation. DEAP's variation operators loop over genes in Python, which at 10,000 genes
 costs more than evaluating the whole population, so crossover and mutation are the same
 operators (``cxBlend``, ``cxSimulatedBinary``, ``mutGaussian``) applied to the population
-matrix: crossover and mutation in fused Numba passes
+matrix: crossover (blend or SBX) and mutation in one fused Numba pass
 (:mod:`evoneuro.optimizers._fused`; the mutation's Gaussian values are read from a shared
-noise table, :mod:`evoneuro.optimizers._noise`), SBX likewise. An individual is a thin
+noise table, :mod:`evoneuro.optimizers._noise`). An individual is a thin
 wrapper, made once and refilled each generation: its row index, a view of its genome while it
 is told, its fitness, and ``score`` (minus the loss), which the tournaments compare.
 
@@ -212,7 +212,7 @@ class GA(Optimizer):
         random.setstate(self._random_state)
         try:
             # the same choice as fit_attr="fitness" for one minimised objective (ties: the
-            # first aspirant), at half the cost
+            # first aspirant), comparing floats instead of deap Fitness objects
             return tools.selTournament(population, k, self._tournsize, fit_attr="score")
         finally:
             self._random_state = random.getstate()

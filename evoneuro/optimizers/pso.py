@@ -130,9 +130,10 @@ class PSO(Optimizer):
         self._pbest[better] = Theta[better]
         self._pbest_loss[better] = losses[better]
         self._g = int(np.argmin(self._pbest_loss))
-        # --- velocities: V = w V + c1 r1 (P - X) + c2 r2 (g - X); positions X + V, in the
-        # positions of two generations ago, or a new array if a caller still holds those. One fused pass (evoneuro.optimizers._fused);
-        # the NumPy form of the same float32 operations made ~30 passes over (P, n) arrays.
+        # --- velocities: V = w V + c1 r1 (P - X) + c2 r2 (g - X); positions X + V, written into
+        # the positions of two generations ago (a new array if a caller still holds those).
+        # One fused pass (evoneuro.optimizers._fused); the NumPy form of the same float32
+        # operations made ~30 passes over (P, n) arrays.
         from evoneuro.optimizers._fused import pso_update
 
         t = self._dtype.type
