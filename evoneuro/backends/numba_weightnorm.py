@@ -1,9 +1,10 @@
-"""WeightNorm MLPs on the fused plain-MLP kernels, by reparametrisation.
+"""WeightNorm MLPs on the fused MLP kernels, by reparametrisation.
 
 A WeightNorm layer (Salimans & Kingma 2016) computes ``z = h W + b`` with
 ``W = g V / ‖V‖`` per unit: the same product as a dense layer, on weights derived from
-``(V, g)``. So a population of WeightNorm nets is evaluated as a population of plain
-MLPs of the same sizes, activations and output, on the members' effective weights
+``(V, g)``. So a population of WeightNorm nets is evaluated as a population of MLPs
+without normalisation (the same sizes, activations, output, shortcuts and RBF layers: see
+:func:`plain`), on the members' effective weights
 (:func:`effective`, ``O(P n)`` NumPy work); the gradient the fused kernels return for
 ``W`` is mapped back to ``(V, g)`` with the chain rule of
 :func:`evoneuro.backends.layers.weightnorm_backward`:
