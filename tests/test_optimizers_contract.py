@@ -139,3 +139,18 @@ def test_a_kept_population_is_never_overwritten(name):
     np.testing.assert_array_equal(view, copies[0][:1])
     for Theta, copy in zip(kept, copies[1:]):
         np.testing.assert_array_equal(Theta, copy)
+
+
+def test_reused_arrays_are_not_pickled_or_copied(name):
+    """The arrays an optimizer reuses between generations are scratch: a pickle or a copy
+    carries none of them (checkpoints stay small) and still resumes identically (above)."""
+    import copy
+
+    prob = problem(10)
+    opt = make(name)
+    opt.setup(prob)
+    opt.initialize(x0_for(prob), np.random.default_rng(0))
+    for _ in range(3):
+        opt.step(prob)
+    for twin in (pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        assert twin._workspace._arrays == {}
