@@ -95,11 +95,9 @@ def shortcuts(net):
     output its shortcut adds (``-1``: none), and whether its own output feeds a shortcut."""
     n_hidden = max(1, net.n_layers - 1)
     srcs = np.full(n_hidden, -1, dtype=np.int64)
-    skip = getattr(net, "skip_source", None)
-    if skip is not None:
-        for l in range(net.n_layers - 1):
-            s = skip(l)
-            srcs[l] = -1 if s is None else s
+    for l in range(net.n_layers - 1):
+        s = net.skip_source(l)
+        srcs[l] = -1 if s is None else s
     is_src = np.zeros(n_hidden, dtype=np.bool_)
     is_src[srcs[srcs >= 0]] = True
     return srcs, is_src
@@ -113,19 +111,16 @@ def norms(net):
     return np.asarray([_NORMS[s.kind] for s in net.layers[:-1]] or [tiles.PLAIN], dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=64)
 def _general(net):
-    """``None`` for a plain MLP, else the tile kernels' ``(srcs, is_src, norms, eps)``."""
+    """What the tile kernels need beyond a plain MLP, built once per net (nets are immutable):
+    ``(None, (1, 1, 1))`` for a plain MLP, else ``((srcs, is_src, norms, eps), dims)`` with
+    ``dims`` the scratch sizes: hidden layers, widest layer, hidden units."""
     if net.is_plain:
-        return None
+        return None, (1, 1, 1)
     srcs, is_src = shortcuts(net)
-    return srcs, is_src, norms(net), LN_EPS
-
-
-def _dims(net, general) -> tuple[int, int, int]:
-    """The tile kernels' scratch sizes: hidden layers, widest layer, hidden units (1s when plain)."""
-    if general is None:
-        return 1, 1, 1
-    return max(1, net.n_layers - 1), max(net.sizes), max(1, sum(net.sizes[1:-1]))
+    dims = (max(1, net.n_layers - 1), max(net.sizes), max(1, sum(net.sizes[1:-1])))
+    return (srcs, is_src, norms(net), LN_EPS), dims
 
 
 def _tiles_cover(net) -> bool:
@@ -133,7 +128,6 @@ def _tiles_cover(net) -> bool:
     units: the fused kernels here (the tile kernels for those departures from plain). Not
     WeightNorm, which :mod:`.numba_weightnorm` maps onto these kernels."""
     return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm != "weightnorm")
-
 
 
 def _targets(net, y, dtype):
@@ -177,8 +171,8 @@ class NumbaBackend:
 
     The fused kernels cover every MLP: plain ones, and residual, LayerNorm, cosine-normalised
     and RBF ones on the tile kernels; and the kinds of :data:`KINDS` (recurrent nets:
-    :mod:`.numba_rnn`; WeightNorm MLPs, residual or not, without RBF units:
-    :mod:`.numba_weightnorm`; WeightNorm with RBF units runs the NumPy reference).
+    :mod:`.numba_rnn`; WeightNorm MLPs, with shortcuts and RBF layers or not, on effective
+    weights: :mod:`.numba_weightnorm`).
 
     Parameters
     ----------
@@ -230,7 +224,7 @@ class NumbaBackend:
         sizes, offs, codes, ab = layout(net, Theta.dtype)
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
-        general = _general(net)
+        general, dims = _general(net)
         use_blas = blas_pays(Theta.dtype, codes, sizes) and general is None
         rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
         n_blocks = -(-N // rows)
@@ -246,7 +240,7 @@ class NumbaBackend:
                 self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
         else:
             args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task, general, _dims(net, general)[:2])
+                    per_task, general, dims[:2])
             self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
@@ -288,7 +282,7 @@ class NumbaBackend:
         rows = np.empty((P, N))
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
-        general = _general(net)
+        general, dims = _general(net)
         if blas_pays(Theta.dtype, codes, sizes, grad=True) and general is None:
             args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
                     max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
@@ -297,8 +291,7 @@ class NumbaBackend:
         else:
             h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
             d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, general,
-                    _dims(net, general))
+            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, general, dims)
             self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
