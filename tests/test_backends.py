@@ -319,7 +319,7 @@ def test_shared_kernel_functions_get_no_literal_arguments():
     import ast
 
     shared = {"matmul_tile", "grad_tile", "softmax_loss_tile", "mse_loss_tile", "matmul_rows",
-              "add_products", "readout_loss"}
+              "add_products", "readout_loss", "copy_rows"}
     backends = Path(en.__file__).parent / "backends"
     calls = 0
     for path in sorted(backends.glob("_numba_*.py")):

@@ -21,8 +21,8 @@ from __future__ import annotations
 from numba import njit
 
 from evoneuro.backends._numba_math import activate, activate_grad
-from evoneuro.backends._numba_rnn_tiles import ACC, BIAS, I0, I1, ZERO, copy_rows, matmul_rows
-from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends._numba_rnn_tiles import ACC, BIAS, ZERO, matmul_rows
+from evoneuro.backends._numba_tiles import I0, I1, TILE, copy_rows
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
@@ -41,12 +41,12 @@ def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero
     z = coef if grad else Z  # in gradient mode z becomes φ'(z) in place: the coefficient
     matmul_rows(U, K, w, off, H, I1, z, H, off + K * H, BIAS, zero)
     if keep:
-        copy_rows(z, 0, zk, 0, H)
+        copy_rows(z, I0, zk, I0, H)
     if grad:
         activate_grad(z[:H].reshape(H * TILE), hn[:H].reshape(H * TILE), code, a, b)
     else:
         activate(z[:H].reshape(H * TILE), code, a, b)
-        copy_rows(z, 0, hn, 0, H)
+        copy_rows(z, I0, hn, I0, H)
 
 
 @njit(**_OPTS)
@@ -69,7 +69,7 @@ def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, k
     one = a / a
     matmul_rows(U, K, w, off, GH, I1, Z, GH, off + K * GH, BIAS, zero)
     if keep:
-        copy_rows(Z, 0, zk, 0, GH)
+        copy_rows(Z, I0, zk, I0, GH)
     if grad:  # values into Y, derivatives into Z
         activate_grad(Z[:2 * H].reshape(2 * H * TILE), Y[:2 * H].reshape(2 * H * TILE), sig, one, one)
         activate_grad(Z[2 * H:3 * H].reshape(H * TILE), Y[2 * H:3 * H].reshape(H * TILE), code, a, b)
@@ -136,20 +136,20 @@ def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep
     one = a / a
     matmul_rows(U, K, w, off, GH, I1, Z, 2 * H, off + K * GH, BIAS, zero)
     if keep:
-        copy_rows(Z, 0, zk, 0, 2 * H)
+        copy_rows(Z, I0, zk, I0, 2 * H)
     V = Y if grad else Z  # where the gate values end up
     if grad:
         activate_grad(Z[:2 * H].reshape(2 * H * TILE), Y[:2 * H].reshape(2 * H * TILE), sig, one, one)
     else:
         activate(Z[:2 * H].reshape(2 * H * TILE), sig, one, one)
-    copy_rows(U, 0, U2, 0, d)
+    copy_rows(U, I0, U2, I0, d)
     for j in range(H):
         for r in range(TILE):
             U2[d + j, r] = V[j, r] * U[d + j, r]
     zn = Z[2 * H:GH]
     matmul_rows(U2, K, w, off + 2 * H, GH, I1, zn, H, off + K * GH + 2 * H, BIAS, zero)
     if keep:
-        copy_rows(zn, 0, zk, 2 * H, H)
+        copy_rows(zn, I0, zk, 2 * H, H)
     if grad:
         activate_grad(zn.reshape(H * TILE), Y[2 * H:GH].reshape(H * TILE), code, a, b)
         for j in range(H):

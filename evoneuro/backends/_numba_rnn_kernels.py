@@ -47,18 +47,13 @@ from evoneuro.backends._numba_rnn_cells import (
 from evoneuro.backends._numba_rnn_tiles import (
     ACC,
     BIAS,
-    FALSE,
-    I0,
-    I1,
-    TRUE,
     ZERO,
     add_products,
-    copy_rows,
     matmul_rows,
     readout_loss,
     store_step,
 )
-from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE, TRUE, copy_rows
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
@@ -157,9 +152,9 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
                 for r in range(R):
                     for j in range(spec[5] * H):
                         hid[p, n0 + r, t, hid_offs[l] + j] = zk[j, r]
-            copy_rows(hn, 0, U, d, H)
+            copy_rows(hn, I0, U, d, H)
             if l + 1 < L:
-                copy_rows(hn, 0, Ucur[l + 1], 0, H)
+                copy_rows(hn, I0, Ucur[l + 1], I0, H)
         if read_all:
             matmul_rows(hn, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS, zero)
             if mode == OUT:

@@ -16,18 +16,14 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends._numba_tiles import I0, I1, TILE
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
-# matmul_rows modes: start from 0, from the bias, or add to what zT holds
-# Typed int64 values, not literals: a literal argument compiles a copy of the callee per value
-# (matmul_rows, add_products and readout_loss were compiled seven extra times, 3 s of a cold
-# first recurrent fit).
-ZERO, BIAS, ACC = (np.arange(3, dtype=np.int64)[i] for i in range(3))
-I0, I1 = ZERO, BIAS
-FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
+# matmul_rows modes: start from 0, from the bias, or add to what zT holds (typed, not
+# literals: see _numba_tiles.I0)
+ZERO, BIAS, ACC = I0, I1, np.full(1, 2, np.int64)[0]
 # output kinds, as net.output names them
 SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
 
@@ -199,14 +195,6 @@ def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
                 if need_grad:
                     dO[j, r] = dd * (2.0 * inv / K)
             rows[n, ty] = acc / K
-
-
-@njit(**_OPTS)
-def copy_rows(src, s0, dst, d0, n):
-    """``dst[d0 + j, :] = src[s0 + j, :]`` for ``j < n`` (``(rows, TILE)`` tiles)."""
-    for j in range(n):
-        for r in range(TILE):
-            dst[d0 + j, r] = src[s0 + j, r]
 
 
 @njit(**_OPTS)

@@ -34,7 +34,6 @@ from evoneuro.backends._numba_intrinsics import fetch_add
 from evoneuro.backends._numba_math import activate, activate_grad, multiply
 from evoneuro.backends._numba_tile_layers import (
     add_rows,
-    copy_rows,
     cosine,
     cosine_backward,
     layernorm,
@@ -43,7 +42,12 @@ from evoneuro.backends._numba_tile_layers import (
     rbf_backward,
 )
 from evoneuro.backends._numba_tiles import (
+    FALSE,
+    I0,
+    I1,
     TILE,
+    TRUE,
+    copy_rows,
     grad_tile,
     load_tile,
     matmul_tile,
@@ -56,13 +60,6 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 # forward modes
 OUT, OUT_HIDDEN, LOSS = 0, 1, 2
-# Flags and strides handed to the shared tile functions as typed values, not literals: a
-# literal argument compiles a copy of the callee per value (matmul_tile, the loss tiles:
-# 1.7 s of a cold first fit), where int64 and bool share one.
-_ONE = np.ones(1, np.int64)[0]
-_ZERO = np.zeros(1, np.int64)[0]
-_TRUE = np.ones(1, np.bool_)[0]
-_FALSE = np.zeros(1, np.bool_)[0]
 # hidden layers' normalisations (norms[l])
 PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
@@ -90,10 +87,10 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
         n = sizes[l + 1]
         zT = buf[1 - cur]
         if general is None:
-            matmul_tile(buf[cur], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, _TRUE, ab[0, 0] - ab[0, 0])
+            matmul_tile(buf[cur], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, ab[0, 0] - ab[0, 0])
         else:
             nk = _kind(general, l, L)
-            matmul_tile(buf[cur], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
+            matmul_tile(buf[cur], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
                         ab[0, 0] - ab[0, 0])
             ahat, inv = scratch[1], scratch[2]
             if nk == LAYERNORM:
@@ -113,7 +110,7 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
                 if srcs[l] >= 0:
                     add_rows(zT, outs[srcs[l]], n)
                 if is_src[l]:
-                    copy_rows(outs[l], zT, n)
+                    copy_rows(zT, I0, outs[l], I0, n)
         cur = 1 - cur
     return cur
 
@@ -129,9 +126,9 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
     zT = buf[slot]
     if mode == LOSS:
         if softmax:
-            softmax_loss_tile(zT, K, R, y, r0, N, loss[p], _FALSE)
+            softmax_loss_tile(zT, K, R, y, r0, N, loss[p], FALSE)
         else:
-            mse_loss_tile(zT, K, R, Y, r0, N, loss[p], _FALSE)
+            mse_loss_tile(zT, K, R, Y, r0, N, loss[p], FALSE)
     else:
         if softmax:
             softmax_tile(zT, K, R, zT)
@@ -183,17 +180,17 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
         if general is None:
-            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n, _TRUE, zero)
+            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, zero)
         else:
             nk = _kind(general, l, L)
-            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, _ONE, zT, n, offs[l] + K * n,
+            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, I1, zT, n, offs[l] + K * n,
                         nk == PLAIN or nk == COSINE, zero)
             ahats, invs = scratch[1], scratch[2]
             if nk == LAYERNORM:
                 layernorm(zT, n, th, offs[l] + K * n, general[3], ahats[d_offs[l]:], invs[l])
             elif nk == COSINE:
                 cosine(zT, n, hs[h_offs[l]:], K, th, offs[l], invs[l])
-                copy_rows(ahats[d_offs[l]:], zT, n)  # z, for the backward pass
+                copy_rows(zT, I0, ahats, d_offs[l], n)  # z, for the backward pass
             elif nk == RBF:
                 rbf(zT, n, hs[h_offs[l]:], K, th, offs[l], ahats[d_offs[l]:])
         if l < L - 1:
@@ -211,22 +208,22 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
                     sk[l, :n] = zero
     K = sizes[L]
     if softmax:
-        softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, _TRUE)
+        softmax_loss_tile(dbuf[0], K, R, y, r0, N, loss, TRUE)
     else:
-        mse_loss_tile(dbuf[0], K, R, Y, r0, N, loss, _TRUE)
+        mse_loss_tile(dbuf[0], K, R, Y, r0, N, loss, TRUE)
     # Backward: dW_l += h_{l-1}^T dz_l, db_l += sum dz_l, dz_{l-1} = (W_l dz_l) * f'(z_{l-1})
     cur = 0
     for l in range(L - 1, -1, -1):
         K = sizes[l]
         n = sizes[l + 1]
         if general is None:
-            grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, _TRUE)
+            grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, TRUE)
         else:
             nk = _kind(general, l, L)
             grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk == PLAIN or nk == COSINE)
         if l > 0:
             dh = dbuf[1 - cur]
-            matmul_tile(dbuf[cur], n, th, offs[l], _ONE, n, dh, K, _ZERO, _FALSE, zero)
+            matmul_tile(dbuf[cur], n, th, offs[l], I1, n, dh, K, I0, FALSE, zero)
             j = l - 1
             if general is not None:
                 srcs, is_src, norms = general[0], general[1], general[2]

@@ -15,15 +15,6 @@ _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
 @njit(**_OPTS)
-def copy_rows(a, b, n):
-    """``a[:n] = b[:n]`` on ``(width, TILE)`` tiles, as a loop (an array-to-slice assignment
-    compiles a formatted shape-mismatch error, seconds of a cold start)."""
-    for j in range(n):
-        for r in range(TILE):
-            a[j, r] = b[j, r]
-
-
-@njit(**_OPTS)
 def add_rows(a, b, n):
     """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
     for j in range(n):
