@@ -176,6 +176,12 @@ class Optimizer(ABC):
             work = self.__dict__["_work"] = Workspace()
         return work
 
+    def _population_array(self, rows: int) -> np.ndarray:
+        """An uninitialised ``(rows, n_params)`` array in ``self._dtype`` for this generation's
+        population: the one of two generations ago when no caller still holds it (the current
+        one is being told, so the two alternate), else a new array."""
+        return self._workspace.array(f"population{self.generation % 2}", (rows, self.n_params), self._dtype)
+
     def fresh(self) -> "Optimizer":
         """A new, uninitialised optimizer with the same hyperparameters."""
         return type(self)(**self._params)

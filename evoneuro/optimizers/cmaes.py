@@ -148,7 +148,7 @@ class SepCMAES(Optimizer):
         # in the table: tell gathers the mu it needs), into the array asked two generations ago
         self._z, self._z_offsets = None, self._noise.offsets(self.rng, self._P)
         scale = (self.sigma * np.sqrt(self.diag_C)).astype(self._dtype)
-        Theta = self._workspace.array(f"theta{self.generation % 2}", (self._P, self.n_params), self._dtype)
+        Theta = self._population_array(self._P)
         scaled_rows(self._noise.table, self._z_offsets, scale, self.mean.astype(self._dtype), Theta)
         if self._bounds is not None:
             np.clip(Theta, *self._bounds, out=Theta)

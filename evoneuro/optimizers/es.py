@@ -131,7 +131,7 @@ class OpenAIES(Optimizer):
         self._eps = self._noise.rows(self.rng, h, out=work.array("eps", (h, n), self._dtype))
         step = np.multiply(self._eps, self._dtype.type(self.sigma), out=work.array("step", (h, n), self._dtype))
         mu = self.mu.astype(self._dtype)
-        Theta = work.array(f"theta{self.generation % 2}", (self._P, n), self._dtype)
+        Theta = self._population_array(self._P)
         np.add(mu, step, out=Theta[:h])
         np.subtract(mu, step, out=Theta[h:])
         return Theta
@@ -254,8 +254,7 @@ class SNES(Optimizer):
         else:
             self._noise.rows(self.rng, self._P, out=s)
         self._s = s
-        Theta = np.multiply(s, self.sigma.astype(self._dtype), out=work.array(f"theta{self.generation % 2}",
-                                                                             shape, self._dtype))
+        Theta = np.multiply(s, self.sigma.astype(self._dtype), out=self._population_array(self._P))
         Theta += self.mu.astype(self._dtype)
         return Theta
 

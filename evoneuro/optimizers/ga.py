@@ -248,7 +248,7 @@ class GA(Optimizer):
         else:  # cxBlend: gamma = (1 + 2 alpha) u - alpha; a' = a + gamma (b - a), b' = b - gamma (b - a)
             c1, c2 = t(1 + 2 * self._alpha), t(self._alpha)
         # written into the population of two generations ago (unless a caller still holds it)
-        pop = self._workspace.array(f"pop{self.generation % 2}", (len(elite) + m, n), self._dtype)
+        pop = self._population_array(len(elite) + m)
         ga_vary(np.ascontiguousarray(Theta), elite, parents, crossed, crossover == "sbx", self._uniform.table,
                 offsets, c1, c2, counts, where, normal, noff, t(self._mutation_sigma), pop)
         return pop

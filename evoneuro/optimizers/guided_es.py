@@ -183,8 +183,7 @@ class GuidedES(Optimizer):
                     eps += Z[:, c:c + 1].astype(self._dtype) * self._U[:, c].astype(self._dtype)
             self._eps = eps
         x = self._x.astype(self._dtype)
-        Theta = self._workspace.array(f"theta{self.generation % 2}", (2 * len(self._eps), self.n_params),
-                                      self._dtype)
+        Theta = self._population_array(2 * len(self._eps))
         np.add(x, self._eps, out=Theta[: len(self._eps)])
         np.subtract(x, self._eps, out=Theta[len(self._eps):])
         return Theta

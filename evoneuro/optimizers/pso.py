@@ -140,7 +140,7 @@ class PSO(Optimizer):
         w, c1, c2 = self.coefficients
         o1 = self._uniform.offsets(self.rng, self._P)
         o2 = self._uniform.offsets(self.rng, self._P)
-        X_new = self._workspace.array(f"X{self.generation % 2}", self._X.shape, self._dtype)
+        X_new = self._population_array(self._P)
         pso_update(self._X, self._V, self._pbest, self._pbest[self._g], self._uniform.table, o1, o2, t(w), t(c1),
                    t(c2), t(0.0 if self._vmax is None else self._vmax), self._vmax is not None, X_new)
         self._X = X_new

@@ -144,8 +144,7 @@ class RandomSearch(Optimizer):
             lo, width = self._box
             return (lo + width * self.rng.random((self._lam, self.n_params))).astype(self._dtype)
         # the guesses go into the array asked two generations ago, if no caller holds it
-        shape = (self._lam + (self.mode != "global"), self.n_params)
-        Theta = self._workspace.array(f"theta{self.generation % 2}", shape, self._dtype)
+        Theta = self._population_array(self._lam + (self.mode != "global"))
         rows = Theta if self.mode == "global" else Theta[1:]
         self._noise.rows(self.rng, self._lam, out=rows)
         rows *= sigma
