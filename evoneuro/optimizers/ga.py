@@ -185,8 +185,8 @@ class GA(Optimizer):
 
     def _tell(self, Theta, losses, grads) -> None:
         Theta = np.asarray(Theta, dtype=self._dtype)
-        population = self._individuals
-        for ind, genome, loss in zip(population, Theta, losses.tolist()):
+        population, values = self._individuals, losses.tolist()
+        for ind, genome, loss in zip(population, Theta, values):
             ind.genome = genome
             ind.fitness.values = (loss,)
             ind.score = -loss  # what the tournaments compare: a float, not a deap Fitness
@@ -198,7 +198,7 @@ class GA(Optimizer):
             hof.update(population)
         else:
             hof.update([population[i] for i in np.flatnonzero(losses < hof[-1].fitness.values[0])])
-        self.logbook.record(gen=self.generation, nevals=len(population), **self.stats.compile(losses.tolist()))
+        self.logbook.record(gen=self.generation, nevals=len(population), **self.stats.compile(values))
         # --- elitism, tournament selection, variation
         elite = np.argsort(losses, kind="stable")[: max(self._n_elite, 1)]
         self._x = np.array(Theta[elite[0]], dtype=np.float64)
