@@ -10,9 +10,10 @@ same dtype, measured in the same run), and speed-up ratios against
 * a naive Python loop over members (the numpy backend on one member at a time),
 * ``torch.baddbmm`` on the same data (skipped when torch is not installed),
 * jax, ``jit(vmap(member))`` of one member's forward loss (skipped without jax), and the
-  faster of the two peers (``x best peer``),
-* the numba backend's own fused tile kernels (``x tiles``), which it uses where
-  calling BLAS ``gemm`` per member does not pay (see ``numba_backend._blas_pays``).
+  faster of the two peers (``x best peer``).
+
+``%GEMM`` can pass 100: NumPy's OpenBLAS runs 256-bit kernels on some machines where the
+tile kernels' products use 512-bit registers (:mod:`evoneuro.backends._numba_simd`).
 
 Every figure is a median over rounds; each round times every contender once, in turn,
 so a slow moment of the machine hits all of them alike. Then one network's backprop
@@ -132,21 +133,6 @@ def make_evaluator(net, dtype, backend="numba", threads=None, evaluator=en.Evalu
     return ev
 
 
-def numba_tiles(ev, Theta, X, y):
-    """The numba backend with its BLAS path switched off: the fused tile kernels only."""
-    from evoneuro.backends import numba_backend
-
-    def run():
-        saved = numba_backend.USE_BLAS
-        numba_backend.USE_BLAS = False
-        try:
-            return ev.loss(Theta, X, y)
-        finally:
-            numba_backend.USE_BLAS = saved
-
-    return run
-
-
 def python_loop(net, Theta, X, y, dtype):
     ev = en.Evaluator(net, backend="numpy", dtype=dtype)
     return lambda: np.array([ev.loss(Theta[p], X, y)[0] for p in range(len(Theta))])
@@ -230,7 +216,7 @@ def torch_autograd(net, theta, X, y):
 def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
     header = (f"{'cfg':>4} {'dtype':>8} {'P':>5} {'B':>5} {'numba ms':>9} {'GFLOP/s':>8} "
               f"{'%GEMM':>6} {'x numpy':>8} {'x loop':>7} {'x torch':>8} {'torch ms':>9} {'x jax':>8} {'jax ms':>9} "
-              f"{'x best peer':>9} {'x tiles':>8}")
+              f"{'x best peer':>9}")
     for dtype in dtypes:
         peak = gemm_rate(dtype, max(3, rounds // 2), gemm_n)
         print(f"\n{np.dtype(dtype).name}: GEMM {gemm_n}^3 = {peak:.1f} GFLOP/s "
@@ -245,7 +231,6 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
                 "numba": lambda: nb.loss(Theta, X, y),
                 "numpy": lambda: npy.loss(Theta, X, y),
                 "loop": python_loop(net, Theta, X, y, dtype),
-                "tiles": numba_tiles(nb, Theta, X, y),
             }
             if torch is not None:
                 contenders["torch"] = torch_baddbmm(net, Theta, X, y)
@@ -263,7 +248,7 @@ def bench_cpu(configs: dict, dtypes, rounds: int, gemm_n: int = 2048) -> None:
             print(f"{name:>4} {np.dtype(dtype).name:>8} {cfg['P']:>5} {cfg['B']:>5} {tn * 1e3:9.2f} "
                   f"{flops / tn / 1e9:8.1f} {100 * flops / tn / 1e9 / peak:6.1f} "
                   f"{t['numpy'] / tn:8.2f} {t['loop'] / tn:7.2f} {' '.join(peer('torch'))} "
-                  f"{' '.join(peer('jax'))} {best} {t['tiles'] / tn:8.2f}")
+                  f"{' '.join(peer('jax'))} {best}")
 
 
 def bench_backprop(cfg: dict, dtypes, rounds: int) -> None:

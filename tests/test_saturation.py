@@ -7,7 +7,6 @@ subject: a saturated unit's derivative must be 0 where the exact one underflows,
 few float32 ulps that huge inputs or weights then blow up.
 """
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -16,33 +15,13 @@ from hypothesis import strategies as st
 
 import evoneuro as en
 
-# "numba-blas"/"numba-tiles": the Numba backend with one kernel family forced.
-BACKENDS = ["numpy", "numba-blas", "numba-tiles"]
+BACKENDS = ["numpy", "numba"]
 DTYPES = ["float32", "float64"]
 ACTIVATIONS = ["sigmoid", "tanh", "softsign", "gaussian", "identity", "relu",
                ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
 SATURATING = ["sigmoid", "tanh", "gaussian", ("tanh", 1.7159, 2 / 3), ("sigmoid", 2.0, 0.5)]
 # Values a dtype holds with room for a sum of a few of them.
 RANGE = {"float32": 1e36, "float64": 1e300}
-
-
-@contextlib.contextmanager
-def kernels(backend):
-    """The backend's name, with the Numba kernel family of ``numba-blas``/``numba-tiles`` forced."""
-    if not backend.startswith("numba-"):
-        yield backend
-        return
-    from evoneuro.backends import numba_backend
-
-    use_blas = backend == "numba-blas"
-    if use_blas and not numba_backend.USE_BLAS:
-        pytest.skip("SciPy BLAS not reachable from Numba")
-    saved = numba_backend.blas_pays
-    numba_backend.blas_pays = lambda *args, **kwargs: use_blas
-    try:
-        yield "numba"
-    finally:
-        numba_backend.blas_pays = saved
 
 
 def assert_close(G, G_ref, floor, what):
@@ -69,8 +48,8 @@ def gradients(net, Theta, X, y, backend, dtype):
         return None  # identity/relu nets whose values leave the dtype's range
     # The float32 reference overflows harmlessly in softsign's (1 + |u|)^2 at 1e20
     # (1 / inf = 0 is the right answer); that is not what these tests are about.
-    with kernels(backend) as name, np.errstate(over="ignore"):
-        _, G = en.Evaluator(net, backend=name, dtype=dtype).loss_and_grad(Theta, X, y)
+    with np.errstate(over="ignore"):
+        _, G = en.Evaluator(net, backend=backend, dtype=dtype).loss_and_grad(Theta, X, y)
     last = X64 if net.n_layers == 1 else net.activations[-1](zs[-2])
     floor = 4 * float(np.finfo(dtype).eps) * max(1.0, float(np.max(np.abs(last))))
     return G.astype(np.float64), G_ref, floor
@@ -106,7 +85,7 @@ def test_one_saturated_unit_has_zero_gradient(act, backend, dtype, z):
 # 1/N left ~1e-8 in dLoss/dz, which backprop through weights x100 made 2e-6
 @example(depth=2, width=5, n=3, log_w=2.0, log_x=2.0, seed=889972)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("backend", ["numba-blas", "numba-tiles"])
+@pytest.mark.parametrize("backend", ["numba"])
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=str)
 def test_gradient_matches_float64_reference_at_extreme_scales(act, backend, dtype, depth, width, n,
                                                               log_w, log_x, seed):

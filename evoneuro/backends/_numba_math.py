@@ -27,7 +27,8 @@ from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from evoneuro.backends._numba_intrinsics import f32_from_bits, f64_from_bits
 
@@ -37,7 +38,6 @@ IDENTITY, SIGMOID, TANH, SOFTSIGN, GAUSSIAN, RELU, SIGMOID_F32, TANH_F32, GAUSSI
 ACT_CODES = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "softsign": SOFTSIGN,
              "gaussian": GAUSSIAN, "relu": RELU}
 F32_CODES = {SIGMOID: SIGMOID_F32, TANH: TANH_F32, GAUSSIAN: GAUSSIAN_F32}
-LIBM_CODES = (SIGMOID, TANH, GAUSSIAN)  # float64 codes with an exp per element (_exp_f64)
 
 _LOG2E = np.float32(1.44269504088896341)
 _LN2_HI = np.float32(0.693359375)  # 9 significant bits: n * _LN2_HI is exact
@@ -118,6 +118,19 @@ def _exp_f64(x):
         t = x
         em1 = x
     return t, em1
+
+
+def exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0`` in vectorisable arithmetic (:func:`_exp_f32` or
+    :func:`_exp_f64` by ``x``'s type); for the softmax of the loss tiles."""
+    return np.exp(x)
+
+
+@overload(exp_nonpositive, jit_options=_OPTS)
+def _exp_nonpositive(x):
+    if x == types.float32:
+        return lambda x: _exp_f32(x)[0]
+    return lambda x: _exp_f64(x)[0]
 
 
 @njit(inline="always", **_OPTS)
@@ -211,31 +224,6 @@ def activate(z, code, a, b):
     else:
         for i in range(m):
             z[i] = a * (b * z[i])
-
-
-@njit(**_OPTS)
-def bias_activate_rows(z, bias, code, a, b):
-    """``z[r, :] = a f(b (z[r, :] + bias))`` in one pass over a row-major block.
-
-    Returns ``False`` (doing nothing) for a code without a fused loop here; the caller
-    then adds the bias and calls :func:`activate`.
-    """
-    R, n = z.shape
-    if code == SIGMOID_F32:
-        for r in range(R):
-            for j in range(n):
-                z[r, j] = a * _sigmoid_f32(b * (z[r, j] + bias[j]))[0]
-    elif code == TANH_F32:
-        for r in range(R):
-            for j in range(n):
-                z[r, j] = a * _tanh_f32(b * (z[r, j] + bias[j]))[0]
-    elif code == RELU:
-        for r in range(R):
-            for j in range(n):
-                z[r, j] = a * max(b * (z[r, j] + bias[j]), 0.0)
-    else:
-        return False
-    return True
 
 
 # --- gradient mode: h = a f(b z), z := a b f'(b z) --------------------------------------

@@ -49,7 +49,6 @@ from evoneuro.backends._numba_tiles import (
     TRUE,
     copy_rows,
     grad_tile,
-    load_tile,
     matmul_tile,
     mse_loss_tile,
     softmax_loss_tile,
@@ -71,7 +70,7 @@ def _kind(general, l, L):
 
 
 @njit(**_OPTS)
-def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, general, scratch):
+def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, general, scratch):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
 
     ``general``: ``None`` for a plain MLP, else ``(srcs, is_src, norms, eps)``, and
@@ -80,25 +79,25 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
     compiles, so a plain net's kernels hold none of the other kinds' code.
     """
     L = sizes.shape[0] - 1
-    load_tile(X, r0, R, sizes[0], buf[0])
     cur = 0
     for l in range(L):
         K = sizes[l]
         n = sizes[l + 1]
+        hT = XT[r0 // TILE] if l == 0 else buf[cur]  # the inputs' tile, shared by all members
         zT = buf[1 - cur]
         if general is None:
-            matmul_tile(buf[cur], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, ab[0, 0] - ab[0, 0])
+            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, ab[0, 0] - ab[0, 0])
         else:
             nk = _kind(general, l, L)
-            matmul_tile(buf[cur], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
+            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
                         ab[0, 0] - ab[0, 0])
             ahat, inv = scratch[1], scratch[2]
             if nk == LAYERNORM:
                 layernorm(zT, n, th, offs[l] + K * n, general[3], ahat, inv)
             elif nk == COSINE:
-                cosine(zT, n, buf[cur], K, th, offs[l], inv)
+                cosine(zT, n, hT, K, th, offs[l], inv)
             elif nk == RBF:
-                rbf(zT, n, buf[cur], K, th, offs[l], ahat)
+                rbf(zT, n, hT, K, th, offs[l], ahat)
         if keep:
             for r in range(R):
                 for j in range(n):
@@ -116,12 +115,11 @@ def _forward_tile(th, X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, k
 
 
 @njit(**_OPTS)
-def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
+def _forward_task(Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
                   buf, p, r0, general, scratch):
-    N = X.shape[0]
     K = sizes[-1]
     R = min(TILE, N - r0)
-    slot = _forward_tile(Theta[p], X, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
+    slot = _forward_tile(Theta[p], XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p,
                          mode == OUT_HIDDEN, general, scratch)
     zT = buf[slot]
     if mode == LOSS:
@@ -138,7 +136,7 @@ def _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hi
 
 
 @njit(nogil=True, **_OPTS)
-def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out,
+def forward_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out,
                  hid, hid_offs, loss, per_task, general, dims):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
     pre-activations or loss rows. ``general``: see :func:`_forward_tile`; ``dims = (H, W)``
@@ -146,7 +144,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
-    nt = (X.shape[0] + TILE - 1) // TILE
+    nt = XT.shape[0]
     tasks_per_member = (nt + per_task - 1) // per_task
     buf = np.empty((2, sizes.max(), TILE), Theta.dtype)
     H, W = dims
@@ -156,7 +154,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
         p = task // tasks_per_member
         t0 = (task % tasks_per_member) * per_task
         for t in range(t0, min(t0 + per_task, nt)):
-            _forward_task(Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
+            _forward_task(Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid,
                           hid_offs, loss, buf, p, t * TILE, general, scratch)
         done += 1
         task = fetch_add(counter, 1)
@@ -164,7 +162,7 @@ def forward_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, mode, softm
 
 
 @njit(**_OPTS)
-def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
+def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
                    hs, h_offs, ds, d_offs, dbuf, zero, general, scratch):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
     into ``loss``, gradient added to ``g``. ``general`` as in :func:`_forward_tile`;
@@ -174,7 +172,7 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
     cosine layer's ``z`` and ``‖[h, 1]‖``, each RBF layer's ``r``; ``cs[l]``: a cosine or RBF
     layer's coefficient of ``h`` in ``dL/dh``."""
     L = sizes.shape[0] - 1
-    load_tile(X, r0, R, sizes[0], hs[h_offs[0]:])
+    copy_rows(XT[r0 // TILE], I0, hs, h_offs[0], sizes[0])
     for l in range(L):
         K = sizes[l]
         n = sizes[l + 1]
@@ -252,7 +250,7 @@ def _backprop_tile(th, X, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss,
 
 
 @njit(nogil=True, **_OPTS)
-def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, y, Y, loss, G,
+def loss_grad_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, softmax, y, Y, loss, G,
                    n_groups, h_offs, d_offs, general, dims):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
     over the tiles of sample group ``s``. ``general``: see :func:`_forward_tile`; ``dims =
@@ -260,8 +258,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
-    N = X.shape[0]
-    nt = (N + TILE - 1) // TILE
+    nt = XT.shape[0]
     per_group = (nt + n_groups - 1) // n_groups
     zero = np.zeros(1, Theta.dtype)[0]
     hs = np.empty((h_offs[-1], TILE), Theta.dtype)
@@ -278,7 +275,7 @@ def loss_grad_work(counter, n_tasks, Theta, X, sizes, offs, codes, ab, softmax, 
         g[:] = 0
         for t in range(s * per_group, min((s + 1) * per_group, nt)):
             r0 = t * TILE
-            _backprop_tile(Theta[p], X, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
+            _backprop_tile(Theta[p], XT, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
                            softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, general, scratch)
         done += 1
         task = fetch_add(counter, 1)

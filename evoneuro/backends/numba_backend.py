@@ -1,14 +1,14 @@
 """The Numba CPU backend: fused population evaluation on ``n_jobs`` threads.
 
-Two kernel families, chosen per call by :func:`blas_pays`:
+Every MLP runs the fused tile kernels (:mod:`._numba_tile_kernels`): per member and tile
+of 64 samples, every layer in cache, the layer products register-blocked in vector
+registers (:mod:`._numba_simd`). A second family, one single-threaded BLAS ``gemm`` per
+member and layer, was removed when the tiles overtook it everywhere: float32, one thread,
+idle 2-core Zen 5 VM, configs A-D of ``shared/bench/configs.json``, tiles / BLAS time
+0.46-0.47 forward and 0.51-1.0 with the gradient (BLAS's sgemm runs 256-bit kernels at
+~100 GFLOP/s; the tiles' products reach ~200).
 
-* **BLAS** (:mod:`._numba_blas_kernels`, the usual one): per member and block of samples,
-  one single-threaded ``gemm`` per layer with the bias and activation fused after it.
-* **Fused tiles** (:mod:`._numba_tile_kernels`): per member and tile of 64 samples, every
-  layer in cache; for float64 nets with libm activations (there BLAS does not pay) and,
-  in ``loss_and_grad``, narrow nets; also if SciPy's BLAS is missing.
-
-Either way a call is many small tasks that up to ``n_jobs`` threads take as they become
+A call is many small tasks that up to ``n_jobs`` threads take as they become
 free (:mod:`._numba_pool`): no thread waits for another to start, so a busy machine slows
 a call down by the CPU it lacks, not by the slowest thread's delay. Whether a call uses
 one thread or ``n_jobs`` is learned from the timings of earlier calls
@@ -35,16 +35,10 @@ import numpy as np
 
 from evoneuro._threads import check_n_jobs
 from evoneuro.backends import _numba_pool, _numba_tile_kernels as tiles
-from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, LIBM_CODES
+from evoneuro.backends._numba_math import ACT_CODES, F32_CODES
 from evoneuro.backends._numba_tuner import ThreadTuner
-from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends._numba_tiles import TILE, input_tiles
 from evoneuro.backends.layers import LN_EPS
-
-try:
-    from evoneuro.backends import _numba_blas_kernels as blas
-    from evoneuro.backends._numba_blas import gemm_address, single_threaded_blas
-except (ImportError, AttributeError, ValueError):  # no SciPy BLAS: fused tiles only
-    blas = None
 
 #: Network kind -> modules of fused kernels (``supports(net)``, ``forward``, ``loss``,
 #: ``loss_and_grad``, each taking the backend first); the first that supports a net runs
@@ -64,9 +58,7 @@ def _fused_code(net):
 
 
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
-BLAS_ROWS = 256  # samples per block of the BLAS forward pass
 MEMBERS_PER_TASK_FROM = 32  # from this population size on, a forward task is a whole member
-USE_BLAS = blas is not None
 # Below this many multiply-adds (about a millisecond on one core) a call runs on the
 # calling thread alone. Helpers are Python threads: on a loaded machine one that wakes
 # late still takes the GIL for a moment after the call, outside any timing the tuner
@@ -137,30 +129,6 @@ def _targets(net, y, dtype):
     return np.zeros(1, dtype=np.int64), np.ascontiguousarray(y, dtype=dtype)
 
 
-GRAD_BLAS_WIDTH = 64  # mean hidden width from which the backward pass runs on BLAS (see blas_pays)
-
-
-def blas_pays(dtype, codes, sizes, grad: bool = False) -> bool:
-    """Whether the BLAS kernels beat the fused tiles (measured on a 2-core AVX-512 VM).
-
-    float64 nets whose hidden units take an ``exp`` per element (sigmoid, tanh, gaussian)
-    run faster on the fused tiles: tiles / BLAS 0.78-0.92 forward and 0.70-1.01 with the
-    gradient on A-D, 1 and 2 threads (interleaved medians, idle). The
-    backward pass needs hidden layers about 64 wide or more to pay for its extra gemms:
-    fp32 ``loss_and_grad``, medians of 9 interleaved calls on an idle 2-core AVX-512 VM,
-    tiles / BLAS time on 1 and 2 threads: 16 wide (config D) 0.80 / 0.66, 32 wide (A)
-    0.98 / 0.88, (B) 0.92 / 0.84, 128 wide (C) 1.08 / 1.16. The forward pass is a wash
-    on A, B and D (0.96-1.12) and BLAS is faster on C (1.05-1.22), so it stays on BLAS.
-    """
-    if not USE_BLAS:
-        return False
-    hidden = sizes[1:-1]
-    codes = codes[:len(hidden)]
-    if dtype != np.float32 and any(int(c) in LIBM_CODES for c in codes):
-        return False
-    return not grad or (len(hidden) > 0 and hidden.mean() >= GRAD_BLAS_WIDTH)
-
-
 def n_groups(n_samples: int) -> int:
     """Sample groups per member in ``loss_and_grad``: a function of the batch size only."""
     return max(1, min(MAX_GROUPS, -(-n_samples // TILE)))
@@ -225,23 +193,15 @@ class NumbaBackend:
         softmax = net.output == "softmax"
         macs = P * N * _macs(net)
         general, dims = _general(net)
-        use_blas = blas_pays(Theta.dtype, codes, sizes) and general is None
-        rows = max(1, min(BLAS_ROWS, N)) if use_blas else TILE
-        n_blocks = -(-N // rows)
+        n_blocks = -(-N // TILE)
         # With enough members a task is a whole member: a member's weights are then read
         # by one core only (splitting its blocks over threads made both cores stream all
         # the weights: 1.5x slower on config B, 12 MB of weights).
         per_task = n_blocks if P >= MEMBERS_PER_TASK_FROM else 1
         n_tasks = P * -(-n_blocks // per_task)
-        if use_blas:
-            args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    rows, per_task, gemm_address(Theta.dtype), Theta.dtype.type(1))
-            with single_threaded_blas():
-                self._run(blas.forward_work, n_tasks, args, macs, ("blas", Theta.dtype))
-        else:
-            args = (Theta, X, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
-                    per_task, general, dims[:2])
-            self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
+        args = (Theta, input_tiles(X), N, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs,
+                loss, per_task, general, dims[:2])
+        self._run(tiles.forward_work, n_tasks, args, macs, ("tiles", Theta.dtype))
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
         if not _tiles_cover(net):
@@ -283,16 +243,11 @@ class NumbaBackend:
         G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
         macs = 3 * P * N * _macs(net)
         general, dims = _general(net)
-        if blas_pays(Theta.dtype, codes, sizes, grad=True) and general is None:
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S,
-                    max(1, min(BLAS_ROWS, N)), gemm_address(Theta.dtype), Theta.dtype.type(1))
-            with single_threaded_blas():
-                self._run(blas.loss_grad_work, P * S, args, macs, ("blas-grad", Theta.dtype))
-        else:
-            h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
-            d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-            args = (Theta, X, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs, general, dims)
-            self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
+        h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
+        d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
+        args = (Theta, input_tiles(X), N, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs,
+                general, dims)
+        self._run(tiles.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
         grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
         return rows.mean(axis=1), grads
 

@@ -1,0 +1,88 @@
+"""The register-blocked tile products (:mod:`evoneuro.backends._numba_simd`) against NumPy.
+
+The evaluator tests check whole nets against the NumPy oracle; these pin the building
+blocks on shapes the nets may not reach: widths below, at and past a block, the
+transposed strides of the backward pass, rows of a larger buffer, padding columns.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from evoneuro.backends import _numba_tiles as T  # noqa: E402
+from evoneuro.backends._numba_simd import TILE  # noqa: E402
+
+SHAPES = [(1, 1), (3, 5), (4, 4), (13, 10), (16, 16), (32, 32), (5, 40), (64, 7), (7, 33), (130, 17)]
+TOL = {np.float32: 2e-6, np.float64: 1e-13}
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.mark.parametrize("K,N", SHAPES)
+def test_forward_product_matches_numpy(K, N, dtype):
+    rng = np.random.default_rng(K * 100 + N)
+    hT = rng.standard_normal((K + 2, TILE)).astype(dtype)  # extra rows: a view's offsets
+    w0, b0 = 3, 3 + K * N
+    th = rng.standard_normal(b0 + N + 4).astype(dtype)
+    zT = np.full((N + 3, TILE), np.nan, dtype)
+    T.matmul_tile(hT, K, th, w0, N, T.I1, zT, N, b0, T.TRUE, dtype(0))
+    W = th[w0:w0 + K * N].reshape(K, N).astype(np.float64)
+    ref = W.T @ hT[:K].astype(np.float64) + th[b0:b0 + N, None]
+    scale = np.abs(W).T @ np.abs(hT[:K].astype(np.float64)) + 1
+    assert np.all(np.abs(zT[:N] - ref) <= TOL[dtype] * scale)
+    assert np.isnan(zT[N:]).all()  # rows past N untouched
+
+
+@pytest.mark.parametrize("K,N", SHAPES)
+def test_backward_product_matches_numpy(K, N, dtype):
+    # dh = W dz: the same kernel with strides (1, fan_out) and no bias
+    rng = np.random.default_rng(K * 7 + N)
+    dz = rng.standard_normal((N, TILE)).astype(dtype)
+    th = rng.standard_normal(K * N + N).astype(dtype)
+    dh = np.empty((K, TILE), dtype)
+    T.matmul_tile(dz, N, th, T.I0, T.I1, N, dh, K, T.I0, T.FALSE, dtype(0))
+    W = th[:K * N].reshape(K, N).astype(np.float64)
+    ref = W @ dz.astype(np.float64)
+    assert np.all(np.abs(dh - ref) <= TOL[dtype] * (np.abs(W) @ np.abs(dz.astype(np.float64)) + 1))
+
+
+@pytest.mark.parametrize("K,N", SHAPES)
+def test_weight_gradient_matches_numpy(K, N, dtype):
+    rng = np.random.default_rng(K + 31 * N)
+    hT = rng.standard_normal((K + 1, TILE)).astype(dtype)
+    dz = rng.standard_normal((N, TILE)).astype(dtype)
+    w0 = 2
+    g = rng.standard_normal(w0 + K * N + N + 3).astype(dtype)
+    expected = g.astype(np.float64)
+    expected[w0:w0 + K * N] += (hT[:K].astype(np.float64) @ dz.T.astype(np.float64)).ravel()
+    expected[w0 + K * N:w0 + K * N + N] += dz.astype(np.float64).sum(axis=1)
+    T.grad_tile(hT, K, dz, N, g, w0, dtype(0), T.TRUE)
+    scale = np.abs(hT[:K].astype(np.float64)) @ np.abs(dz.T.astype(np.float64))
+    err = np.abs(g - expected)
+    assert np.all(err[w0:w0 + K * N] <= TOL[dtype] * (scale.ravel() + 1))
+    assert np.all(err[:w0] == 0) and np.all(err[w0 + K * N + N:] == 0)  # nothing else written
+
+
+def test_softmax_loss_tile_matches_numpy(dtype):
+    rng = np.random.default_rng(5)
+    K, R, r0, N = 10, 37, 64, 200  # a partial tile at an offset
+    zT = (rng.standard_normal((K, TILE)) * 30).astype(dtype)
+    y = rng.integers(0, K, N)
+    z = zT[:, :R].astype(np.float64)
+    shifted = z - z.max(axis=0)
+    lse = np.log(np.exp(shifted).sum(axis=0))
+    p = np.exp(shifted - lse)
+    loss = np.zeros(N)
+    grad = zT.copy()
+    T.softmax_loss_tile(zT.copy(), K, R, y, r0, N, loss, T.FALSE)
+    np.testing.assert_allclose(loss[r0:r0 + R], lse - shifted[y[r0:r0 + R], np.arange(R)], rtol=1e-5, atol=1e-6)
+    loss2 = np.zeros(N)
+    T.softmax_loss_tile(grad, K, R, y, r0, N, loss2, T.TRUE)
+    np.testing.assert_array_equal(loss, loss2)
+    p[y[r0:r0 + R], np.arange(R)] -= 1
+    np.testing.assert_allclose(grad[:, :R], p / N, rtol=1e-5, atol=1e-9)
+    assert np.all(grad[:, R:] == 0)  # padding columns
