@@ -103,12 +103,20 @@ def median_time(fn, rounds: int) -> float:
 
 
 def interleaved(contenders: dict, rounds: int) -> dict:
-    """Median seconds per contender; each round runs every contender once, in turn."""
+    """Median seconds per contender; each round runs every contender once, in turn.
+
+    Each timed call comes right after an untimed call of the same contender: the previous
+    contender's thread pool (OpenBLAS, torch's OpenMP, XLA) keeps spinning for a moment
+    after its call, and on a 2-core machine that took a core from whoever ran next (numba
+    on config A, 2 threads: 7.7 ms right after jax, 4.2 ms alone). So every library is
+    timed in the state its own previous call left, as in a loop of calls.
+    """
     for fn in contenders.values():  # warm-up: compilation, caches, thread pools
         fn()
     times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
+            fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -3,9 +3,9 @@
 One task is one member and one tile of :data:`~._numba_tiles.TILE` samples (forward), or
 one member and one sample group (gradient). It runs the tile through every layer
 (matmul + bias + activation) while the member's weights and the tile's activations stay
-in cache, then writes only the outputs, per-sample losses or the gradient. Deep narrow
-nets, where a BLAS call per layer is mostly call overhead, are where this wins; it is
-also the path for float64 nets with libm activations.
+in cache, then writes only the outputs, per-sample losses or the gradient. The inputs'
+tiles are made once per call (:func:`~._numba_tiles.input_tiles`) and read in place by
+every member.
 
 The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every thread: each
 takes task numbers from ``counter`` until ``n_tasks`` are handed out, and returns how

@@ -3,8 +3,9 @@
 A tile holds activations *transposed*, ``(width, TILE)`` with the samples along the
 contiguous axis. Every inner loop then runs over a compile-time constant ``TILE``
 samples, which LLVM turns into a few full-width vector instructions, and a weight is a
-scalar broadcast. Padding rows (``r >= R`` in the last tile) are computed but ignored.
-Activations work on a tile as a flat array (:mod:`._numba_math`).
+scalar broadcast. The layer products are register-blocked vector code
+(:mod:`._numba_simd`). Padding columns (``r >= R`` in the last tile) are computed but
+ignored. Activations work on a tile as a flat array (:mod:`._numba_math`).
 
 Compiled with ``error_model="numpy"``: a Python-style zero-division check in a loop
 stops LLVM from vectorising it.
