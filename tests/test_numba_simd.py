@@ -86,3 +86,20 @@ def test_softmax_loss_tile_matches_numpy(dtype):
     p[y[r0:r0 + R], np.arange(R)] -= 1
     np.testing.assert_allclose(grad[:, :R], p / N, rtol=1e-5, atol=1e-9)
     assert np.all(grad[:, R:] == 0)  # padding columns
+
+
+@pytest.mark.parametrize("mode", ["zero", "bias", "acc"])
+@pytest.mark.parametrize("K,N", [(36, 128), (33, 2), (5, 9)])
+def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
+    from evoneuro.backends import _numba_rnn_tiles as R
+
+    rng = np.random.default_rng(K + N)
+    hT = rng.standard_normal((K, TILE)).astype(dtype)
+    w = rng.standard_normal(K * N + N).astype(dtype)
+    zT = rng.standard_normal((N, TILE)).astype(dtype)
+    W = w[:K * N].reshape(K, N).astype(np.float64)
+    ref = W.T @ hT.astype(np.float64)
+    ref += {"zero": 0, "bias": w[K * N:, None].astype(np.float64), "acc": zT.astype(np.float64)}[mode]
+    R.matmul_rows(hT, K, w, R.I0, N, R.I1, zT, N, K * N, {"zero": R.ZERO, "bias": R.BIAS, "acc": R.ACC}[mode],
+                  dtype(0))
+    np.testing.assert_allclose(zT, ref, rtol=0, atol=TOL[dtype] * (np.abs(W).T @ np.abs(hT) + 2).max())

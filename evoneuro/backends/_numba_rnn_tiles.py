@@ -6,7 +6,7 @@ Every inner loop runs over ``range(TILE)`` (a compile-time constant, indices tha
 knows are non-negative), so LLVM vectorises it, and a weight is a scalar broadcast. A
 member's weights are one flat vector ``w`` read with explicit offsets and strides: the
 forward product ``z = x W`` and the backward ``dx = W dz`` are the same loop with the
-strides swapped.
+strides swapped, register-blocked (:mod:`._numba_simd`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_tiles import I0, I1, TILE
+from evoneuro.backends._numba_simd import accumulate_rows1, accumulate_rows4, product_rows1, product_rows4
+from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
@@ -34,58 +35,24 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode, zero):
 
     Forward ``z = x W`` (``W (K, n)`` row-major at ``w0``): ``sk = n, sj = 1``; backward
     ``dx = W dz``: ``sk = 1, sj = n``. ``mode``: :data:`ZERO`, :data:`BIAS` (``b_j`` at
-    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``). Blocks of 2 outputs x 4 inputs: 8
-    broadcast weights, 4 input rows and 2 accumulators fit AVX2's 16 registers (the MLP's
-    4 x 4 blocks spill there).
+    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``). Register-blocked, four output rows at a
+    time (:mod:`._numba_simd`); ``zero`` is kept for the callers' signature.
     """
     j = 0
+    if mode == ACC:
+        while j + 4 <= N:
+            accumulate_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
+            j += 4
+        while j < N:
+            accumulate_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
+            j += 1
+        return
+    while j + 4 <= N:
+        product_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, mode == BIAS)
+        j += 4
     while j < N:
-        j1 = j + 1 if j + 1 < N else j  # an odd last output is computed twice, written once
-        if mode != ACC:
-            c0 = zero
-            c1 = zero
-            if mode == BIAS:
-                c0 = w[b0 + j]
-                c1 = w[b0 + j1]
-            for r in range(TILE):
-                zT[j, r] = c0
-            if j1 != j:
-                for r in range(TILE):
-                    zT[j1, r] = c1
-        k = 0
-        if j1 != j:
-            while k + 4 <= K:
-                o = w0 + k * sk
-                w00 = w[o + j * sj]
-                w01 = w[o + j1 * sj]
-                w10 = w[o + sk + j * sj]
-                w11 = w[o + sk + j1 * sj]
-                w20 = w[o + 2 * sk + j * sj]
-                w21 = w[o + 2 * sk + j1 * sj]
-                w30 = w[o + 3 * sk + j * sj]
-                w31 = w[o + 3 * sk + j1 * sj]
-                for r in range(TILE):
-                    a0 = hT[k, r]
-                    a1 = hT[k + 1, r]
-                    a2 = hT[k + 2, r]
-                    a3 = hT[k + 3, r]
-                    zT[j, r] += a0 * w00 + a1 * w10 + a2 * w20 + a3 * w30
-                    zT[j1, r] += a0 * w01 + a1 * w11 + a2 * w21 + a3 * w31
-                k += 4
-        while k < K:
-            o = w0 + k * sk
-            w00 = w[o + j * sj]
-            w01 = w[o + j1 * sj]
-            if j1 != j:
-                for r in range(TILE):
-                    a0 = hT[k, r]
-                    zT[j, r] += a0 * w00
-                    zT[j1, r] += a0 * w01
-            else:
-                for r in range(TILE):
-                    zT[j, r] += hT[k, r] * w00
-            k += 1
-        j += 2
+        product_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, mode == BIAS)
+        j += 1
 
 
 @njit(**_OPTS_REDUCE)

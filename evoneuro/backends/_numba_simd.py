@@ -63,8 +63,9 @@ def _rows_ok(*arrays):
     return all(isinstance(a, types.Array) and a.layout in "CA" for a in arrays)
 
 
-def _make_product(jb: int):
-    """The intrinsic for blocks of ``jb`` output rows (see :func:`product_rows`)."""
+def _make_product(jb: int, accumulate: bool = False):
+    """The intrinsic for blocks of ``jb`` output rows (see :func:`product_rows4`); with
+    ``accumulate`` the sums start from what ``zT`` holds instead of the bias."""
 
     @intrinsic
     def product(typingctx, hT, K, th, o, sk, sj, zT, j, b, has_bias):
@@ -96,10 +97,19 @@ def _make_product(jb: int):
             for phi, value in zip(phis, loaded):
                 phi.add_incoming(value, from_then)
                 phi.add_incoming(ir.Constant(vty.element, 0), from_else)
-            start = [_splat(builder, phi, vty) for phi in phis]
+            bias = [_splat(builder, phi, vty) for phi in phis]
             fma = _fma(builder, vty)
             vpt = vty.as_pointer()
+
+            def z_pointer(q, c0, v):
+                zrow = builder.add(builder.mul(builder.add(j_, ir.Constant(_I64, q)), zs), ir.Constant(_I64, c0))
+                return builder.bitcast(builder.gep(za.data, [builder.add(zrow, ir.Constant(_I64, v * lanes))]), vpt)
+
             for c0 in range(0, TILE, span):
+                if accumulate:
+                    start = [builder.load(z_pointer(q, c0, v), align=size) for q in range(jb) for v in range(nv)]
+                else:
+                    start = [bias[q] for q in range(jb) for _ in range(nv)]
                 pre = builder.block
                 loop = builder.append_basic_block("product.k")
                 done = builder.append_basic_block("product.store")
@@ -108,11 +118,10 @@ def _make_product(jb: int):
                 k = builder.phi(_I64)
                 k.add_incoming(ir.Constant(_I64, 0), pre)
                 acc = []
-                for q in range(jb):
-                    for _ in range(nv):
-                        phi = builder.phi(vty)
-                        phi.add_incoming(start[q], pre)
-                        acc.append(phi)
+                for value in start:
+                    phi = builder.phi(vty)
+                    phi.add_incoming(value, pre)
+                    acc.append(phi)
                 row = builder.add(builder.mul(k, hs), ir.Constant(_I64, c0))
                 a = [builder.load(builder.bitcast(builder.gep(ha.data, [builder.add(row, ir.Constant(_I64, v * lanes))]),
                                                   vpt), align=size) for v in range(nv)]
@@ -131,14 +140,12 @@ def _make_product(jb: int):
                 out = []
                 for i in range(jb * nv):
                     phi = builder.phi(vty)
-                    phi.add_incoming(start[i // nv], pre)
+                    phi.add_incoming(start[i], pre)
                     phi.add_incoming(new[i], loop)
                     out.append(phi)
                 for q in range(jb):
-                    zrow = builder.add(builder.mul(builder.add(j_, ir.Constant(_I64, q)), zs), ir.Constant(_I64, c0))
                     for v in range(nv):
-                        p = builder.gep(za.data, [builder.add(zrow, ir.Constant(_I64, v * lanes))])
-                        builder.store(out[q * nv + v], builder.bitcast(p, vpt), align=size)
+                        builder.store(out[q * nv + v], z_pointer(q, c0, v), align=size)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -154,6 +161,10 @@ product_rows4.__doc__ = """``zT[j+q, :] = c_q + sum_{k<K} hT[k, :] * th[o + k*sk
 """
 product_rows1 = _make_product(1)
 product_rows1.__doc__ = "One output row of :func:`product_rows4` (``q = 0``)."
+accumulate_rows4 = _make_product(4, accumulate=True)
+accumulate_rows4.__doc__ = ":func:`product_rows4` added to what ``zT`` holds (``has_bias`` ignored)."
+accumulate_rows1 = _make_product(1, accumulate=True)
+accumulate_rows1.__doc__ = "One output row of :func:`accumulate_rows4`."
 
 
 def _reduce_lanes(builder, vecs, lanes):
