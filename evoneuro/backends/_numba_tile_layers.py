@@ -12,6 +12,28 @@ from numba import njit
 from evoneuro.backends._numba_tiles import TILE
 
 _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
+# Sums over a tile's samples, reassociated so that they vectorise. In a loop that also
+# updates per-sample arrays, one ordered scalar sum kept LLVM from vectorising the whole
+# loop: the cosine backward pass took 2.2x a plain layer's gradient on config A.
+_OPTS_REDUCE = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+
+
+@njit(**_OPTS_REDUCE)
+def row_dot(a, b, j):
+    """``sum_r a[j, r] * b[j, r]`` over the ``TILE`` samples, in float64."""
+    s = 0.0
+    for r in range(TILE):
+        s += a[j, r] * b[j, r]
+    return s
+
+
+@njit(**_OPTS_REDUCE)
+def row_sum(a, j):
+    """``sum_r a[j, r]`` over the ``TILE`` samples, in float64."""
+    s = 0.0
+    for r in range(TILE):
+        s += a[j, r]
+    return s
 
 
 @njit(**_OPTS)
@@ -60,17 +82,12 @@ def layernorm_backward(dz, n, th, g, b0, ahat, inv):
     m2 = np.zeros(TILE)
     for j in range(n):
         gj = th[g0 + j]
-        sb = 0.0
-        sg = 0.0
+        g[b0 + j] += row_sum(dz, j)
+        g[g0 + j] += row_dot(dz, ahat, j)
         for r in range(TILE):
-            d = dz[j, r]
-            sb += d
-            sg += d * ahat[j, r]
-            d *= gj
+            d = dz[j, r] * gj
             m1[r] += d
             m2[r] += d * ahat[j, r]
-        g[b0 + j] += sb
-        g[g0 + j] += sg
     for r in range(TILE):
         m1[r] /= n
         m2[r] /= n
@@ -105,17 +122,21 @@ def _weight_norms(n, K, th, w0):
 def cosine(zT, n, hT, K, th, w0, hn):
     """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
     sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
-    s = np.ones(TILE)
+    for r in range(TILE):
+        hn[r] = 1
     for k in range(K):
         for r in range(TILE):
-            s[r] += hT[k, r] * hT[k, r]
+            hn[r] += hT[k, r] * hT[k, r]
+    rh = np.empty(TILE, hn.dtype)
     for r in range(TILE):
-        s[r] = np.sqrt(s[r])
-        hn[r] = s[r]
-    wn = _weight_norms(n, K, th, w0)
+        hn[r] = np.sqrt(hn[r])
+        rh[r] = 1 / hn[r]
+    # one division per sample and per unit, then products
+    rw = 1.0 / _weight_norms(n, K, th, w0)
     for j in range(n):
+        c = rw[j]
         for r in range(TILE):
-            zT[j, r] = zT[j, r] / (s[r] * wn[j])
+            zT[j, r] = zT[j, r] * rh[r] * c
 
 
 @njit(**_OPTS)
@@ -125,21 +146,22 @@ def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
     added to ``g``, and ``c`` each sample's ``dL/d‖[h,1]‖ / ‖[h,1]‖`` for ``dL/dh``."""
     wn = _weight_norms(n, K, th, w0)
     gz = np.zeros(TILE)
+    f = np.empty(n)  # dL/d‖[w,b]‖ / ‖[w,b]‖ per unit
     for j in range(n):
-        s = 0.0
+        f[j] = -row_dot(dz, z, j) / (wn[j] * wn[j])
         for r in range(TILE):
-            d = dz[j, r] * z[j, r]
-            s += d
-            gz[r] += d
-        f = -s / (wn[j] * wn[j])  # dL/d‖[w,b]‖ / ‖[w,b]‖
-        for k in range(K):
-            g[w0 + k * n + j] += th[w0 + k * n + j] * f
-        g[w0 + K * n + j] += th[w0 + K * n + j] * f
+            gz[r] += dz[j, r] * z[j, r]
+    for k in range(K + 1):  # the weights' rows, then the bias row
+        for j in range(n):
+            g[w0 + k * n + j] += th[w0 + k * n + j] * f[j]
     for r in range(TILE):
-        c[r] = -gz[r] / (hn[r] * hn[r])
+        q = 1 / hn[r]
+        c[r] = -gz[r] * q * q
+        gz[r] = q  # now the reciprocal norm: products below, not a division per value
     for j in range(n):
+        f = 1 / wn[j]
         for r in range(TILE):
-            dz[j, r] = dz[j, r] / (hn[r] * wn[j])
+            dz[j, r] = dz[j, r] * gz[r] * f
 
 
 @njit(**_OPTS)
@@ -170,17 +192,12 @@ def rbf_backward(dr, n, K, th, g, w0, rr, c):
     cr = np.zeros(TILE)
     for j in range(n):
         s2 = 0.5 * np.exp(-2.0 * th[b0 + j])
-        sr = 0.0
-        sq = 0.0
+        g[b0 + j] += -2.0 * row_dot(dr, rr, j)
+        col[j] = row_sum(dr, j) * s2
         for r in range(TILE):
-            d = dr[j, r]
-            sr += d * rr[j, r]
-            dq = d * s2
-            sq += dq
+            dq = dr[j, r] * s2
             cr[r] += dq
             dr[j, r] = -2.0 * dq
-        g[b0 + j] += -2.0 * sr
-        col[j] = sq
     for k in range(K):
         for j in range(n):
             g[w0 + k * n + j] += 2.0 * th[w0 + k * n + j] * col[j]
