@@ -103,3 +103,46 @@ def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
     R.matmul_rows(hT, K, w, R.I0, N, R.I1, zT, N, K * N, {"zero": R.ZERO, "bias": R.BIAS, "acc": R.ACC}[mode],
                   dtype(0))
     np.testing.assert_allclose(zT, ref, rtol=0, atol=TOL[dtype] * (np.abs(W).T @ np.abs(hT) + 2).max())
+
+
+_NARROW_CHECK = """
+import numpy as np
+from evoneuro.backends import _numba_simd, _numba_tiles as T
+import evoneuro as en
+assert _numba_simd.VBYTES == 32 and _numba_simd.NREG == 16
+rng = np.random.default_rng(0)
+for dtype in (np.float32, np.float64):
+    for K, N in ((32, 32), (13, 10), (5, 40), (16, 7)):
+        hT = rng.standard_normal((K, 64)).astype(dtype)
+        th = rng.standard_normal(K * N + N).astype(dtype)
+        z = np.empty((N, 64), dtype)
+        T.matmul_tile(hT, K, th, T.I0, N, T.I1, z, N, K * N, T.TRUE, dtype(0))
+        ref = th[:K * N].reshape(K, N).T.astype(float) @ hT + th[K * N:, None]
+        assert np.abs(z - ref).max() < (1e-4 if dtype == np.float32 else 1e-12), (dtype, K, N)
+        dz = rng.standard_normal((N, 64)).astype(dtype)
+        g = np.zeros(K * N + N, dtype)
+        T.grad_tile(hT, K, dz, N, g, T.I0, dtype(0), T.TRUE)
+        assert np.abs(g[:K * N] - (hT.astype(float) @ dz.T).ravel()).max() < (1e-4 if dtype == np.float32 else 1e-12)
+net = en.MLP(5, (16, 9), 3, activation="sigmoid")
+Theta = net.init_population(3, rng)
+X, y = rng.normal(size=(70, 5)), rng.integers(0, 3, 70)
+a = en.Evaluator(net, backend="numba", dtype="float64").loss_and_grad(Theta, X, y)
+b = en.Evaluator(net, backend="numpy", dtype="float64").loss_and_grad(Theta, X, y)
+for u, v in zip(a, b):
+    assert np.abs(u - v).max() < 1e-10
+print("ok")
+"""
+
+
+def test_256_bit_code_matches_numpy(tmp_path):
+    # What a host without AVX-512 runs (8 float32 / 4 float64 lanes, 8 accumulators),
+    # forced on this one, in a process with a Numba cache of its own
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, EVONEURO_SIMD_BYTES="32", NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _NARROW_CHECK], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")

@@ -67,6 +67,11 @@ class WorkPool:
     def _work(self) -> None:
         while True:
             kernel, counter, n_tasks, args, call = self._jobs.get()
+            if counter[0] >= n_tasks:
+                # Woken after every task was taken (the caller did them): return at once.
+                # Calling the kernel would unbox its arguments holding the GIL, and a
+                # helper descheduled while it holds the GIL stalls the caller's next step.
+                continue
             try:
                 k = kernel(counter, n_tasks, *args)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller

@@ -15,10 +15,14 @@ weights, and is stored once at the end (the micro-kernel shape of a BLAS GEMM).
 
 The vector width is the host's (512-bit with AVX-512, else 256-bit), read once at import;
 Numba's on-disk cache is keyed by the CPU, so a cache is not reused on another machine.
-Sums run in input order with fused multiply-adds, starting from the bias.
+``EVONEURO_SIMD_BYTES=32`` forces the 256-bit code on an AVX-512 host (the tests check it
+that way); give such a process a ``NUMBA_CACHE_DIR`` of its own, since the cache does not
+know the setting. Sums run in input order with fused multiply-adds, from the bias.
 """
 
 from __future__ import annotations
+
+import os
 
 import llvmlite.binding as llb
 from llvmlite import ir
@@ -29,7 +33,9 @@ from numba.extending import intrinsic
 TILE = 64  # samples per tile; 64 float32 = four 512-bit registers per row
 
 _FEATURES = set(llb.get_host_cpu_features().flatten().split(","))
-VBYTES = 64 if "+avx512f" in _FEATURES else 32  # bytes per vector register
+VBYTES = int(os.environ.get("EVONEURO_SIMD_BYTES", 64 if "+avx512f" in _FEATURES else 32))  # per register
+if VBYTES not in (32, 64):
+    raise ValueError(f"EVONEURO_SIMD_BYTES must be 32 or 64, got {VBYTES}")
 NREG = 32 if VBYTES == 64 else 16  # vector registers; half of them hold accumulators
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
