@@ -69,7 +69,7 @@ def chain(kind, th, buf, g, K, L, reps):
         for layer in range(L):
             w0 = layer * size
             if kind == 0:
-                T.matmul_tile(buf[cur], K, th, w0, K, T.I1, buf[1 - cur], K, w0 + K * K, T.TRUE, zero)
+                T.matmul_tile(buf[cur], K, th, w0, K, T.I1, buf[1 - cur], K, w0 + K * K, T.TRUE)
             elif kind == 1:
                 T.grad_tile(buf[cur], K, buf[1 - cur], K, g, w0, zero, T.FALSE)
             else:

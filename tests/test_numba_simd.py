@@ -29,7 +29,7 @@ def test_forward_product_matches_numpy(K, N, dtype):
     w0, b0 = 3, 3 + K * N
     th = rng.standard_normal(b0 + N + 4).astype(dtype)
     zT = np.full((N + 3, TILE), np.nan, dtype)
-    T.matmul_tile(hT, K, th, w0, N, T.I1, zT, N, b0, T.TRUE, dtype(0))
+    T.matmul_tile(hT, K, th, w0, N, T.I1, zT, N, b0, T.TRUE)
     W = th[w0:w0 + K * N].reshape(K, N).astype(np.float64)
     ref = W.T @ hT[:K].astype(np.float64) + th[b0:b0 + N, None]
     scale = np.abs(W).T @ np.abs(hT[:K].astype(np.float64)) + 1
@@ -44,7 +44,7 @@ def test_backward_product_matches_numpy(K, N, dtype):
     dz = rng.standard_normal((N, TILE)).astype(dtype)
     th = rng.standard_normal(K * N + N).astype(dtype)
     dh = np.empty((K, TILE), dtype)
-    T.matmul_tile(dz, N, th, T.I0, T.I1, N, dh, K, T.I0, T.FALSE, dtype(0))
+    T.matmul_tile(dz, N, th, T.I0, T.I1, N, dh, K, T.I0, T.FALSE)
     W = th[:K * N].reshape(K, N).astype(np.float64)
     ref = W @ dz.astype(np.float64)
     assert np.all(np.abs(dh - ref) <= TOL[dtype] * (np.abs(W) @ np.abs(dz.astype(np.float64)) + 1))
@@ -100,8 +100,7 @@ def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
     W = w[:K * N].reshape(K, N).astype(np.float64)
     ref = W.T @ hT.astype(np.float64)
     ref += {"zero": 0, "bias": w[K * N:, None].astype(np.float64), "acc": zT.astype(np.float64)}[mode]
-    R.matmul_rows(hT, K, w, R.I0, N, R.I1, zT, N, K * N, {"zero": R.ZERO, "bias": R.BIAS, "acc": R.ACC}[mode],
-                  dtype(0))
+    R.matmul_rows(hT, K, w, R.I0, N, R.I1, zT, N, K * N, {"zero": R.ZERO, "bias": R.BIAS, "acc": R.ACC}[mode])
     np.testing.assert_allclose(zT, ref, rtol=0, atol=TOL[dtype] * (np.abs(W).T @ np.abs(hT) + 2).max())
 
 
@@ -116,7 +115,7 @@ for dtype in (np.float32, np.float64):
         hT = rng.standard_normal((K, 64)).astype(dtype)
         th = rng.standard_normal(K * N + N).astype(dtype)
         z = np.empty((N, 64), dtype)
-        T.matmul_tile(hT, K, th, T.I0, N, T.I1, z, N, K * N, T.TRUE, dtype(0))
+        T.matmul_tile(hT, K, th, T.I0, N, T.I1, z, N, K * N, T.TRUE)
         ref = th[:K * N].reshape(K, N).T.astype(float) @ hT + th[K * N:, None]
         assert np.abs(z - ref).max() < (1e-4 if dtype == np.float32 else 1e-12), (dtype, K, N)
         dz = rng.standard_normal((N, 64)).astype(dtype)

@@ -39,7 +39,7 @@ N_COEF = (1, 6, 5)  # coefficients per unit a step keeps for BPTT
 def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero):
     K = d + H
     z = coef if grad else Z  # in gradient mode z becomes φ'(z) in place: the coefficient
-    matmul_rows(U, K, w, off, H, I1, z, H, off + K * H, BIAS, zero)
+    matmul_rows(U, K, w, off, H, I1, z, H, off + K * H, BIAS)
     if keep:
         copy_rows(z, I0, zk, I0, H)
     if grad:
@@ -54,9 +54,9 @@ def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
     for j in range(H):
         for r in range(TILE):
             dz[j, r] = dh[j, r] * coef[j, r]
-    matmul_rows(dz, H, w, off + d * H, I1, H, dh, H, I0, ZERO, zero)
+    matmul_rows(dz, H, w, off + d * H, I1, H, dh, H, I0, ZERO)
     if below:
-        matmul_rows(dz, H, w, off, I1, H, dxb, d, I0, ACC, zero)
+        matmul_rows(dz, H, w, off, I1, H, dxb, d, I0, ACC)
 
 
 # --- LSTM: i, f, o = σ(.), g = φ(.); c = f c + i g; h = o φ(c) ------------------------------
@@ -67,7 +67,7 @@ def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
 def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 4 * H
     one = a / a
-    matmul_rows(U, K, w, off, GH, I1, Z, GH, off + K * GH, BIAS, zero)
+    matmul_rows(U, K, w, off, GH, I1, Z, GH, off + K * GH, BIAS)
     if keep:
         copy_rows(Z, I0, zk, I0, GH)
     if grad:  # values into Y, derivatives into Z
@@ -121,9 +121,9 @@ def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
             dz[2 * H + j, r] = dct * coef[2 * H + j, r]
             dz[3 * H + j, r] = dh[j, r] * coef[3 * H + j, r]
             dc[j, r] = dct * coef[5 * H + j, r]
-    matmul_rows(dz, GH, w, off + d * GH, I1, GH, dh, H, I0, ZERO, zero)
+    matmul_rows(dz, GH, w, off + d * GH, I1, GH, dh, H, I0, ZERO)
     if below:
-        matmul_rows(dz, GH, w, off, I1, GH, dxb, d, I0, ACC, zero)
+        matmul_rows(dz, GH, w, off, I1, GH, dxb, d, I0, ACC)
 
 
 # --- GRU (Cho et al. 2014): r, u = σ(.); n = φ(x W_in + (r h) W_hn + b_n); h = n + u (h - n) ---
@@ -134,7 +134,7 @@ def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
 def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 3 * H
     one = a / a
-    matmul_rows(U, K, w, off, GH, I1, Z, 2 * H, off + K * GH, BIAS, zero)
+    matmul_rows(U, K, w, off, GH, I1, Z, 2 * H, off + K * GH, BIAS)
     if keep:
         copy_rows(Z, I0, zk, I0, 2 * H)
     V = Y if grad else Z  # where the gate values end up
@@ -147,7 +147,7 @@ def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep
         for r in range(TILE):
             U2[d + j, r] = V[j, r] * U[d + j, r]
     zn = Z[2 * H:GH]
-    matmul_rows(U2, K, w, off + 2 * H, GH, I1, zn, H, off + K * GH + 2 * H, BIAS, zero)
+    matmul_rows(U2, K, w, off + 2 * H, GH, I1, zn, H, off + K * GH + 2 * H, BIAS)
     if keep:
         copy_rows(zn, I0, zk, 2 * H, H)
     if grad:
@@ -178,15 +178,15 @@ def gru_backward(dh, coef, dz, E, w, off, d, H, below, dxb, zero):
     for j in range(H):
         for r in range(TILE):
             dzn[j, r] = dh[j, r] * coef[j, r]
-    matmul_rows(dzn, H, w, off + d * GH + 2 * H, I1, GH, E, H, I0, ZERO, zero)  # dL/d(r h)
+    matmul_rows(dzn, H, w, off + d * GH + 2 * H, I1, GH, E, H, I0, ZERO)  # dL/d(r h)
     if below:
-        matmul_rows(dzn, H, w, off + 2 * H, I1, GH, dxb, d, I0, ACC, zero)
+        matmul_rows(dzn, H, w, off + 2 * H, I1, GH, dxb, d, I0, ACC)
     for j in range(H):
         for r in range(TILE):
             drh = E[j, r]
             dz[j, r] = drh * coef[H + j, r]
             dz[H + j, r] = dh[j, r] * coef[2 * H + j, r]
             dh[j, r] = dh[j, r] * coef[3 * H + j, r] + drh * coef[4 * H + j, r]
-    matmul_rows(dz, 2 * H, w, off + d * GH, I1, GH, dh, H, I0, ACC, zero)
+    matmul_rows(dz, 2 * H, w, off + d * GH, I1, GH, dh, H, I0, ACC)
     if below:
-        matmul_rows(dz, 2 * H, w, off, I1, GH, dxb, d, I0, ACC, zero)
+        matmul_rows(dz, 2 * H, w, off, I1, GH, dxb, d, I0, ACC)

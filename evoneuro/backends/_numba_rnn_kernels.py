@@ -156,7 +156,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
             if l + 1 < L:
                 copy_rows(hn, I0, Ucur[l + 1], I0, H)
         if read_all:
-            matmul_rows(hn, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS, zero)
+            matmul_rows(hn, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS)
             if mode == OUT:
                 for r in range(R):
                     for j in range(Kout):
@@ -175,7 +175,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
         for l in range(L):
             store_step(Ucur[l], sizes[l], Uh[l], sizes[l], sizes[l + 1], Tr)
     if not read_all:
-        matmul_rows(hlast, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS, zero)
+        matmul_rows(hlast, Ht, w, oo, Kout, I1, O, Kout, oo + Ht * Kout, BIAS)
         if mode == OUT:
             for r in range(R):
                 for j in range(Kout):
@@ -199,13 +199,13 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
     dh[:] = 0
     dc[:] = 0
     if not read_all:  # dL/dh at each lane's last step, and the readout's gradient
-        matmul_rows(dlast, Kout, w, oo, I1, Kout, dhl, Ht, I0, ZERO, zero)
+        matmul_rows(dlast, Kout, w, oo, I1, Kout, dhl, Ht, I0, ZERO)
         add_products(hlast[:Ht].reshape((Ht, 1, TILE)), I0, Ht, I0, dlast.reshape((Kout, 1, TILE)),
                      I0, Kout, I1, g, oo, Kout, oo + Ht * Kout)
     for t in range(Tr - 1, -1, -1):
         slot = t % CHUNK
         if read_all:
-            matmul_rows(Dlog[t], Kout, w, oo, I1, Kout, dh[top], Ht, I0, ACC, zero)
+            matmul_rows(Dlog[t], Kout, w, oo, I1, Kout, dh[top], Ht, I0, ACC)
             store_step(Dlog[t], 0, DLc, 0, Kout, slot)
         else:
             for r in range(TILE):

@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_simd import accumulate_rows1, accumulate_rows4, product_rows1, product_rows4
-from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE
+from evoneuro.backends._numba_simd import accumulate_rows1, accumulate_rows4
+from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE, matmul_tile
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
@@ -30,28 +30,23 @@ SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
 
 
 @njit(**_OPTS)
-def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode, zero):
+def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
     """``zT[j, :] (=|+=) [b_j +] sum_{k<K} w[w0 + k sk + j sj] hT[k, :]`` for ``j < N``.
 
     Forward ``z = x W`` (``W (K, n)`` row-major at ``w0``): ``sk = n, sj = 1``; backward
     ``dx = W dz``: ``sk = 1, sj = n``. ``mode``: :data:`ZERO`, :data:`BIAS` (``b_j`` at
-    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``). Register-blocked, four output rows at a
-    time (:mod:`._numba_simd`); ``zero`` is kept for the callers' signature.
+    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``); :func:`~._numba_tiles.matmul_tile`
+    but for ``ACC``.
     """
-    j = 0
-    if mode == ACC:
-        while j + 4 <= N:
-            accumulate_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
-            j += 4
-        while j < N:
-            accumulate_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
-            j += 1
+    if mode != ACC:
+        matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS)
         return
+    j = 0
     while j + 4 <= N:
-        product_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, mode == BIAS)
+        accumulate_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
         j += 4
     while j < N:
-        product_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, mode == BIAS)
+        accumulate_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
         j += 1
 
 

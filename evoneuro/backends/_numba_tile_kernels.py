@@ -86,11 +86,10 @@ def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, 
         hT = XT[r0 // TILE] if l == 0 else buf[cur]  # the inputs' tile, shared by all members
         zT = buf[1 - cur]
         if general is None:
-            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, ab[0, 0] - ab[0, 0])
+            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE)
         else:
             nk = _kind(general, l, L)
-            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE,
-                        ab[0, 0] - ab[0, 0])
+            matmul_tile(hT, K, th, offs[l], n, I1, zT, n, offs[l] + K * n, nk == PLAIN or nk == COSINE)
             ahat, inv = scratch[1], scratch[2]
             if nk == LAYERNORM:
                 layernorm(zT, n, th, offs[l] + K * n, general[3], ahat, inv)
@@ -178,11 +177,11 @@ def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss
         n = sizes[l + 1]
         zT = ds[d_offs[l]:d_offs[l] + n] if l < L - 1 else dbuf[0]
         if general is None:
-            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE, zero)
+            matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, I1, zT, n, offs[l] + K * n, TRUE)
         else:
             nk = _kind(general, l, L)
             matmul_tile(hs[h_offs[l]:], K, th, offs[l], n, I1, zT, n, offs[l] + K * n,
-                        nk == PLAIN or nk == COSINE, zero)
+                        nk == PLAIN or nk == COSINE)
             ahats, invs = scratch[1], scratch[2]
             if nk == LAYERNORM:
                 layernorm(zT, n, th, offs[l] + K * n, general[3], ahats[d_offs[l]:], invs[l])
@@ -221,7 +220,7 @@ def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss
             grad_tile(hs[h_offs[l]:], K, dbuf[cur], n, g, offs[l], zero, nk == PLAIN or nk == COSINE)
         if l > 0:
             dh = dbuf[1 - cur]
-            matmul_tile(dbuf[cur], n, th, offs[l], I1, n, dh, K, I0, FALSE, zero)
+            matmul_tile(dbuf[cur], n, th, offs[l], I1, n, dh, K, I0, FALSE)
             j = l - 1
             if general is not None:
                 srcs, is_src, norms = general[0], general[1], general[2]

@@ -36,13 +36,12 @@ FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 
 
 @njit(**_OPTS)
-def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, zero):
+def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias):
     """``zT[j, :] = b[j] + sum_k th[w0 + k*sk + j*sj] * hT[k, :]`` for ``j < N``.
 
     Forward: ``sk = fan_out, sj = 1`` (``W[k, j]``); backward ``dh = W dz``: the same
-    kernel with ``sk = 1, sj = fan_out`` and no bias; ``zero`` is 0 in the array dtype
-    (kept for the callers' signature). Register-blocked, four output rows at a time
-    (:mod:`._numba_simd`).
+    kernel with ``sk = 1, sj = fan_out`` and no bias. Register-blocked, four output rows
+    at a time (:mod:`._numba_simd`).
     """
     j = 0
     while j + 4 <= N:
