@@ -102,21 +102,28 @@ def median_time(fn, rounds: int) -> float:
     return statistics.median(times)
 
 
+WARM_S = 0.03  # untimed calls of a contender before its timed one, at least this long
+
+
 def interleaved(contenders: dict, rounds: int) -> dict:
     """Median seconds per contender; each round runs every contender once, in turn.
 
-    Each timed call comes right after an untimed call of the same contender: the previous
-    contender's thread pool (OpenBLAS, torch's OpenMP, XLA) keeps spinning for a moment
-    after its call, and on a 2-core machine that took a core from whoever ran next (numba
-    on config A, 2 threads: 7.7 ms right after jax, 4.2 ms alone). So every library is
-    timed in the state its own previous call left, as in a loop of calls.
+    A library's thread pool keeps spinning after its call and, on a 2-core machine, takes
+    a core from whoever runs next: torch's OpenMP threads slowed the next two or three
+    numba calls (config A, 2 threads: 4.0-7.2 ms, then 3.4 ms steady). So before its timed
+    call each contender runs untimed for at least :data:`WARM_S` (the previous library's
+    threads go idle meanwhile, and its own pool is awake, as in a loop of calls); a pause
+    instead let the CPU idle and slowed every library's next calls.
     """
     for fn in contenders.values():  # warm-up: compilation, caches, thread pools
         fn()
     times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
+            start = time.perf_counter()
             fn()
+            while time.perf_counter() - start < WARM_S:
+                fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
