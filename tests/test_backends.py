@@ -291,7 +291,7 @@ def test_thread_tuner_follows_the_faster_count():
     from evoneuro.backends._numba_tuner import EXPLORE_EVERY, ThreadTuner
 
     tuner = ThreadTuner(4)
-    key = ("blas", np.float32)
+    key = ("tiles", np.float32)
     seen = []
     for _ in range(3 * EXPLORE_EVERY):
         w = tuner.choose(key)
@@ -300,6 +300,31 @@ def test_thread_tuner_follows_the_faster_count():
     assert seen[:3] == [4, 4, 1]  # the first call (compilation) is not counted
     assert seen[-EXPLORE_EVERY:].count(1) == EXPLORE_EVERY - 1  # exploits, explores once
     assert ThreadTuner(3, fixed=True).choose(key) == 3 and ThreadTuner(1).choose(key) == 1
+
+
+def test_thread_tuner_counts_the_time_until_the_next_call():
+    # Two threads: the faster kernel (1 s against 1.5 s) but 2 s lost after each call before
+    # the next one starts (a late helper holding the GIL); one thread loses nothing. Timed
+    # from call to call the tuner picks one thread; calls far apart count their kernel alone.
+    from evoneuro.backends._numba_tuner import EXPLORE_EVERY, ThreadTuner
+
+    tuner, key, now, seen = ThreadTuner(2), ("tiles", np.float32), 0.0, []
+    for _ in range(3 * EXPLORE_EVERY):
+        w = tuner.choose(key)
+        seen.append(w)
+        kernel, after = {1: (1.5, 0.0), 2: (1.0, 2.0)}[w]
+        tuner.called(key, w, now, now + kernel, macs=1)
+        now += kernel + after
+    assert seen[-EXPLORE_EVERY:].count(1) == EXPLORE_EVERY - 1
+
+    tuner, now, seen = ThreadTuner(2), 0.0, []
+    for _ in range(3 * EXPLORE_EVERY):
+        w = tuner.choose(key)
+        seen.append(w)
+        kernel = {1: 1.5, 2: 1.0}[w]
+        tuner.called(key, w, now, now + kernel, macs=1)
+        now += kernel + 60.0  # a minute of other work between calls: not a loop of calls
+    assert seen[-EXPLORE_EVERY:].count(2) == EXPLORE_EVERY - 1
 
 
 def test_shared_kernel_functions_get_no_literal_arguments():

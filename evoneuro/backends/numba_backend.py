@@ -185,7 +185,7 @@ class NumbaBackend:
         workers = self._tuner.choose(key)
         t0 = time.perf_counter()
         _numba_pool.run(kernel, n_tasks, args, workers)
-        self._tuner.record(key, workers, time.perf_counter() - t0, macs)
+        self._tuner.called(key, workers, t0, time.perf_counter(), macs)
 
     def _run_forward(self, net, Theta, X, mode, y, Y, out, hid, hid_offs, loss):
         P, N = Theta.shape[0], X.shape[0]
