@@ -35,6 +35,29 @@ FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 # --- matmul ---------------------------------------------------------------------------
 
 
+# Sums over a tile's samples, reassociated so that they vectorise. In a loop that also
+# updates per-sample arrays, one ordered scalar sum kept LLVM from vectorising the whole
+# loop: the cosine backward pass took 2.2x a plain layer's gradient on config A.
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
+def row_dot(a, b, j):
+    """``sum_r a[j, r] * b[j, r]`` over the ``TILE`` samples, in float64."""
+    s = 0.0
+    for r in range(TILE):
+        s += a[j, r] * b[j, r]
+    return s
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
+def row_sum(a, j):
+    """``sum_r a[j, r]`` over the ``TILE`` samples, in float64."""
+    s = 0.0
+    for r in range(TILE):
+        s += a[j, r]
+    return s
+
+
 @njit(**_OPTS)
 def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias):
     """``zT[j, :] = b[j] + sum_k th[w0 + k*sk + j*sj] * hT[k, :]`` for ``j < N``.
@@ -86,10 +109,7 @@ def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
         return
     b0 = w0 + K * N
     for j in range(N):
-        s0 = zero
-        for r in range(TILE):
-            s0 += dzT[j, r]
-        g[b0 + j] += s0
+        g[b0 + j] += row_sum(dzT, j)
 
 
 @njit(**_OPTS)
