@@ -16,8 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_simd import accumulate_rows1, accumulate_rows4
-from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE, matmul_tile
+from evoneuro.backends._numba_tiles import I0, I1, TILE, matmul_tile
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
@@ -35,19 +34,9 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
 
     Forward ``z = x W`` (``W (K, n)`` row-major at ``w0``): ``sk = n, sj = 1``; backward
     ``dx = W dz``: ``sk = 1, sj = n``. ``mode``: :data:`ZERO`, :data:`BIAS` (``b_j`` at
-    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``); :func:`~._numba_tiles.matmul_tile`
-    but for ``ACC``.
+    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``): :func:`~._numba_tiles.matmul_tile`.
     """
-    if mode != ACC:
-        matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS)
-        return
-    j = 0
-    while j + 4 <= N:
-        accumulate_rows4(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
-        j += 4
-    while j < N:
-        accumulate_rows1(hT, K, w, w0 + j * sj, sk, sj, zT, j, b0 + j, FALSE)
-        j += 1
+    matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS, mode == ACC)
 
 
 @njit(**_OPTS_REDUCE)

@@ -60,6 +60,11 @@ def _shape(dt, context):
     return ir.VectorType(ety, lanes), lanes, size
 
 
+def _vector_at(builder, data, index, vpt):
+    """Pointer to the vector of type ``vpt`` starting at element ``index`` of ``data``."""
+    return builder.bitcast(builder.gep(data, [index]), vpt)
+
+
 def _int(context, builder, value, ty):
     return context.cast(builder, value, ty, types.int64)
 
@@ -91,25 +96,26 @@ def _make_product(jb: int, accumulate: bool = False):
             zs = builder.sdiv(builder.extract_value(za.strides, 0), ir.Constant(_I64, size))
             K_, o_, sk_, sj_, j_, b_ = (_int(context, builder, v, t) for v, t in
                                         zip((K_, o_, sk_, sj_, j_, b_), (sig.args[1], *sig.args[3:6], *sig.args[7:9])))
-            # the bias (or zero) of each output row, broadcast
-            with builder.if_else(hb_) as (then, other):
-                with then:
-                    loaded = [builder.load(builder.gep(ta.data, [builder.add(b_, ir.Constant(_I64, q))]))
-                              for q in range(jb)]
-                    from_then = builder.block
-                with other:
-                    from_else = builder.block
-            phis = [builder.phi(vty.element) for _ in range(jb)]
-            for phi, value in zip(phis, loaded):
-                phi.add_incoming(value, from_then)
-                phi.add_incoming(ir.Constant(vty.element, 0), from_else)
-            bias = [_splat(builder, phi, vty) for phi in phis]
             fma = _fma(builder, vty)
             vpt = vty.as_pointer()
 
             def z_pointer(q, c0, v):
                 zrow = builder.add(builder.mul(builder.add(j_, ir.Constant(_I64, q)), zs), ir.Constant(_I64, c0))
-                return builder.bitcast(builder.gep(za.data, [builder.add(zrow, ir.Constant(_I64, v * lanes))]), vpt)
+                return _vector_at(builder, za.data, builder.add(zrow, ir.Constant(_I64, v * lanes)), vpt)
+
+            if not accumulate:  # the bias (or zero) of each output row, broadcast
+                with builder.if_else(hb_) as (then, other):
+                    with then:
+                        loaded = [builder.load(builder.gep(ta.data, [builder.add(b_, ir.Constant(_I64, q))]))
+                                  for q in range(jb)]
+                        from_then = builder.block
+                    with other:
+                        from_else = builder.block
+                phis = [builder.phi(vty.element) for _ in range(jb)]
+                for phi, value in zip(phis, loaded):
+                    phi.add_incoming(value, from_then)
+                    phi.add_incoming(ir.Constant(vty.element, 0), from_else)
+                bias = [_splat(builder, phi, vty) for phi in phis]
 
             for c0 in range(0, TILE, span):
                 if accumulate:
@@ -129,8 +135,8 @@ def _make_product(jb: int, accumulate: bool = False):
                     phi.add_incoming(value, pre)
                     acc.append(phi)
                 row = builder.add(builder.mul(k, hs), ir.Constant(_I64, c0))
-                a = [builder.load(builder.bitcast(builder.gep(ha.data, [builder.add(row, ir.Constant(_I64, v * lanes))]),
-                                                  vpt), align=size) for v in range(nv)]
+                a = [builder.load(_vector_at(builder, ha.data, builder.add(row, ir.Constant(_I64, v * lanes)), vpt),
+                                  align=size) for v in range(nv)]
                 wo = builder.add(o_, builder.mul(k, sk_))
                 new = []
                 for q in range(jb):
@@ -168,7 +174,7 @@ product_rows4.__doc__ = """``zT[j+q, :] = c_q + sum_{k<K} hT[k, :] * th[o + k*sk
 product_rows1 = _make_product(1)
 product_rows1.__doc__ = "One output row of :func:`product_rows4` (``q = 0``)."
 accumulate_rows4 = _make_product(4, accumulate=True)
-accumulate_rows4.__doc__ = ":func:`product_rows4` added to what ``zT`` holds (``has_bias`` ignored)."
+accumulate_rows4.__doc__ = ":func:`product_rows4` added to what ``zT`` holds (no bias; ``b``, ``has_bias`` unused)."
 accumulate_rows1 = _make_product(1, accumulate=True)
 accumulate_rows1.__doc__ = "One output row of :func:`accumulate_rows4`."
 
@@ -226,7 +232,7 @@ def grad_rows(typingctx, hT, k, dzT, j, g, o):
         vpt = vty.as_pointer()
 
         def load(data, index):
-            return builder.load(builder.bitcast(builder.gep(data, [index]), vpt), align=size)
+            return builder.load(_vector_at(builder, data, index, vpt), align=size)
 
         hrow = builder.mul(k_, hs)
         acc = [None] * lanes
@@ -237,7 +243,7 @@ def grad_rows(typingctx, hT, k, dzT, j, g, o):
                                               ir.Constant(_I64, c0)))
                 acc[q] = builder.fmul(h, d) if acc[q] is None else builder.call(fma, [h, d, acc[q]])
         sums = _reduce_lanes(builder, acc, lanes)
-        p = builder.bitcast(builder.gep(ga.data, [o_]), vpt)
+        p = _vector_at(builder, ga.data, o_, vpt)
         builder.store(builder.fadd(builder.load(p, align=size), sums), p, align=size)
         return context.get_dummy_value()
 

@@ -19,7 +19,15 @@ import numpy as np
 from numba import njit
 
 from evoneuro.backends._numba_math import exp_nonpositive
-from evoneuro.backends._numba_simd import TILE, grad_rows, lanes_of, product_rows1, product_rows4
+from evoneuro.backends._numba_simd import (
+    TILE,
+    accumulate_rows1,
+    accumulate_rows4,
+    grad_rows,
+    lanes_of,
+    product_rows1,
+    product_rows4,
+)
 
 _FM = {"contract"}  # fused multiply-add only: no reassociation in the forward pass
 _FM_REDUCE = {"contract", "reassoc"}  # sums over samples vectorise with reassociation
@@ -59,19 +67,26 @@ def row_sum(a, j):
 
 
 @njit(**_OPTS)
-def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias):
-    """``zT[j, :] = b[j] + sum_k th[w0 + k*sk + j*sj] * hT[k, :]`` for ``j < N``.
+def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, accumulate=False):
+    """``zT[j, :] (=|+=) b[j] + sum_k th[w0 + k*sk + j*sj] * hT[k, :]`` for ``j < N``.
 
     Forward: ``sk = fan_out, sj = 1`` (``W[k, j]``); backward ``dh = W dz``: the same
-    kernel with ``sk = 1, sj = fan_out`` and no bias. Register-blocked, four output rows
-    at a time (:mod:`._numba_simd`).
+    kernel with ``sk = 1, sj = fan_out`` and no bias. With ``accumulate`` the sums are
+    added to what ``zT`` holds (the bias is not). Register-blocked, four output rows at a
+    time (:mod:`._numba_simd`); left out, ``accumulate`` compiles to nothing.
     """
     j = 0
     while j + 4 <= N:
-        product_rows4(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
+        if accumulate:
+            accumulate_rows4(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
+        else:
+            product_rows4(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
         j += 4
     while j < N:
-        product_rows1(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
+        if accumulate:
+            accumulate_rows1(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
+        else:
+            product_rows1(hT, K, th, w0 + j * sj, sk, sj, zT, j, b0 + j, has_bias)
         j += 1
 
 
