@@ -59,11 +59,13 @@ def _fused_code(net):
 
 MAX_GROUPS = 8  # sample groups per member in loss_and_grad (parallelism for small P)
 MEMBERS_PER_TASK_FROM = 32  # from this population size on, a forward task is a whole member
-# Below this many multiply-adds (about a millisecond on one core) a call runs on the
-# calling thread alone. Helpers are Python threads: on a loaded machine one that wakes
-# late still takes the GIL for a moment after the call, outside any timing the tuner
-# sees. Measured under two busy loops: adam on digits (8.9M per step) did 6,266 steps in
-# 10 s with helpers against 10,065 on one thread; idle, one thread costs it under 10 %.
+# Below this many multiply-adds (about half a millisecond on one core since the
+# register-blocked kernels) a call runs on the calling thread alone. Helpers are Python
+# threads: on a loaded machine one that wakes late still takes the GIL for a moment after
+# the call. Measured under two busy loops, before the tuner timed calls from one start to
+# the next (it sees that cost now): adam on digits (8.9M per step) did 6,266 steps in 10 s
+# with helpers against 10,065 on one thread; idle, one thread cost it under 10 %. Not
+# re-measured with the interval timing, which may make this threshold unnecessary.
 MIN_PARALLEL_MACS = 16_000_000
 
 
