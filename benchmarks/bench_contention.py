@@ -7,7 +7,7 @@ always killed at the end), then, in one run and under that load,
    default backend (``auto``, ``n_jobs=None``), the numpy backend, and the Numba backend
    on every thread count from 1 to the CPUs available (median of interleaved rounds, so
    a slow moment hits every contender alike);
-2. runs ``evoneuro compare``'s :func:`~evoneuro.compare.run_one` for ``--seconds`` each
+2. runs ``evoneuro compare``'s :func:`~evoneuro.bench.compare.run_one` for ``--seconds`` each
    with adam and sep-cmaes (digits, 32x10 sigmoid) on the same settings, and counts the
    steps done.
 
@@ -124,8 +124,8 @@ def bench_evaluator(configs: dict, dtype, rounds: int, cpus: int) -> list[bool]:
 
 
 def bench_compare(seconds: float, cpus: int, optimizers, hidden) -> list[bool]:
-    from evoneuro.compare import run_one
-    from evoneuro.datasets import load_dataset
+    from evoneuro.bench.compare import run_one
+    from evoneuro.bench.datasets import load_dataset
 
     data = load_dataset("digits")
     names = list(settings(cpus))

@@ -13,7 +13,7 @@ same dtype, measured in the same run), and speed-up ratios against
   faster of the two peers (``x best peer``).
 
 ``%GEMM`` can pass 100: NumPy's OpenBLAS runs 256-bit kernels on some machines where the
-tile kernels' products use 512-bit registers (:mod:`evoneuro.backends._numba_simd`).
+tile kernels' products use 512-bit registers (:mod:`evoneuro.backends.numba.simd`).
 
 Every figure is a median over rounds; each round times every contender once, in turn,
 so a slow moment of the machine hits all of them alike. Then one network's backprop
@@ -142,7 +142,7 @@ def make_evaluator(net, dtype, backend="numba", threads=None, evaluator=en.Evalu
     alone lets it choose 1 or k from its timings, see ``_numba_tuner``)."""
     ev = evaluator(net, backend=backend, dtype=dtype, n_jobs=threads)
     if threads is not None:
-        from evoneuro.backends._numba_tuner import ThreadTuner
+        from evoneuro.backends.numba.tuner import ThreadTuner
 
         ev._backend._tuner = ThreadTuner(threads, fixed=True)
     return ev

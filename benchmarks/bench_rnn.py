@@ -191,7 +191,7 @@ def _available(name: str) -> bool:
 
 def contenders(net, Theta, X, y, grad: bool, threads: int) -> dict:
     import evoneuro as en
-    from evoneuro.backends._numba_tuner import ThreadTuner
+    from evoneuro.backends.numba.tuner import ThreadTuner
 
     ev = en.Evaluator(net, backend="numba", dtype="float32", n_jobs=threads)
     ev._backend._tuner = ThreadTuner(threads, fixed=True)  # exactly `threads`, no learning

@@ -4,7 +4,7 @@ Times a chain of ``L`` square layers (``K`` inputs, ``K`` outputs, no activation
 tile of 64 samples, many times over, with
 
 * ``matmul_tile`` (the forward product, register-blocked vector code from
-  :mod:`evoneuro.backends._numba_simd`),
+  :mod:`evoneuro.backends.numba.simd`),
 * ``grad_tile`` (the weight gradient of one tile),
 * the loop version the products replaced (4 outputs x 4 inputs of broadcast weights per
   pass over the tile, the sums kept in memory), kept here as the reference,
@@ -29,8 +29,8 @@ import numpy as np
 from numba import njit
 from threadpoolctl import threadpool_limits
 
-from evoneuro.backends import _numba_tiles as T
-from evoneuro.backends._numba_simd import NREG, TILE, VBYTES
+from evoneuro.backends.numba import tiles as T
+from evoneuro.backends.numba.simd import NREG, TILE, VBYTES
 
 _OPTS = dict(error_model="numpy", fastmath={"contract"})
 

@@ -1,4 +1,4 @@
-"""What a user gets from the estimators' defaults: the tables behind evoneuro.defaults.
+"""What a user gets from the estimators' defaults: the tables behind evoneuro.training.defaults.
 
 Three studies, each printing one table with the machine's load average:
 
@@ -16,7 +16,7 @@ synthetic), shallow and deep nets, sigmoid and tanh, each under a budget of eval
 evaluations: the measurement behind the estimators' default ``alpha``.
 
 ``--study sweep``: one optimizer hyperparameter at several values on digits 10x32 under a
-budget of evaluations, to re-measure a default of evoneuro/defaults.py.
+budget of evaluations, to re-measure a default of evoneuro/training/defaults.py.
 
 Usage::
 
@@ -75,7 +75,7 @@ def study_digits(args) -> None:
 
 def datasets():
     """(name, X_train, X_test, y_train, y_test) for the generality table."""
-    from evoneuro.datasets import load_dataset
+    from evoneuro.bench.datasets import load_dataset
 
     out = []
     for name in ("iris", "wine", "breast_cancer", "moons", "circles"):

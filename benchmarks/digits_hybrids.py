@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 import evoneuro as en
-from evoneuro.datasets import load_dataset
-from evoneuro.network.lsuv import lsuv_init
+from evoneuro.bench.datasets import load_dataset
+from evoneuro.training.lsuv import lsuv_init
 
 CONFIGS = {
     "readout-sep-cmaes": ("readout", {"inner": "sep-cmaes"}),

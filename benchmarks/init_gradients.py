@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 import evoneuro as en
-from evoneuro.datasets import load_dataset
+from evoneuro.bench.datasets import load_dataset
 from evoneuro.diagnostics import layer_gradient_norms, saturation
-from evoneuro.network.lsuv import lsuv_init
+from evoneuro.training.lsuv import lsuv_init
 
 SCHEMES = ("standard", "glorot", "critical", "critical_orthogonal", "lsuv")
 

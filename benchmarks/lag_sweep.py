@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evoneuro.compare_tasks import make_task, run_task
+from evoneuro.bench.compare_tasks import make_task, run_task
 from evoneuro.tasks import adding
 
 LAGS = (10, 20, 50, 100, 200, 500)

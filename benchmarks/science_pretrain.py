@@ -34,8 +34,8 @@ import time
 import numpy as np
 
 import evoneuro as en
-from evoneuro.datasets import load_dataset
-from evoneuro.defaults import resolve_init
+from evoneuro.bench.datasets import load_dataset
+from evoneuro.training.defaults import resolve_init
 
 # name -> (hidden, estimator arguments); budgets in evaluations
 ROWS = {

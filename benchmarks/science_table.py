@@ -61,8 +61,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import evoneuro as en
-from evoneuro.datasets import load_dataset
-from evoneuro.defaults import resolve_init
+from evoneuro.bench.datasets import load_dataset
+from evoneuro.training.defaults import resolve_init
 
 
 @dataclass

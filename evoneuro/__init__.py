@@ -5,19 +5,22 @@ A network is a flat weight vector, a population is a matrix, and one
 GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 """
 
-from evoneuro.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
+from evoneuro import _moved
+from evoneuro.training.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
 from evoneuro.evaluator import Evaluator
 from evoneuro.fitness import NetworkFitness
 from evoneuro.network import ACTIVATIONS, INITS, MLP, RNN, Activation
 from evoneuro.network.critical import critical_init, critical_variance
-from evoneuro.network.lsuv import lsuv_init
+from evoneuro.training.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
-from evoneuro.pretraining import pretrain
+from evoneuro.training.pretraining import pretrain
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
-from evoneuro.minimize import minimize
-from evoneuro.trainer import OptimizeResult, Trainer, TrainingError
+from evoneuro.training.minimize import minimize
+from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError
 
 __version__ = "0.1.0"
+
+_moved.install()  # the public modules' old paths (evoneuro.trainer, evoneuro.compare, ...)
 
 
 def __getattr__(name: str):

@@ -32,7 +32,7 @@ _DEFAULT_OPTIMIZERS = "adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn"
 
 
 def _parse_optimizers(text: str):
-    from evoneuro.compare import parse_optimizers
+    from evoneuro.bench.compare import parse_optimizers
 
     try:
         return parse_optimizers(text)
@@ -100,8 +100,8 @@ def _add_compare(sub) -> None:
 
 
 def _run_compare_task(args, budget_evals, budget_seconds) -> int:
-    from evoneuro.compare import environment
-    from evoneuro.compare_tasks import DEFAULT_TASK_OPTIMIZERS, compare_task, table, write
+    from evoneuro.bench.compare import environment
+    from evoneuro.bench.compare_tasks import DEFAULT_TASK_OPTIMIZERS, compare_task, table, write
 
     optimizers = args.optimizers
     if optimizers == _parse_optimizers(_DEFAULT_OPTIMIZERS):  # the dataset study's list: not for RNNs
@@ -125,7 +125,7 @@ def _run_compare_task(args, budget_evals, budget_seconds) -> int:
 
 
 def _run_compare(args) -> int:
-    from evoneuro.compare import DEFAULT_BUDGET_EVALS, compare
+    from evoneuro.bench.compare import DEFAULT_BUDGET_EVALS, compare
 
     budget_evals, budget_seconds = args.budget_evals, args.budget_seconds
     if budget_evals is None and budget_seconds is None:
@@ -216,8 +216,8 @@ def _run_diagnose(args) -> int:
         return _run_diagnose_steps(args)
     import numpy as np
 
-    from evoneuro.datasets import load_dataset
-    from evoneuro.defaults import resolve_init
+    from evoneuro.bench.datasets import load_dataset
+    from evoneuro.training.defaults import resolve_init
     from evoneuro.diagnostics import diagnose, net_label
     from evoneuro.network.spec import MLP
 

@@ -8,7 +8,7 @@ Run: python examples/compare_optimizers.py [--quick]
 
 import argparse
 
-from evoneuro.compare import compare
+from evoneuro.bench.compare import compare
 
 
 def main(quick: bool = False) -> None:

@@ -97,7 +97,7 @@ class TestNumba:
         assert threads() == before
 
     def test_fast_tanh_matches_float32_tanh(self):
-        from evoneuro.backends._numba_math import tanh_f32
+        from evoneuro.backends.numba.activations import tanh_f32
 
         x = np.linspace(-12, 12, 200_001, dtype=np.float32)
         exact = np.tanh(x.astype(np.float64))
@@ -106,7 +106,7 @@ class TestNumba:
         assert np.max(err / np.maximum(np.abs(exact), 1e-30)) < 5e-7
 
     def test_fast_float64_exp_and_tanh_match_numpy(self):
-        from evoneuro.backends._numba_math import exp_f64, tanh_f64
+        from evoneuro.backends.numba.activations import exp_f64, tanh_f64
 
         rng = np.random.default_rng(0)
         x = np.concatenate([rng.normal(size=20_000) * s for s in (1e-8, 1e-3, 0.3, 3.0, 30.0, 300.0)])
@@ -228,7 +228,7 @@ class TestThreads:
     """n_jobs: validated, resolved, pickled, and never changing a result."""
 
     def test_results_do_not_depend_on_n_jobs(self, monkeypatch):
-        from evoneuro.backends import numba_backend
+        from evoneuro.backends.numba import backend as numba_backend
 
         monkeypatch.setattr(numba_backend, "MIN_PARALLEL_MACS", 0)  # threads even on this small net
         net, Theta, X, y = problem("tanh", "softmax", (24, 24), P=7, N=300)
@@ -265,7 +265,7 @@ class TestThreads:
         np.testing.assert_array_equal(ev2.loss(Theta, X, y), ev.loss(Theta, X, y))
 
     def test_worker_failure_reaches_the_caller(self):
-        from evoneuro.backends import _numba_pool
+        from evoneuro.backends.numba import pool as _numba_pool
 
         def kernel(counter, n_tasks):
             raise RuntimeError("kernel failed")
@@ -288,7 +288,7 @@ class TestThreads:
 
 def test_thread_tuner_follows_the_faster_count():
     # Synthetic timings: the tuner's choice, not the machine's speed, is under test.
-    from evoneuro.backends._numba_tuner import EXPLORE_EVERY, ThreadTuner
+    from evoneuro.backends.numba.tuner import EXPLORE_EVERY, ThreadTuner
 
     tuner = ThreadTuner(4)
     key = ("tiles", np.float32)
@@ -306,7 +306,7 @@ def test_thread_tuner_counts_the_time_until_the_next_call():
     # Two threads: the faster kernel (1 s against 1.5 s) but 2 s lost after each call before
     # the next one starts (a late helper holding the GIL); one thread loses nothing. Timed
     # from call to call the tuner picks one thread; calls far apart count their kernel alone.
-    from evoneuro.backends._numba_tuner import EXPLORE_EVERY, ThreadTuner
+    from evoneuro.backends.numba.tuner import EXPLORE_EVERY, ThreadTuner
 
     tuner, key, now, seen = ThreadTuner(2), ("tiles", np.float32), 0.0, []
     for _ in range(3 * EXPLORE_EVERY):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from evoneuro.cli import main
-from evoneuro.compare import compare, parse_optimizers
-from evoneuro.datasets import DATASETS, load_dataset
+from evoneuro.bench.compare import compare, parse_optimizers
+from evoneuro.bench.datasets import DATASETS, load_dataset
 
 
 def test_parse_optimizers():
@@ -105,7 +105,7 @@ def test_results_json_records_the_environment(tmp_path):
 
 
 def test_default_budget_is_in_evaluations():
-    from evoneuro.compare import DEFAULT_BUDGET_EVALS
+    from evoneuro.bench.compare import DEFAULT_BUDGET_EVALS
 
     c = compare("iris", hidden=(4,), optimizers=["es"], progress=False, backend="numpy",
                 budget_evals=DEFAULT_BUDGET_EVALS // 1000)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from evoneuro.cli import main
-from evoneuro.compare_tasks import compare_task, make_task
+from evoneuro.bench.compare_tasks import compare_task, make_task
 
 
 def test_cli_runs_a_task_comparison(tmp_path, capsys):
@@ -34,8 +34,8 @@ def test_task_comparison_is_reproducible_and_refuses_what_cannot_train_an_rnn():
 
 
 def test_compare_takes_pretraining_and_regularisation():
-    from evoneuro.compare import run_one
-    from evoneuro.datasets import load_dataset
+    from evoneuro.bench.compare import run_one
+    from evoneuro.bench.datasets import load_dataset
 
     data = load_dataset("iris")
     run = run_one(data, (6, 6), init="pretrain", optimizer="adam", params={"alpha": 1e-3, "input_noise": 0.05},

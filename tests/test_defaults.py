@@ -6,8 +6,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import evoneuro as en
-from evoneuro.defaults import default_batch_size, optimizer_params, resolve_init, start_scale
-from evoneuro.network.lsuv import data_init
+from evoneuro.training.defaults import default_batch_size, optimizer_params, resolve_init, start_scale
+from evoneuro.training.lsuv import data_init
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.network.critical import critical_init
-from evoneuro.network.lsuv import lsuv_init
+from evoneuro.training.lsuv import lsuv_init
 
 
 def _variances(net, theta, X):

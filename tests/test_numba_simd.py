@@ -1,4 +1,4 @@
-"""The register-blocked tile products (:mod:`evoneuro.backends._numba_simd`) against NumPy.
+"""The register-blocked tile products (:mod:`evoneuro.backends.numba.simd`) against NumPy.
 
 The evaluator tests check whole nets against the NumPy oracle; these pin the building
 blocks on shapes the nets may not reach: widths below, at and past a block, the
@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("numba")
 
-from evoneuro.backends import _numba_tiles as T  # noqa: E402
-from evoneuro.backends._numba_simd import TILE  # noqa: E402
+from evoneuro.backends.numba import tiles as T  # noqa: E402
+from evoneuro.backends.numba.simd import TILE  # noqa: E402
 
 SHAPES = [(1, 1), (3, 5), (4, 4), (13, 10), (16, 16), (32, 32), (5, 40), (64, 7), (7, 33), (130, 17)]
 TOL = {np.float32: 2e-6, np.float64: 1e-13}
@@ -91,7 +91,7 @@ def test_softmax_loss_tile_matches_numpy(dtype):
 @pytest.mark.parametrize("mode", ["zero", "bias", "acc"])
 @pytest.mark.parametrize("K,N", [(36, 128), (33, 2), (5, 9)])
 def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
-    from evoneuro.backends import _numba_rnn_tiles as R
+    from evoneuro.backends.numba import rnn_tiles as R
 
     rng = np.random.default_rng(K + N)
     hT = rng.standard_normal((K, TILE)).astype(dtype)
@@ -106,7 +106,7 @@ def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
 
 _NARROW_CHECK = """
 import numpy as np
-from evoneuro.backends import _numba_simd, _numba_tiles as T
+from evoneuro.backends.numba import simd as _numba_simd, tiles as T
 import evoneuro as en
 assert _numba_simd.VBYTES == 32 and _numba_simd.NREG == 16
 rng = np.random.default_rng(0)

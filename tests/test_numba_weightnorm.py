@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import evoneuro as en
-from evoneuro.backends import numba_backend, numba_weightnorm
+from evoneuro.backends.numba import backend as numba_backend, weightnorm as numba_weightnorm
 from tests.backend_helpers import assert_gradient_matches_fd, assert_matches_numpy
 
 

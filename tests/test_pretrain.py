@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import evoneuro as en
-from evoneuro.pretraining import TiedAutoencoderProblem
+from evoneuro.training.pretraining import TiedAutoencoderProblem
 
 
 @pytest.fixture(scope="module")

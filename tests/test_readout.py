@@ -104,9 +104,9 @@ def test_leave_one_out_fitness_is_the_loss_of_readouts_solved_without_each_row(o
 @pytest.mark.parametrize("loo", [True, False])
 @pytest.mark.parametrize("temperature", [True, False])
 def test_numba_readout_kernel_matches_the_numpy_reference(output, loo, temperature, rng):
-    from evoneuro.backends import _numba_pool
-    from evoneuro.backends._numba_math import IDENTITY
-    from evoneuro.backends._numba_readout import readout_work
+    from evoneuro.backends.numba import pool as _numba_pool
+    from evoneuro.backends.numba.activations import IDENTITY
+    from evoneuro.backends.numba.readout import readout_work
 
     P, N, h, K = 5, 70, 6, 4
     H = np.tanh(3 * rng.normal(size=(P, N, h)))

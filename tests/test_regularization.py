@@ -211,8 +211,8 @@ def test_estimators_take_the_regularisation_and_report_the_decayed_loss():
 
 
 def test_compare_routes_alpha_and_noise_to_the_problem():
-    from evoneuro.compare import parse_optimizers, run_one
-    from evoneuro.datasets import load_dataset
+    from evoneuro.bench.compare import parse_optimizers, run_one
+    from evoneuro.bench.datasets import load_dataset
 
     data = load_dataset("iris")
     (name, params), = parse_optimizers("adam:alpha=0.5:learning_rate=0.01:input_noise=0.05")

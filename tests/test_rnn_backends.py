@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import evoneuro as en
-from evoneuro.backends import numba_rnn
+from evoneuro.backends.numba import rnn as numba_rnn
 from evoneuro.backends.cupy_backend import cupy_available
 from tests.backend_helpers import TOL, rel_err
 
@@ -80,7 +80,7 @@ def test_cupy_agrees_with_numpy(cell):
         assert_agrees("cupy", cell, "linear", "all", dtype)
 
 
-# --- the Numba population kernels (evoneuro.backends.numba_rnn) ----------------------------
+# --- the Numba population kernels (evoneuro.backends.numba.rnn) ----------------------------
 
 
 def agree(net, Theta, X, y, lengths, dtype, tol=None, hidden=False):

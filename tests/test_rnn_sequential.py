@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import evoneuro as en
-from evoneuro.backends import numba_rnn
+from evoneuro.backends.numba import rnn as numba_rnn
 from tests.test_rnn import ACTS, OUTPUTS, READOUTS, check_gradient, make, oracle_logits
 
 

@@ -13,7 +13,7 @@ BACKENDS = ("numpy", "numba", "cupy", "auto")
 
 _CLASSES = {
     "numpy": ("evoneuro.backends.numpy_backend", "NumpyBackend"),
-    "numba": ("evoneuro.backends.numba_backend", "NumbaBackend"),
+    "numba": ("evoneuro.backends.numba.backend", "NumbaBackend"),
     "cupy": ("evoneuro.backends.cupy_backend", "CupyBackend"),
 }
 

@@ -154,7 +154,7 @@ class DiagnosticReport:
 
         Saved to ``path`` (and the path returned) when given; otherwise the figure is returned.
         """
-        from evoneuro.plots import finish, pyplot
+        from evoneuro._plotting import finish, pyplot
 
         plt = pyplot()
 
@@ -243,7 +243,7 @@ class DiagnosticsRecorder:
 
     def plot(self, path=None):
         """Gradient norm of every layer against training step; saved like :meth:`DiagnosticReport.plot`."""
-        from evoneuro.plots import finish, pyplot
+        from evoneuro._plotting import finish, pyplot
 
         plt = pyplot()
 

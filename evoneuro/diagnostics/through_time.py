@@ -247,7 +247,7 @@ def plot_through_time(reports: Mapping[str, StepReport] | Sequence[StepReport], 
     ``path`` (and the path returned) when given; otherwise the figure is returned. Needs
     matplotlib.
     """
-    from evoneuro.plots import finish, pyplot
+    from evoneuro._plotting import finish, pyplot
 
     plt = pyplot()
     items = list(reports.items()) if isinstance(reports, Mapping) else [(r.label, r) for r in reports]

@@ -15,12 +15,12 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 
-from evoneuro.callbacks import EarlyStopping, History
-from evoneuro.defaults import check_init, default_batch_size, new_optimizer, resolve_init
+from evoneuro.training.callbacks import EarlyStopping, History
+from evoneuro.training.defaults import check_init, default_batch_size, new_optimizer, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.problems import SupervisedProblem
-from evoneuro.trainer import Trainer
+from evoneuro.training.trainer import Trainer
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -271,7 +271,7 @@ PARAMETERS_DOC = """\
         a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
         ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable
         ``init(net, rng, X)`` returning a vector; or the start vector itself.
-        See :func:`evoneuro.defaults.resolve_init`.
+        See :func:`evoneuro.training.defaults.resolve_init`.
     init_params : dict or None, default=None
         Arguments of :func:`evoneuro.pretrain` for ``init="pretrain"`` (``method``,
         ``optimizer``, ``max_evals`` per layer, ...); ignored by the other starts.
@@ -280,7 +280,7 @@ PARAMETERS_DOC = """\
         instance is deep-copied in ``fit``, so the parameter is never changed.
     optimizer_params : dict or None, default=None
         Hyperparameters of a named optimizer (e.g. ``{"popsize": 32}``). Those not given
-        take the measured defaults of :mod:`evoneuro.defaults`, which set each
+        take the measured defaults of :mod:`evoneuro.training.defaults`, which set each
         gradient-free optimizer's spread relative to the start's weight scale.
     alpha : float, default=1e-4
         L2 weight decay, scikit-learn's ``alpha``: ``0.5 * alpha * ||W||² / n`` is added
@@ -307,7 +307,7 @@ PARAMETERS_DOC = """\
         Rows per step, shared by the whole population. ``"auto"``: 256 (the full batch
         below that), but the full batch for the Rprop family, whose sign-based steps
         minibatch noise breaks, for PSO, whose remembered bests it biases, and for
-        ``random``, whose success rule it inflates (see :mod:`evoneuro.defaults`);
+        ``random``, whose success rule it inflates (see :mod:`evoneuro.training.defaults`);
         ``None``: always the full batch.
     max_iter : int or None, default=None
         Optimizer steps per ``fit`` (one minibatch and one generation each, not epochs).

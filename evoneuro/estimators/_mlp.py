@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from evoneuro.defaults import DEFAULT_ALPHA
+from evoneuro.training.defaults import DEFAULT_ALPHA
 from evoneuro.estimators._base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
 from evoneuro.estimators._targets import ClassifierMixinEvo, RegressorMixinEvo
 from evoneuro.network import MLP

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_array, check_X_y
 
-from evoneuro.defaults import DEFAULT_ALPHA
+from evoneuro.training.defaults import DEFAULT_ALPHA
 from evoneuro.estimators._base import _FLOATS, ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
 from evoneuro.estimators._targets import ClassifierMixinEvo, RegressorMixinEvo
 from evoneuro.network.rnn import RNN

@@ -49,7 +49,7 @@ class Network(ABC):
     """
 
     kind: str = ""
-    #: Whether :func:`evoneuro.network.lsuv.data_init` may standardise layer by layer.
+    #: Whether :func:`evoneuro.training.lsuv.data_init` may standardise layer by layer.
     layerwise_data_init: bool = False
     #: Leading axes of ``X`` that a budget counts as samples (2 for ``(N, T, d)`` sequences).
     sample_axes: int = 1

@@ -254,7 +254,7 @@ class MLP(Network):
             or ``critical`` / ``critical_orthogonal``: the edge of chaos for the net's
             activations with ``σ_b² = 0.05`` (biases then random; see
             :func:`evoneuro.network.critical.critical_init`). LSUV needs data: call
-            :func:`evoneuro.network.lsuv.lsuv_init` instead.
+            :func:`evoneuro.training.lsuv.lsuv_init` instead.
         gain : float, default=1.0
             Multiplies every weight (e.g. 4 for sigmoid with Glorot's scheme).
         """
@@ -266,7 +266,7 @@ class MLP(Network):
         if key == "lsuv":
             raise ValueError(
                 "scheme='lsuv' needs a data batch: call en.lsuv_init(net, X, rng) "
-                "(evoneuro.network.lsuv.lsuv_init) instead of net.init"
+                "(evoneuro.training.lsuv.lsuv_init) instead of net.init"
             )
         sampler = get_init(scheme)
         rng = check_rng(rng)

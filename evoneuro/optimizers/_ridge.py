@@ -3,7 +3,7 @@
 Batched over a population: the normal equations, the ridge solve, the leave-one-out
 logits, the temperature of a softmax readout and the losses, each a few whole-array
 operations. :func:`fit_readouts` runs them all; :func:`solve_readouts` picks the Numba
-kernel (:mod:`evoneuro.backends._numba_readout`, tested against this module) where the
+kernel (:mod:`evoneuro.backends.numba.readout`, tested against this module) where the
 evaluator runs Numba.
 """
 
@@ -97,7 +97,7 @@ def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: floa
     rank the members: with ``loo`` the same loss of every row's leave-one-out logits
     (see :class:`Readout`), else the losses themselves. A softmax net's weights are
     scaled by the temperature fitted on the logits the fitness sees. The Numba kernel
-    (:mod:`evoneuro.backends._numba_readout`) computes the same.
+    (:mod:`evoneuro.backends.numba.readout`) computes the same.
 
     Examples
     --------
@@ -131,9 +131,9 @@ def solve_readouts(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, n
         # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
         H = np.asarray(Z if activation is None else activation(Z), dtype=np.float64)
         return fit_readouts(H, T, y, *args)
-    from evoneuro.backends import _numba_pool
-    from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, IDENTITY
-    from evoneuro.backends._numba_readout import readout_work
+    from evoneuro.backends.numba import pool as _numba_pool
+    from evoneuro.backends.numba.activations import ACT_CODES, F32_CODES, IDENTITY
+    from evoneuro.backends.numba.readout import readout_work
 
     Z = np.ascontiguousarray(Z)  # overwritten by the features
     code, ab = IDENTITY, (1.0, 1.0)

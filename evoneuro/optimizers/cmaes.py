@@ -142,7 +142,7 @@ class SepCMAES(Optimizer):
         self._z_offsets = None
 
     def ask(self) -> np.ndarray:
-        from evoneuro.optimizers._fused import scaled_rows
+        from evoneuro.backends.numba.fused import scaled_rows
 
         # theta = m + sigma d z in one pass from the noise table's rows (the samples z stay
         # in the table: tell gathers the mu it needs), into the array asked two generations ago

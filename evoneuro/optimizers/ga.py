@@ -8,7 +8,7 @@ generation. DEAP's variation operators loop over genes in Python, which at 10,00
 costs more than evaluating the whole population, so crossover and mutation are the same
 operators (``cxBlend``, ``cxSimulatedBinary``, ``mutGaussian``) applied to the population
 matrix: crossover (blend or SBX) and mutation in one fused Numba pass
-(:mod:`evoneuro.optimizers._fused`; the mutation's Gaussian values are read from a shared
+(:mod:`evoneuro.backends.numba.fused`; the mutation's Gaussian values are read from a shared
 noise table, :mod:`evoneuro.optimizers._noise`). An individual is a thin
 wrapper, made once and refilled each generation: its row index, a view of its genome while it
 is told, its fitness, and ``score`` (minus the loss), which the tournaments compare.
@@ -239,9 +239,9 @@ class GA(Optimizer):
             noff = int(self.rng.integers(0, normal.size - total + 1))
         else:  # more mutated genes than the table holds (indpb near 1 at huge n)
             normal, noff = self.rng.standard_normal(total, dtype=self._dtype), 0
-        # one fused pass (evoneuro.optimizers._fused): elites and children written straight
+        # one fused pass (evoneuro.backends.numba.fused): elites and children written straight
         # into the new population, the noise read from the tables in place
-        from evoneuro.optimizers._fused import ga_vary
+        from evoneuro.backends.numba.fused import ga_vary
 
         if crossover == "sbx":
             c1, c2 = t(1.0 / (self._eta + 1.0)), t(0.5)

@@ -132,9 +132,9 @@ class PSO(Optimizer):
         self._g = int(np.argmin(self._pbest_loss))
         # --- velocities: V = w V + c1 r1 (P - X) + c2 r2 (g - X); positions X + V, written into
         # the positions of two generations ago (a new array if a caller still holds those).
-        # One fused pass (evoneuro.optimizers._fused); the NumPy form of the same float32
+        # One fused pass (evoneuro.backends.numba.fused); the NumPy form of the same float32
         # operations made ~30 passes over (P, n) arrays.
-        from evoneuro.optimizers._fused import pso_update
+        from evoneuro.backends.numba.fused import pso_update
 
         t = self._dtype.type
         w, c1, c2 = self.coefficients

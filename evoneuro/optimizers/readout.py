@@ -32,7 +32,7 @@ ranking the inner optimizer sees changes. Measured (digits 10x32 sigmoid, batch 
 by leave-one-out loss.
 
 The solve runs in one Numba task per member where the evaluator runs Numba
-(:mod:`evoneuro.backends._numba_readout`), NumPy otherwise (:func:`fit_readouts`, the
+(:mod:`evoneuro.backends.numba.readout`), NumPy otherwise (:func:`fit_readouts`, the
 reference it is tested against, in :mod:`evoneuro.optimizers._ridge`). The NumPy version's dozen passes over ``(P, N, K)``
 temporaries cost five times the hidden layers' evaluation on digits 10x32; the kernel
 brought a readout step from 33 to 17 ms there, twice the evaluations in 60 s.
@@ -121,7 +121,7 @@ class Readout(Optimizer):
 
     A deep saturating net at Glorot's initialisation (10 sigmoid layers) passes almost no
     signal to its last hidden layer, so every readout starts near chance and evolution
-    must first find a signal; start from :func:`evoneuro.network.lsuv.lsuv_init` (or
+    must first find a signal; start from :func:`evoneuro.training.lsuv.lsuv_init` (or
     ``scheme="critical"``) instead, as ``benchmarks/digits_hybrids.py`` does.
 
     Examples

@@ -1,7 +1,7 @@
 """``evoneuro compare --task``: optimizers side by side on a long-time-lag task.
 
 The same recurrent net (``--cell``, ``--hidden``), start, data and budget for every
-optimizer, as in :func:`evoneuro.compare.compare`, on a task of :mod:`evoneuro.tasks` with
+optimizer, as in :func:`evoneuro.bench.compare.compare`, on a task of :mod:`evoneuro.tasks` with
 its time lag set by ``--lag``. Each run reports the test loss and whether the trained net
 meets the task's "solved" criterion on the test sequences.
 """
@@ -59,12 +59,12 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
              budget_evals: int | None, budget_seconds: float | None, backend: str = "auto",
              n_jobs: int | None = None) -> TaskRun:
     """Train an RNN of ``cell`` units on ``task`` with one optimizer; score it on the test set."""
-    from evoneuro.compare import split_params
-    from evoneuro.defaults import default_batch_size, new_optimizer, resolve_init
+    from evoneuro.bench.compare import split_params
+    from evoneuro.training.defaults import default_batch_size, new_optimizer, resolve_init
     from evoneuro.evaluator import Evaluator
     from evoneuro.network.rnn import RNN
     from evoneuro.problems import SupervisedProblem
-    from evoneuro.trainer import Trainer
+    from evoneuro.training.trainer import Trainer
 
     params = dict(params or {})
     X, y, lengths = task.data("train")
@@ -98,7 +98,7 @@ def compare_task(name: str, lag: int, *, cell: str = "lstm", hidden: Sequence[in
 
     Examples
     --------
-    >>> from evoneuro.compare_tasks import compare_task, table
+    >>> from evoneuro.bench.compare_tasks import compare_task, table
     >>> runs = compare_task("adding", 12, cell="gru", hidden=(8,), optimizers=["adam"], budget_evals=2_000_000,
     ...                     n_train=200, n_test=100, backend="numpy")
     >>> runs[0].test_loss < 0.04, "solved" in table(runs)   # 0.04: the loss of always answering 0.5

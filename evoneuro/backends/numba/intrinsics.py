@@ -1,9 +1,9 @@
 """LLVM instructions Numba does not expose: float bit casts and an atomic add.
 
 * :func:`f32_from_bits` and :func:`f64_from_bits` build ``2**n`` for the vectorised ``exp``
-  of :mod:`._numba_math` straight from its exponent bits (``(n + 127) << 23``,
+  of :mod:`.activations` straight from its exponent bits (``(n + 127) << 23``,
   ``(n + 1023) << 52``); LLVM keeps them in vector registers.
-* :func:`fetch_add` hands out task numbers to the threads of :mod:`._numba_pool`
+* :func:`fetch_add` hands out task numbers to the threads of :mod:`.pool`
   (``atomicrmw add``), so threads take work as they become free.
 """
 

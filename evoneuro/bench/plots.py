@@ -6,26 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend, or a clear ImportError."""
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError("plots need matplotlib: pip install 'evoneuro[plot]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def finish(fig, path: str | Path | None):
-    """Save ``fig`` to ``path`` and close it, returning the path; without a path return ``fig``."""
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-    return Path(path)
+from evoneuro._plotting import finish, pyplot
 
 
 def _smooth(y: np.ndarray, n: int = 200) -> np.ndarray:

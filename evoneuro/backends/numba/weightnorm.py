@@ -12,7 +12,7 @@ without normalisation (the same sizes, activations, output, shortcuts and RBF la
     dL/dg = <dL/dW, V> / ‖V‖,    dL/dV = (g / ‖V‖) dL/dW - (g dL/dg / ‖V‖²) V.
 
 The functions take the backend first, as the kinds of
-:data:`evoneuro.backends.numba_backend.KINDS` do.
+:data:`evoneuro.backends.numba.backend.KINDS` do.
 """
 
 from __future__ import annotations

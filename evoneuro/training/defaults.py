@@ -5,7 +5,7 @@ of the estimators gets. Every value below was chosen by a measurement, named bes
 ``benchmarks/defaults_table.py`` reruns them (digits, and six other data sets for generality).
 
 - **Start** (``init="auto"``): orthonormal weights with every unit standardised on up to
-  512 training rows (:func:`evoneuro.network.lsuv.data_init`, after Krähenbühl et al.
+  512 training rows (:func:`evoneuro.training.lsuv.data_init`, after Krähenbühl et al.
   2016). In a 10×32 sigmoid net on digits the output's variance across inputs is then ~1;
   at Glorot's scale it is ~1e-13 and after LSUV (variance pooled over units) ~1e-9, so the
   output ignores the input and every search starts blind. Measured (3e6 evaluations,
@@ -91,7 +91,7 @@ def default_batch_size(optimizer: str, n_samples: int) -> int | None:
 
     Examples
     --------
-    >>> from evoneuro.defaults import default_batch_size
+    >>> from evoneuro.training.defaults import default_batch_size
     >>> default_batch_size("irprop+", 5000), default_batch_size("random", 5000), default_batch_size("snes", 5000)
     (None, None, 256)
     """
@@ -106,7 +106,7 @@ def start_scale(net: "MLP", theta: np.ndarray) -> float:
     Examples
     --------
     >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.defaults import start_scale
+    >>> from evoneuro.training.defaults import start_scale
     >>> net = en.MLP(4, (8,), 3)
     >>> round(start_scale(net, net.init(0, "zeros") + 0.5), 3)
     0.5
@@ -124,7 +124,7 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_p
     ----------
     net : MLP
     init : "auto", str, float, callable or array-like
-        ``"auto"``: :func:`evoneuro.network.lsuv.data_init` (every unit standardised) on up
+        ``"auto"``: :func:`evoneuro.training.lsuv.data_init` (every unit standardised) on up
         to 512 rows of ``X``; ``"lsuv"``: :func:`evoneuro.lsuv_init`; ``"pretrain"``:
         :func:`evoneuro.pretrain` on ``X`` with ``init_params``; another str: a scheme
         of :meth:`evoneuro.MLP.init`; a positive number ``g``: Glorot's uniform scheme
@@ -143,13 +143,13 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_p
     Examples
     --------
     >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.defaults import resolve_init
+    >>> from evoneuro.training.defaults import resolve_init
     >>> net = en.MLP(4, (8,), 3)
     >>> X = np.random.default_rng(0).normal(size=(20, 4))
     >>> [resolve_init(net, i, np.random.default_rng(0), X).shape for i in ("auto", 4.0, np.zeros(67))]
     [(67,), (67,), (67,)]
     """
-    from evoneuro.network.lsuv import data_init, lsuv_init
+    from evoneuro.training.lsuv import data_init, lsuv_init
 
     if isinstance(init, str):
         key = init.lower()
@@ -161,7 +161,7 @@ def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_p
         if key == "pretrain":
             if X is None:
                 raise ValueError("init='pretrain' needs training data X")
-            from evoneuro.pretraining import pretrain
+            from evoneuro.training.pretraining import pretrain
 
             if init_params is not None and not isinstance(init_params, dict):
                 raise TypeError(f"init_params must be a dict or None, got {type(init_params).__name__}")
@@ -199,7 +199,7 @@ def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | Non
     Examples
     --------
     >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.defaults import optimizer_params
+    >>> from evoneuro.training.defaults import optimizer_params
     >>> net = en.MLP(4, (8,), 3)
     >>> theta = net.init(0, "zeros") + 0.2
     >>> optimizer_params("es", net, theta, {"popsize": 16})
@@ -233,7 +233,7 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     Examples
     --------
     >>> import evoneuro as en
-    >>> from evoneuro.defaults import new_optimizer
+    >>> from evoneuro.training.defaults import new_optimizer
     >>> net = en.MLP(4, (8,), 3)
     >>> opt = new_optimizer("es", net, net.init(0), {"popsize": 16})
     >>> type(opt).__name__, new_optimizer(opt, net, net.init(0)) is opt

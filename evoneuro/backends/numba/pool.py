@@ -3,7 +3,7 @@
 A call is split into many small tasks (a member and a block of samples). The calling
 thread and up to ``n_jobs - 1`` helper threads run the same compiled ``nogil`` kernel,
 which takes task numbers from a shared atomic counter until none are left
-(:func:`~._numba_intrinsics.fetch_add`). The caller then waits only for tasks already
+(:func:`~.intrinsics.fetch_add`). The caller then waits only for tasks already
 *taken*, never for a helper to start: on a busy machine, where a helper may not get a
 core for milliseconds, the caller simply does the work itself. That is what keeps the
 default from collapsing under load, where Numba's ``prange`` (one static chunk per

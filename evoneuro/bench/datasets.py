@@ -80,7 +80,7 @@ def load_dataset(name: str = "digits", target: str | None = None, split_seed: in
 
     Examples
     --------
-    >>> from evoneuro.datasets import load_dataset
+    >>> from evoneuro.bench.datasets import load_dataset
     >>> d = load_dataset("digits")
     >>> d.X_train.shape, d.X_test.shape, d.n_classes
     ((1347, 64), (450, 64), 10)

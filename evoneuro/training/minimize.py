@@ -8,11 +8,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from evoneuro._validation import check_positive_int
-from evoneuro.callbacks import Callback
+from evoneuro.training.callbacks import Callback
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
 from evoneuro.problems import FitnessProblem, Problem
-from evoneuro.trainer import OptimizeResult, Trainer, TrainingError, _check_budget
+from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError, _check_budget
 
 
 def minimize(

@@ -1,4 +1,4 @@
-"""The training loop: budgets, callbacks, history, checkpoints (:func:`evoneuro.minimize` wraps it).
+"""The training loop: budgets, callbacks, history, checkpoints (:func:`evoneuro.training.minimize` wraps it).
 
 A :class:`Trainer` repeats one step — ``problem.begin_step(rng)`` (the step's minibatch)
 then ``optimizer.step(problem)`` — until a budget runs out: steps, evaluations counted in
@@ -17,10 +17,10 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from evoneuro._compile_clock import compile_clock as _compile_clock
+from evoneuro.training._compile_clock import compile_clock as _compile_clock
 from evoneuro._threads import check_n_jobs, limit_threads
 from evoneuro._validation import check_positive_float, check_positive_int
-from evoneuro.callbacks import Callback, Checkpoint, History, ProgressBar
+from evoneuro.training.callbacks import Callback, Checkpoint, History, ProgressBar
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
 from evoneuro.problems import Problem
@@ -135,7 +135,7 @@ class Trainer:
     target : float, optional
         Stop once the best told loss is ``<= target``.
     callbacks : sequence of Callback, default=()
-        See :mod:`evoneuro.callbacks`. The first :class:`History` among them becomes
+        See :mod:`evoneuro.training.callbacks`. The first :class:`History` among them becomes
         ``trainer.history`` (a default one is made otherwise).
     progress : bool, default=False
         Add a :class:`ProgressBar`.
@@ -243,7 +243,7 @@ class Trainer:
             if net is None:
                 raise ValueError("x0 is required for a problem without a network")
             # With data at hand, the estimators' default start (LSUV); else Glorot's.
-            from evoneuro.defaults import resolve_init
+            from evoneuro.training.defaults import resolve_init
 
             X = getattr(self.problem, "X", None)
             return resolve_init(net, "auto", rng, X) if X is not None else net.init(rng)

@@ -16,7 +16,7 @@ vector for that fine-tuning.
   its ``p(h | v) = sigmoid(v W + b)`` is a sigmoid layer, so the net must have sigmoid
   hidden units and inputs in [0, 1].
 
-Each encoder starts from the data-dependent start of :func:`evoneuro.network.lsuv.data_init`
+Each encoder starts from the data-dependent start of :func:`evoneuro.training.lsuv.data_init`
 on its own input codes, and the output layer (not pretrained) is standardised on the last
 codes the same way.
 """
@@ -117,7 +117,7 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     optimizer : str or Optimizer, default="adam"
         Autoencoders: the registry optimizer of every layer (a gradient-free one makes the
         pretraining gradient-free); its unset hyperparameters take the measured defaults
-        of :mod:`evoneuro.defaults`, as in the estimators.
+        of :mod:`evoneuro.training.defaults`, as in the estimators.
     optimizer_params : dict or None
         Its hyperparameters.
     tied : bool, default=False
@@ -157,7 +157,7 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     """
     from evoneuro.evaluator import Evaluator
     from evoneuro.network.init import check_rng
-    from evoneuro.network.lsuv import data_init
+    from evoneuro.training.lsuv import data_init
     from evoneuro.network.spec import MLP
 
     if not isinstance(net, MLP):
@@ -195,10 +195,10 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
 
 def _autoencoder_layer(ae, codes, rng, optimizer, optimizer_params, tied, budget, batch_size, backend, dtype,
                        n_jobs):
-    from evoneuro.defaults import default_batch_size, new_optimizer
+    from evoneuro.training.defaults import default_batch_size, new_optimizer
     from evoneuro.evaluator import Evaluator
-    from evoneuro.network.lsuv import data_init
-    from evoneuro.trainer import Trainer
+    from evoneuro.training.lsuv import data_init
+    from evoneuro.training.trainer import Trainer
 
     spread = float(codes.std(axis=0).mean()) or 1.0
     x0 = data_init(ae, codes[:512], rng, output_std=spread)

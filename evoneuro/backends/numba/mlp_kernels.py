@@ -1,13 +1,13 @@
 """The fused-tile kernels: a task runs one tile of samples through every layer in cache.
 
-One task is one member and one tile of :data:`~._numba_tiles.TILE` samples (forward), or
+One task is one member and one tile of :data:`~.tiles.TILE` samples (forward), or
 one member and one sample group (gradient). It runs the tile through every layer
 (matmul + bias + activation) while the member's weights and the tile's activations stay
 in cache, then writes only the outputs, per-sample losses or the gradient. The inputs'
-tiles are made once per call (:func:`~._numba_tiles.input_tiles`) and read in place by
+tiles are made once per call (:func:`~.tiles.input_tiles`) and read in place by
 every member.
 
-The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every thread: each
+The ``*_work`` functions are the kernels :mod:`.pool` runs on every thread: each
 takes task numbers from ``counter`` until ``n_tasks`` are handed out, and returns how
 many it ran. They release the GIL.
 
@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_intrinsics import fetch_add
-from evoneuro.backends._numba_math import activate, activate_grad, multiply
-from evoneuro.backends._numba_tile_layers import (
+from evoneuro.backends.numba.intrinsics import fetch_add
+from evoneuro.backends.numba.activations import activate, activate_grad, multiply
+from evoneuro.backends.numba.mlp_layers import (
     add_rows,
     cosine,
     cosine_backward,
@@ -41,7 +41,7 @@ from evoneuro.backends._numba_tile_layers import (
     rbf,
     rbf_backward,
 )
-from evoneuro.backends._numba_tiles import (
+from evoneuro.backends.numba.tiles import (
     FALSE,
     I0,
     I1,

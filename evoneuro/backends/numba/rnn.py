@@ -1,6 +1,6 @@
-"""Recurrent nets on the Numba backend: the arrays and tasks of :mod:`._numba_rnn_kernels`.
+"""Recurrent nets on the Numba backend: the arrays and tasks of :mod:`.rnn_kernels`.
 
-:class:`~evoneuro.backends.numba_backend.NumbaBackend` hands a net of kind ``"rnn"`` here
+:class:`~evoneuro.backends.numba.backend.NumbaBackend` hands a net of kind ``"rnn"`` here
 when :func:`supports` says the kernels cover it (every cell, activation, output and
 readout, stacked layers and masked self-connections; not ``update="sequential"``, whose
 few-unit nets run the reference). Results agree with the NumPy reference
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from evoneuro.backends import _numba_rnn_kernels as kernels
-from evoneuro.backends._numba_math import ACT_CODES, F32_CODES, SIGMOID
-from evoneuro.backends._numba_rnn_cells import CELLS, GATES, N_COEF
-from evoneuro.backends._numba_rnn_tiles import LINEAR, SOFTMAX
-from evoneuro.backends._numba_rnn_tiles import SIGMOID as SIGMOID_OUTPUT
-from evoneuro.backends._numba_tiles import TILE
+from evoneuro.backends.numba import rnn_kernels as kernels
+from evoneuro.backends.numba.activations import ACT_CODES, F32_CODES, SIGMOID
+from evoneuro.backends.numba.rnn_cells import CELLS, GATES, N_COEF
+from evoneuro.backends.numba.rnn_tiles import LINEAR, SOFTMAX
+from evoneuro.backends.numba.rnn_tiles import SIGMOID as SIGMOID_OUTPUT
+from evoneuro.backends.numba.tiles import TILE
 from evoneuro.network.losses import output_fn
 
 MAX_GROUPS = 8  # sequence groups per member in loss_and_grad (parallelism for small P)
@@ -39,7 +39,7 @@ def n_groups(n_samples: int) -> int:
 
 
 def _spec(net, dtype):
-    from evoneuro.backends.numba_backend import layout
+    from evoneuro.backends.numba.backend import layout
 
     sizes, offs, codes, ab = layout(net, dtype)
     cell = CELLS[net.cell]

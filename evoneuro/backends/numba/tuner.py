@@ -8,7 +8,7 @@ load changes while a run goes on, so the count is not fixed up front: each candi
 :data:`WINDOW` calls (a median, so a moment when another process bursts does not flip
 the choice for long); a call uses the faster one, and every :data:`EXPLORE_EVERY`-th call tries the other
 so that its average follows the load. Results never depend on the choice (see
-:mod:`._numba_pool`), only the speed does.
+:mod:`.pool`), only the speed does.
 
 A call is timed from its start to the start of the next call of the same kernel
 (:meth:`ThreadTuner.called`), not over the kernel alone: on a busy machine a helper thread

@@ -66,7 +66,7 @@ def lsuv_init(
     --------
     >>> import numpy as np
     >>> import evoneuro as en
-    >>> from evoneuro.network.lsuv import lsuv_init
+    >>> from evoneuro.training.lsuv import lsuv_init
     >>> rng = np.random.default_rng(0)
     >>> net = en.MLP(8, (32,) * 5, 3, activation="sigmoid")
     >>> X = rng.normal(size=(200, 8))
@@ -150,7 +150,7 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> import evoneuro as en
-    >>> from evoneuro.network.lsuv import data_init
+    >>> from evoneuro.training.lsuv import data_init
     >>> rng = np.random.default_rng(0)
     >>> net = en.MLP(8, (32,) * 5, 3, activation="sigmoid")
     >>> X = rng.normal(size=(200, 8))

@@ -1,7 +1,7 @@
 """The layer kinds of the fused tile kernels beyond ``h W + b``: shortcuts, LayerNorm, cosine
 normalisation and RBF units, forward and backward on ``(width, TILE)`` tiles (samples along
 the second axis, so that the loops over them vectorise). Each follows its NumPy reference in
-:mod:`evoneuro.backends.layers`; :mod:`._numba_tile_kernels` calls them per hidden layer.
+:mod:`evoneuro.backends.layers`; :mod:`.mlp_kernels` calls them per hidden layer.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_tiles import TILE, row_dot, row_sum
+from evoneuro.backends.numba.tiles import TILE, row_dot, row_sum
 
 _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from evoneuro.backends._numba_intrinsics import f32_from_bits, f64_from_bits
+from evoneuro.backends.numba.intrinsics import f32_from_bits, f64_from_bits
 
 _OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 

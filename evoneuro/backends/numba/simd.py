@@ -1,6 +1,6 @@
 """Register-blocked tile products written as LLVM vector code (Numba intrinsics).
 
-The tile kernels of :mod:`._numba_tiles` keep activations transposed, ``(width, TILE)``,
+The tile kernels of :mod:`.tiles` keep activations transposed, ``(width, TILE)``,
 samples along the contiguous axis. Written as Numba loops, a product ``z = W h`` over such a
 tile reads and writes ``z`` in memory once per few inputs: LLVM cannot keep it in registers
 across the loop over the inputs because it cannot prove ``z`` and ``h`` apart, and the

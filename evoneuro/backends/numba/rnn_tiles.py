@@ -1,12 +1,12 @@
 """Numba building blocks of the recurrent kernels: a tile matmul, BPTT sums, the readout loss.
 
-A tile holds one member's state for :data:`~._numba_tiles.TILE` sequences, *transposed*:
+A tile holds one member's state for :data:`~.tiles.TILE` sequences, *transposed*:
 ``(units, TILE)``, the sequences along the contiguous axis, as in the MLP's fused tiles.
 Every inner loop runs over ``range(TILE)`` (a compile-time constant, indices that Numba
 knows are non-negative), so LLVM vectorises it, and a weight is a scalar broadcast. A
 member's weights are one flat vector ``w`` read with explicit offsets and strides: the
 forward product ``z = x W`` and the backward ``dx = W dz`` are the same loop with the
-strides swapped, register-blocked (:mod:`._numba_simd`).
+strides swapped, register-blocked (:mod:`.simd`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_tiles import I0, I1, TILE, matmul_tile
+from evoneuro.backends.numba.tiles import I0, I1, TILE, matmul_tile
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 _OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 # matmul_rows modes: start from 0, from the bias, or add to what zT holds (typed, not
-# literals: see _numba_tiles.I0)
+# literals: see tiles.I0)
 ZERO, BIAS, ACC = I0, I1, np.full(1, 2, np.int64)[0]
 # output kinds, as net.output names them
 SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
@@ -34,7 +34,7 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
 
     Forward ``z = x W`` (``W (K, n)`` row-major at ``w0``): ``sk = n, sj = 1``; backward
     ``dx = W dz``: ``sk = 1, sj = n``. ``mode``: :data:`ZERO`, :data:`BIAS` (``b_j`` at
-    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``): :func:`~._numba_tiles.matmul_tile`.
+    ``w[b0 + j]``) or :data:`ACC` (add to ``zT``): :func:`~.tiles.matmul_tile`.
     """
     matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS, mode == ACC)
 
@@ -126,7 +126,7 @@ def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
             c = y[n, ty]
             rows[n, ty] = math.log(s) - (O[c, r] - m)
             if need_grad:
-                for j in range(K):  # the true class's term as -(s - e) / s: see _numba_tiles
+                for j in range(K):  # the true class's term as -(s - e) / s: see tiles
                     e = math.exp(O[j, r] - m)
                     dO[j, r] = (e - s if j == c else e) / s * inv
         elif output == SIGMOID:

@@ -1,7 +1,7 @@
 """Recurrent cells of the Numba kernels: one step on a tile, its backward right under it.
 
 The same equations as the reference cells (:mod:`evoneuro.backends.cells`), on transposed
-tiles ``(units, TILE)`` of one member (:mod:`._numba_rnn_tiles`). ``U`` is the layer's
+tiles ``(units, TILE)`` of one member (:mod:`.rnn_tiles`). ``U`` is the layer's
 input ``[x_t; h_{t-1}]`` as one ``(d + H, TILE)`` tile, so one product with the layer's
 ``(d + H, G H)`` weight block gives every gate. ``w`` is the member's flat parameter
 vector, ``off`` where the layer's block starts.
@@ -9,7 +9,7 @@ vector, ``off`` where the layer's block starts.
 In gradient mode (``grad``) the forward pass writes per step the few coefficients its
 backward pass multiplies ``dL/dh`` (and the LSTM's ``dL/dc``) by into ``coef``
 ``(n_coef H, TILE)``; the activations' derivatives come from
-:func:`~._numba_math.activate_grad` (from the pre-activation in float32: exact 0 where
+:func:`~.activations.activate_grad` (from the pre-activation in float32: exact 0 where
 a unit saturates). Forward functions write the new state into ``hn``; with ``keep`` the
 step's pre-activations ``z`` into ``zk``. Backward functions take ``dh`` (``dL/dh_t``,
 overwritten by the recurrent part of ``dL/dh_{t-1}``), return ``dL/dz`` in ``dz``, and add
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from numba import njit
 
-from evoneuro.backends._numba_math import activate, activate_grad
-from evoneuro.backends._numba_rnn_tiles import ACC, BIAS, ZERO, matmul_rows
-from evoneuro.backends._numba_tiles import I0, I1, TILE, copy_rows
+from evoneuro.backends.numba.activations import activate, activate_grad
+from evoneuro.backends.numba.rnn_tiles import ACC, BIAS, ZERO, matmul_rows
+from evoneuro.backends.numba.tiles import I0, I1, TILE, copy_rows
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 

@@ -4,8 +4,8 @@ A tile holds activations *transposed*, ``(width, TILE)`` with the samples along 
 contiguous axis. Every inner loop then runs over a compile-time constant ``TILE``
 samples, which LLVM turns into a few full-width vector instructions, and a weight is a
 scalar broadcast. The layer products are register-blocked vector code
-(:mod:`._numba_simd`). Padding columns (``r >= R`` in the last tile) are computed but
-ignored. Activations work on a tile as a flat array (:mod:`._numba_math`).
+(:mod:`.simd`). Padding columns (``r >= R`` in the last tile) are computed but
+ignored. Activations work on a tile as a flat array (:mod:`.activations`).
 
 Compiled with ``error_model="numpy"``: a Python-style zero-division check in a loop
 stops LLVM from vectorising it.
@@ -18,8 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_math import exp_nonpositive
-from evoneuro.backends._numba_simd import (
+from evoneuro.backends.numba.activations import exp_nonpositive
+from evoneuro.backends.numba.simd import (
     TILE,
     accumulate_rows1,
     accumulate_rows4,
@@ -73,7 +73,7 @@ def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, accumulate=False):
     Forward: ``sk = fan_out, sj = 1`` (``W[k, j]``); backward ``dh = W dz``: the same
     kernel with ``sk = 1, sj = fan_out`` and no bias. With ``accumulate`` the sums are
     added to what ``zT`` holds (the bias is not). Register-blocked, four output rows at a
-    time (:mod:`._numba_simd`); left out, ``accumulate`` compiles to nothing.
+    time (:mod:`.simd`); left out, ``accumulate`` compiles to nothing.
     """
     j = 0
     while j + 4 <= N:
@@ -163,7 +163,7 @@ def softmax_loss_tile(zT, K, R, y, r0, N, loss, need_grad):
 
     With ``need_grad`` the tile is overwritten by ``dLoss/dz = (softmax - onehot) / N``,
     zero on padding rows. Every pass runs along the samples (vectorised, with the
-    vectorisable ``exp`` of :mod:`._numba_math`). Each sample's largest logit, then its sum
+    vectorisable ``exp`` of :mod:`.activations`). Each sample's largest logit, then its sum
     of exponentials, is kept in ``loss[r0:r0+R]`` on the way (in a scratch row with
     ``need_grad``, where the gradient needs the sums after the loss is written).
     """

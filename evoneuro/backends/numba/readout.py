@@ -15,7 +15,7 @@ samples vectorise:
    ``s Z`` (stopped when the step is below ``1e-10 s``, at most 8 steps, as the
    reference runs; float32 exponentials, as the reference's), then the loss (float64).
 
-Tasks are members, taken from the shared counter of :mod:`._numba_pool`, so a busy
+Tasks are members, taken from the shared counter of :mod:`.pool`, so a busy
 machine is handled as the evaluator's kernels handle it.
 """
 
@@ -26,8 +26,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_intrinsics import fetch_add
-from evoneuro.backends._numba_math import _exp_f32, activate
+from evoneuro.backends.numba.intrinsics import fetch_add
+from evoneuro.backends.numba.activations import _exp_f32, activate
 
 # Reassociation lets LLVM vectorise the dot products below; every member is one task, so its
 # results do not depend on the thread count (only on the build, like any vectorised sum).
@@ -187,7 +187,7 @@ def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperatu
     """Tasks are members: ``W[p]`` ``(h+1, K)`` (bias last), ``losses[p]`` and ``fitness[p]``.
 
     The features of member ``p`` are ``ab[0] f(ab[1] H[p])`` for the activation ``code``
-    of :mod:`._numba_math` (``H`` is overwritten with them; ``IDENTITY`` with ``ab = (1, 1)``
+    of :mod:`.activations` (``H`` is overwritten with them; ``IDENTITY`` with ``ab = (1, 1)``
     leaves it). ``Tt`` is the targets transposed, ``(K, N)`` (one-hot for a softmax net,
     labels ``y``).
     """

@@ -20,13 +20,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evoneuro.datasets import Dataset, load_dataset
-from evoneuro.defaults import DEFAULT_ALPHA, default_batch_size, new_optimizer, resolve_init
+from evoneuro.bench.datasets import Dataset, load_dataset
+from evoneuro.training.defaults import DEFAULT_ALPHA, default_batch_size, new_optimizer, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.spec import MLP
 
 DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "snes", "es", "ga", "random", "readout", "sklearn")
-# The start and every optimizer's scales are the estimators' defaults (evoneuro.defaults),
+# The start and every optimizer's scales are the estimators' defaults (evoneuro.training.defaults),
 # so the table shows what a user of EvoMLPClassifier gets.
 DEFAULT_INIT = "auto"
 #: Parameters of a run that go to its problem, not its optimizer (``"adam:alpha=1e-3"``).
@@ -134,11 +134,11 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     """Train one network with one optimizer under one budget and score it on the test set.
 
     ``init``, ``batch_size="auto"`` and the optimizer's unset hyperparameters take the
-    estimators' measured defaults (:mod:`evoneuro.defaults`).
+    estimators' measured defaults (:mod:`evoneuro.training.defaults`).
     """
-    from evoneuro.callbacks import ProgressBar
+    from evoneuro.training.callbacks import ProgressBar
     from evoneuro.problems import SupervisedProblem
-    from evoneuro.trainer import Trainer
+    from evoneuro.training.trainer import Trainer
 
     params = dict(params or {})
     hidden = tuple(hidden)
@@ -177,7 +177,7 @@ def environment(backend: str = "auto", dtype: str = "float32", n_jobs: int | Non
 
     Examples
     --------
-    >>> from evoneuro.compare import environment
+    >>> from evoneuro.bench.compare import environment
     >>> env = environment(backend="numpy")
     >>> sorted(env)[:4]
     ['backend', 'blas', 'cpu_model', 'cpus_available']
@@ -273,7 +273,7 @@ class Comparison:
             import matplotlib  # noqa: F401
         except ImportError:
             return paths
-        from evoneuro.plots import plot_curves, plot_depth_sweep
+        from evoneuro.bench.plots import plot_curves, plot_depth_sweep
 
         paths.append(plot_curves(self, "evals", out / "curves_evals.png"))
         paths.append(plot_curves(self, "seconds", out / "curves_seconds.png"))
@@ -301,7 +301,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
     optimizers : sequence of names or (name, params)
         Registry names, plus ``"sklearn"`` for scikit-learn's MLPClassifier (adam).
     init : "auto", str, float, callable or array
-        The start of every optimizer; see :func:`evoneuro.defaults.resolve_init`.
+        The start of every optimizer; see :func:`evoneuro.training.defaults.resolve_init`.
     budget_seconds, budget_evals : float or None
         Equal budget per run: sample-forward evaluations (the default, 3e7, is the same
         on any machine, busy or idle) and/or wall-clock seconds (for timing studies).
@@ -320,7 +320,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
 
     Examples
     --------
-    >>> from evoneuro.compare import compare
+    >>> from evoneuro.bench.compare import compare
     >>> c = compare("iris", hidden=(4,), optimizers=["adam", "random"], budget_seconds=None,
     ...             budget_evals=20_000, progress=False, echo=None)
     >>> [r["optimizer"] for r in c.summary()]

@@ -1,17 +1,17 @@
 """The recurrent population kernels: a task runs one member over a tile of sequences.
 
-A task is one member ``p`` and one tile of :data:`~._numba_tiles.TILE` sequences
+A task is one member ``p`` and one tile of :data:`~.tiles.TILE` sequences
 (forward), or one member and one group of tiles (gradient). It copies the member's
 parameters once into a local vector (the weights then stay in cache for every step of
 every tile; masked self-connections are zeroed there), and loops over time: per step
 and layer one product with the ``(d + H, G H)`` weight block, the cell's nonlinearity
-fused after it (:mod:`._numba_rnn_cells`). Layers are stepped together, so a stacked net
+fused after it (:mod:`.rnn_cells`). Layers are stepped together, so a stacked net
 needs no per-layer state sequence in the forward pass.
 
 Backpropagation through time walks the steps back, layer by layer from the top. The
 weight gradients are not summed step by step: each step's ``dL/dz`` goes into a chunk of
 :data:`CHUNK` steps, and one long vectorised sum per chunk adds ``inputs x dL/dz`` into
-the gradient (:func:`~._numba_rnn_tiles.add_products`). The inputs ``[x_t; h_{t-1}]`` of
+the gradient (:func:`~.rnn_tiles.add_products`). The inputs ``[x_t; h_{t-1}]`` of
 every step are kept for that, ``(rows, T + 1, TILE)`` per layer so that a row's steps are
 contiguous; slot ``T`` holds the last state (the ``readout="all"`` gradient reads ``h_t``
 at slot ``t + 1``).
@@ -22,8 +22,8 @@ gradient there; ``readout="all"`` scores the valid steps only. Steps past a sequ
 get ``dL/dh = 0``, hence no gradient, as in the reference. Padding lanes of the last tile
 have length 0.
 
-The ``*_work`` functions are the kernels :mod:`._numba_pool` runs on every thread (see
-:mod:`._numba_tile_kernels`); they release the GIL. ``spec`` packs ``(cell, gate sigmoid
+The ``*_work`` functions are the kernels :mod:`.pool` runs on every thread (see
+:mod:`.mlp_kernels`); they release the GIL. ``spec`` packs ``(cell, gate sigmoid
 code, output, readout_all, self_connections, gates, coefficients per unit)``.
 """
 
@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends._numba_intrinsics import fetch_add
-from evoneuro.backends._numba_rnn_cells import (
+from evoneuro.backends.numba.intrinsics import fetch_add
+from evoneuro.backends.numba.rnn_cells import (
     ELMAN,
     GRU,
     LSTM,
@@ -44,7 +44,7 @@ from evoneuro.backends._numba_rnn_cells import (
     lstm_backward,
     lstm_forward,
 )
-from evoneuro.backends._numba_rnn_tiles import (
+from evoneuro.backends.numba.rnn_tiles import (
     ACC,
     BIAS,
     ZERO,
@@ -53,7 +53,7 @@ from evoneuro.backends._numba_rnn_tiles import (
     readout_loss,
     store_step,
 )
-from evoneuro.backends._numba_tiles import FALSE, I0, I1, TILE, TRUE, copy_rows
+from evoneuro.backends.numba.tiles import FALSE, I0, I1, TILE, TRUE, copy_rows
 
 _OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 

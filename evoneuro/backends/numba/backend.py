@@ -1,21 +1,21 @@
 """The Numba CPU backend: fused population evaluation on ``n_jobs`` threads.
 
-Every MLP runs the fused tile kernels (:mod:`._numba_tile_kernels`): per member and tile
+Every MLP runs the fused tile kernels (:mod:`.mlp_kernels`): per member and tile
 of 64 samples, every layer in cache, the layer products register-blocked in vector
-registers (:mod:`._numba_simd`). A second family, one single-threaded BLAS ``gemm`` per
+registers (:mod:`.simd`). A second family, one single-threaded BLAS ``gemm`` per
 member and layer, was removed when the tiles overtook it everywhere: float32, one thread,
 idle 2-core Zen 5 VM, configs A-D of ``shared/bench/configs.json``, tiles / BLAS time
 0.46-0.47 forward and 0.51-1.0 with the gradient (BLAS's sgemm runs 256-bit kernels at
 ~100 GFLOP/s; the tiles' products reach ~200).
 
 A call is many small tasks that up to ``n_jobs`` threads take as they become
-free (:mod:`._numba_pool`): no thread waits for another to start, so a busy machine slows
+free (:mod:`.pool`): no thread waits for another to start, so a busy machine slows
 a call down by the CPU it lacks, not by the slowest thread's delay. Whether a call uses
 one thread or ``n_jobs`` is learned from the timings of earlier calls
-(:mod:`._numba_tuner`): on a loaded machine one thread can be the faster.
+(:mod:`.tuner`): on a loaded machine one thread can be the faster.
 
 Activations saturate exactly and their derivatives are computed from the pre-activation,
-so gradients are right where units saturate (:mod:`._numba_math`).
+so gradients are right where units saturate (:mod:`.activations`).
 
 ``loss_and_grad`` splits the samples into a fixed number of groups that depends only on
 the batch size (never on the population size or the thread count), so results are
@@ -34,16 +34,16 @@ import time
 import numpy as np
 
 from evoneuro._threads import check_n_jobs
-from evoneuro.backends import _numba_pool, _numba_tile_kernels as tiles
-from evoneuro.backends._numba_math import ACT_CODES, F32_CODES
-from evoneuro.backends._numba_tuner import ThreadTuner
-from evoneuro.backends._numba_tiles import TILE, input_tiles
+from evoneuro.backends.numba import mlp_kernels as tiles, pool
+from evoneuro.backends.numba.activations import ACT_CODES, F32_CODES
+from evoneuro.backends.numba.tuner import ThreadTuner
+from evoneuro.backends.numba.tiles import TILE, input_tiles
 from evoneuro.backends.layers import LN_EPS
 
 #: Network kind -> modules of fused kernels (``supports(net)``, ``forward``, ``loss``,
 #: ``loss_and_grad``, each taking the backend first); the first that supports a net runs
 #: it. Plain MLPs run the kernels below; WeightNorm MLPs run them on effective weights.
-KINDS = {"rnn": ("evoneuro.backends.numba_rnn",), "mlp": ("evoneuro.backends.numba_weightnorm",)}
+KINDS = {"rnn": ("evoneuro.backends.numba.rnn",), "mlp": ("evoneuro.backends.numba.weightnorm",)}
 
 
 @functools.lru_cache(maxsize=64)
@@ -120,7 +120,7 @@ def _general(net):
 def _tiles_cover(net) -> bool:
     """Plain MLPs, and MLPs with residual shortcuts, LayerNorm, cosine normalisation or RBF
     units: the fused kernels here (the tile kernels for those departures from plain). Not
-    WeightNorm, which :mod:`.numba_weightnorm` maps onto these kernels."""
+    WeightNorm, which :mod:`.weightnorm` maps onto these kernels."""
     return net.is_plain or (getattr(net, "kind", None) == "mlp" and net.norm != "weightnorm")
 
 
@@ -141,8 +141,8 @@ class NumbaBackend:
 
     The fused kernels cover every MLP: plain ones, and residual, LayerNorm, cosine-normalised
     and RBF ones on the tile kernels; and the kinds of :data:`KINDS` (recurrent nets:
-    :mod:`.numba_rnn`; WeightNorm MLPs, with shortcuts and RBF layers or not, on effective
-    weights: :mod:`.numba_weightnorm`).
+    :mod:`.rnn`; WeightNorm MLPs, with shortcuts and RBF layers or not, on effective
+    weights: :mod:`.weightnorm`).
 
     Parameters
     ----------
@@ -182,11 +182,11 @@ class NumbaBackend:
     def _run(self, kernel, n_tasks: int, args: tuple, macs: int, key) -> None:
         """Run a kernel on the thread count the tuner picks (one thread for small calls)."""
         if macs < MIN_PARALLEL_MACS:
-            _numba_pool.run(kernel, n_tasks, args, 1)
+            pool.run(kernel, n_tasks, args, 1)
             return
         workers = self._tuner.choose(key)
         t0 = time.perf_counter()
-        _numba_pool.run(kernel, n_tasks, args, workers)
+        pool.run(kernel, n_tasks, args, workers)
         self._tuner.called(key, workers, t0, time.perf_counter(), macs)
 
     def _run_forward(self, net, Theta, X, mode, y, Y, out, hid, hid_offs, loss):

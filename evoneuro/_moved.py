@@ -1,0 +1,58 @@
+"""Old module paths of the public API, kept importable after the package was layered.
+
+``import evoneuro.trainer`` (or ``from evoneuro.compare import compare``) gives the very
+module object that now lives at ``evoneuro.training.trainer`` (``evoneuro.bench.compare``):
+a finder on ``sys.meta_path`` maps each old name to its new home, loading it on first use.
+No file is left at the old place, so the package's layout shows its layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+
+#: Old public module path -> where it lives now.
+MOVED = {
+    "evoneuro.callbacks": "evoneuro.training.callbacks",
+    "evoneuro.trainer": "evoneuro.training.trainer",
+    "evoneuro.minimize": "evoneuro.training.minimize",
+    "evoneuro.defaults": "evoneuro.training.defaults",
+    "evoneuro.pretraining": "evoneuro.training.pretraining",
+    "evoneuro.network.lsuv": "evoneuro.training.lsuv",
+    "evoneuro.compare": "evoneuro.bench.compare",
+    "evoneuro.compare_tasks": "evoneuro.bench.compare_tasks",
+    "evoneuro.datasets": "evoneuro.bench.datasets",
+    "evoneuro.plots": "evoneuro.bench.plots",
+    "evoneuro.backends.numba_backend": "evoneuro.backends.numba.backend",
+    "evoneuro.backends.numba_rnn": "evoneuro.backends.numba.rnn",
+    "evoneuro.backends.numba_weightnorm": "evoneuro.backends.numba.weightnorm",
+}
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old name and loads it as the module at its new place."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def __init__(self) -> None:
+        self._own: dict[str, tuple] = {}
+
+    def create_module(self, spec):
+        module = importlib.import_module(MOVED[spec.name])
+        self._own[module.__name__] = (module.__spec__, module.__loader__)
+        return module
+
+    def exec_module(self, module):
+        # The import system has just set the alias's spec on the module: give it its own back.
+        module.__spec__, module.__loader__ = self._own[module.__name__]
+
+
+def install() -> None:
+    """Put the finder on ``sys.meta_path`` once."""
+    if not any(isinstance(f, _Alias) for f in sys.meta_path):
+        sys.meta_path.append(_Alias())

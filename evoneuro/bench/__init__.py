@@ -1,0 +1,1 @@
+"""The comparison studies behind ``evoneuro compare``: runs, tables, data sets and their plots."""
