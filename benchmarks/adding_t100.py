@@ -37,7 +37,8 @@ from dataclasses import dataclass, field  # noqa: E402
 import numpy as np  # noqa: E402
 
 import evoneuro as en  # noqa: E402
-from evoneuro.training.defaults import new_optimizer, resolve_init  # noqa: E402
+from evoneuro.training.defaults import new_optimizer  # noqa: E402
+from evoneuro.training.starts import resolve_init
 from evoneuro.tasks import adding  # noqa: E402
 
 T = 100

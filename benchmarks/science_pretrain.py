@@ -35,7 +35,7 @@ import numpy as np
 
 import evoneuro as en
 from evoneuro.bench.datasets import load_dataset
-from evoneuro.training.defaults import resolve_init
+from evoneuro.training.starts import resolve_init
 
 # name -> (hidden, estimator arguments); budgets in evaluations
 ROWS = {

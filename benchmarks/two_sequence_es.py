@@ -44,7 +44,7 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 import evoneuro as en  # noqa: E402
-from evoneuro.training.defaults import resolve_init  # noqa: E402
+from evoneuro.training.starts import resolve_init  # noqa: E402
 from evoneuro.optimizers import get_optimizer  # noqa: E402
 from evoneuro.optimizers.random_search import RandomSearch  # noqa: E402
 from evoneuro.tasks import guess, two_sequence  # noqa: E402

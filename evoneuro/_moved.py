@@ -12,13 +12,13 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
+import types
 
 #: Old public module path -> where it lives now.
 MOVED = {
     "evoneuro.callbacks": "evoneuro.training.callbacks",
     "evoneuro.trainer": "evoneuro.training.trainer",
     "evoneuro.minimize": "evoneuro.training.minimize",
-    "evoneuro.defaults": "evoneuro.training.defaults",
     "evoneuro.pretraining": "evoneuro.training.pretraining",
     "evoneuro.network.lsuv": "evoneuro.training.lsuv",
     "evoneuro.compare": "evoneuro.bench.compare",
@@ -30,12 +30,17 @@ MOVED = {
     "evoneuro.backends.numba_weightnorm": "evoneuro.backends.numba.weightnorm",
 }
 
+#: Old public modules whose names now live in several modules: a view that looks them up in order.
+SPLIT = {
+    "evoneuro.defaults": ("evoneuro.training.defaults", "evoneuro.training.starts"),
+}
+
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds an old name and loads it as the module at its new place."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in MOVED:
+        if fullname not in MOVED and fullname not in SPLIT:
             return None
         return importlib.machinery.ModuleSpec(fullname, self)
 
@@ -43,13 +48,34 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self._own: dict[str, tuple] = {}
 
     def create_module(self, spec):
+        if spec.name in SPLIT:
+            return _view(spec.name, SPLIT[spec.name])
         module = importlib.import_module(MOVED[spec.name])
         self._own[module.__name__] = (module.__spec__, module.__loader__)
         return module
 
     def exec_module(self, module):
         # The import system has just set the alias's spec on the module: give it its own back.
-        module.__spec__, module.__loader__ = self._own[module.__name__]
+        if module.__name__ in self._own:
+            module.__spec__, module.__loader__ = self._own[module.__name__]
+
+
+def _view(name: str, homes: tuple[str, ...]) -> types.ModuleType:
+    """A module whose attributes are those of ``homes``, the first that has the name."""
+    view = types.ModuleType(name, f"Names of {', '.join(homes)} under their old path {name}.")
+
+    def __getattr__(attr):
+        for home in homes:
+            module = importlib.import_module(home)
+            if hasattr(module, attr):
+                return getattr(module, attr)
+        raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+
+    def __dir__():
+        return sorted({a for home in homes for a in dir(importlib.import_module(home))})
+
+    view.__getattr__, view.__dir__ = __getattr__, __dir__
+    return view
 
 
 def install() -> None:

@@ -217,7 +217,7 @@ def _run_diagnose(args) -> int:
     import numpy as np
 
     from evoneuro.bench.datasets import load_dataset
-    from evoneuro.training.defaults import resolve_init
+    from evoneuro.training.starts import resolve_init
     from evoneuro.diagnostics import diagnose, net_label
     from evoneuro.network.spec import MLP
 

@@ -6,7 +6,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import evoneuro as en
-from evoneuro.training.defaults import default_batch_size, optimizer_params, resolve_init, start_scale
+from evoneuro.training.defaults import default_batch_size, optimizer_params, start_scale
+from evoneuro.training.starts import resolve_init
 from evoneuro.training.lsuv import data_init
 
 

@@ -16,14 +16,18 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from evoneuro.bench.datasets import Dataset, load_dataset
-from evoneuro.training.defaults import DEFAULT_ALPHA, default_batch_size, new_optimizer, resolve_init
-from evoneuro.evaluator import Evaluator
+from evoneuro.training.defaults import DEFAULT_ALPHA
+from evoneuro.training.recipe import fit_network
+from evoneuro.training.starts import resolve_init
 from evoneuro.network.spec import MLP
+
+if TYPE_CHECKING:
+    from evoneuro.evaluator import Evaluator
 
 DEFAULT_OPTIMIZERS = ("adam", "irprop+", "sep-cmaes", "snes", "es", "ga", "random", "readout", "sklearn")
 # The start and every optimizer's scales are the estimators' defaults (evoneuro.training.defaults),
@@ -136,10 +140,6 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     ``init``, ``batch_size="auto"`` and the optimizer's unset hyperparameters take the
     estimators' measured defaults (:mod:`evoneuro.training.defaults`).
     """
-    from evoneuro.training.callbacks import ProgressBar
-    from evoneuro.problems import SupervisedProblem
-    from evoneuro.training.trainer import Trainer
-
     params = dict(params or {})
     hidden = tuple(hidden)
     if optimizer == "sklearn":
@@ -147,17 +147,14 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
     # the problem's regularisation (alpha, noise, dropout) is written beside the optimizer's own
     regularization, opt_params = split_params(params)
     net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
-    ev = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
-    bs = default_batch_size(optimizer, len(data.X_train)) if batch_size == "auto" else batch_size
-    problem = SupervisedProblem(ev, data.X_train, data.y_train, batch_size=bs, **regularization)
-    rng = np.random.default_rng(seed)
-    x0 = resolve_init(net, init, rng, data.X_train)
-    opt = new_optimizer(optimizer, net, x0, opt_params)
-    callbacks = [ProgressBar(desc=f"{optimizer} seed {seed} depth {len(hidden)}", leave=False)] if progress else []
-    budget_evals = None if budget_evals is None else int(budget_evals)
-    trainer = Trainer(problem, opt, x0=x0, max_time=budget_seconds, max_evals=budget_evals,
-                      callbacks=callbacks, random_state=seed, n_jobs=n_jobs)
-    res = trainer.run()
+    x0 = resolve_init(net, init, np.random.default_rng(seed), data.X_train)
+    fit = fit_network(net, data.X_train, data.y_train, optimizer=optimizer, x0=x0, optimizer_params=opt_params,
+                      batch_size=batch_size, regularization=regularization, backend=backend, dtype=dtype,
+                      n_jobs=n_jobs, max_time=budget_seconds,
+                      max_evals=None if budget_evals is None else int(budget_evals),
+                      progress=f"{optimizer} seed {seed} depth {len(hidden)}" if progress else False,
+                      random_state=seed)
+    res, ev, problem = fit.result, fit.evaluator, fit.problem
     h = res.history
     curve = {}
     if len(h):
@@ -301,7 +298,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
     optimizers : sequence of names or (name, params)
         Registry names, plus ``"sklearn"`` for scikit-learn's MLPClassifier (adam).
     init : "auto", str, float, callable or array
-        The start of every optimizer; see :func:`evoneuro.training.defaults.resolve_init`.
+        The start of every optimizer; see :func:`evoneuro.training.starts.resolve_init`.
     budget_seconds, budget_evals : float or None
         Equal budget per run: sample-forward evaluations (the default, 3e7, is the same
         on any machine, busy or idle) and/or wall-clock seconds (for timing studies).

@@ -60,25 +60,20 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
              n_jobs: int | None = None) -> TaskRun:
     """Train an RNN of ``cell`` units on ``task`` with one optimizer; score it on the test set."""
     from evoneuro.bench.compare import split_params
-    from evoneuro.training.defaults import default_batch_size, new_optimizer, resolve_init
-    from evoneuro.evaluator import Evaluator
     from evoneuro.network.rnn import RNN
-    from evoneuro.problems import SupervisedProblem
-    from evoneuro.training.trainer import Trainer
+    from evoneuro.training.recipe import fit_network
+    from evoneuro.training.starts import resolve_init
 
     params = dict(params or {})
     X, y, lengths = task.data("train")
     net = RNN(X.shape[2], tuple(hidden), task.net.n_outputs, cell=cell, output=task.net.output,
               readout=task.net.readout)
-    ev = Evaluator(net, backend=backend, n_jobs=n_jobs)
     regularization, opt_params = split_params(params)
-    problem = SupervisedProblem(ev, X, y, batch_size=default_batch_size(optimizer, len(X)), lengths=lengths,
-                                **regularization)
-    rng = np.random.default_rng(seed)
-    x0 = resolve_init(net, "auto", rng, X)
-    opt = new_optimizer(optimizer, net, x0, opt_params)
-    res = Trainer(problem, opt, x0=x0, max_evals=budget_evals, max_time=budget_seconds, random_state=seed,
-                  n_jobs=n_jobs).run()
+    x0 = resolve_init(net, "auto", np.random.default_rng(seed), X)
+    fit = fit_network(net, X, y, optimizer=optimizer, x0=x0, optimizer_params=opt_params, lengths=lengths,
+                      regularization=regularization, backend=backend, n_jobs=n_jobs, max_evals=budget_evals,
+                      max_time=budget_seconds, random_state=seed)
+    res, ev = fit.result, fit.evaluator
     Xt, yt, lt = task.data("test")
     out = ev.forward(res.x, Xt, lengths=lt)
     test_loss = float(ev.loss(res.x, Xt, yt, lengths=lt)[0])

@@ -15,12 +15,11 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 
-from evoneuro.training.callbacks import EarlyStopping, History
-from evoneuro.training.defaults import check_init, default_batch_size, new_optimizer, resolve_init
 from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
-from evoneuro.problems import SupervisedProblem
-from evoneuro.training.trainer import Trainer
+from evoneuro.training.callbacks import History
+from evoneuro.training.recipe import Fit, Validation, fit_network
+from evoneuro.training.starts import check_init, resolve_init
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -71,22 +70,6 @@ def parameter_constraints() -> dict:
     }
 
 
-class _ValidationScore:
-    """``x -> score`` on held-out data for ``History(validation=...)``; keeps the best ``x``."""
-
-    def __init__(self, evaluator: Evaluator, X, y, score, lengths=None) -> None:
-        self.evaluator, self.X, self.y, self.score, self.lengths = evaluator, X, y, score, lengths
-        self.scores: list[float] = []
-        self.best_score, self.best_x = -np.inf, None
-
-    def __call__(self, x) -> float:
-        s = float(self.score(self.y, self.evaluator.predict(x, self.X, lengths=self.lengths).astype(np.float64)))
-        self.scores.append(s)
-        if s > self.best_score:
-            self.best_score, self.best_x = s, np.array(x, dtype=np.float64)
-        return s
-
-
 class BaseEvoEstimator:
     """Mixin with ``_fit``; subclasses define the network and the target encoding."""
 
@@ -130,25 +113,11 @@ class BaseEvoEstimator:
         name = opt.lower() if isinstance(opt, str) else repr(opt)
         return name, repr(sorted((self.optimizer_params or {}).items()))
 
-    def _optimizer_name(self) -> str:
-        opt = self.optimizer
-        return opt.lower() if isinstance(opt, str) else opt.name
-
-    def _new_optimizer(self, net, x0) -> Optimizer:
-        return new_optimizer(self.optimizer, net, x0, self.optimizer_params)
-
-    def _budgets(self, incremental: bool, steps_per_epoch: int) -> dict:
-        if incremental:  # scikit-learn's partial_fit: one pass over the given data
-            return {"max_steps": steps_per_epoch, "max_evals": None, "max_time": None}
+    def _budgets(self) -> dict:
         budgets = {"max_steps": self.max_iter, "max_evals": self.max_evals, "max_time": self.max_time}
         if all(v is None for v in budgets.values()):
             budgets["max_steps"] = DEFAULT_MAX_ITER
         return budgets
-
-    def _batch_size(self, n_samples: int) -> int | None:
-        if self.batch_size == "auto":
-            return default_batch_size(self._optimizer_name(), n_samples)
-        return self.batch_size
 
     def _split(self, X, y, lengths, seed: int):
         """``X_train, X_val, y_train, y_val, lengths_train, lengths_val`` (lengths may be None)."""
@@ -185,44 +154,37 @@ class BaseEvoEstimator:
 
         net = self._make_net(self.n_features_in_)
         validation = None
-        if self.early_stopping and not incremental:
+        if self.early_stopping and not incremental:  # partial_fit: one pass over the given data
             X, X_val, y, y_val, lengths, lengths_val = self._split(X, y, lengths, split_seed)
         if first:
             pretraining = {"backend": self.backend, "dtype": self.dtype, "n_jobs": self.n_jobs,
                            **(self.init_params or {})}  # the estimator's evaluator unless said otherwise
             x0 = resolve_init(net, self.init, np.random.default_rng(init_seed), X, pretraining)
-            optimizer = self._new_optimizer(net, x0)
+            optimizer, params = self.optimizer, self.optimizer_params
         else:
             if net != self.net_:
                 raise ValueError(f"warm start needs the same network; it was {self.net_!r}, now {net!r}. "
                                  "Set warm_start=False to start again")
-            optimizer, x0 = self.optimizer_, None
+            optimizer, params, x0 = self.optimizer_, None, None
             if self._optimizer_key() != self._opt_key:  # another optimizer continues from params_
-                optimizer, x0 = self._new_optimizer(net, self.params_), self.params_
+                optimizer, params, x0 = self.optimizer, self.optimizer_params, self.params_
 
-        evaluator = Evaluator(net, backend=self.backend, dtype=self.dtype, n_jobs=self.n_jobs)
-        problem = SupervisedProblem(evaluator, X, y, batch_size=self._batch_size(len(X)), alpha=self.alpha,
-                                    input_noise=self.input_noise, weight_noise=self.weight_noise,
-                                    dropout=self.dropout, lengths=lengths)
-        callbacks: list = []
         if self.early_stopping and not incremental:
-            validation = _ValidationScore(evaluator, X_val, y_val, self._val_score, lengths_val)
-            callbacks.append(EarlyStopping(self.n_iter_no_change, self.tol, monitor="val_score"))
-        # The held-out score is measured once per pass over the training data (an epoch,
-        # as in scikit-learn), so the patience counts epochs for every optimizer.
-        per_epoch = problem.steps_per_epoch
-        history = History(validation=validation, validation_every=per_epoch if validation else None)
-        trainer = Trainer(problem, optimizer, x0=x0, **self._budgets(incremental, per_epoch),
-                          callbacks=[history, *callbacks], progress=bool(self.verbose), n_jobs=self.n_jobs,
-                          random_state=run_seed)
-        result = trainer.run()
-        x = result.x if validation is None or validation.best_x is None else validation.best_x
-        self._store(net, problem, trainer.optimizer, x, result, history, first, validation)
+            validation = Validation(X_val, y_val, self._val_score, lengths_val, self.n_iter_no_change, self.tol)
+        regularization = {"alpha": self.alpha, "input_noise": self.input_noise, "weight_noise": self.weight_noise,
+                          "dropout": self.dropout}
+        budgets = {"max_epochs": 1} if incremental else self._budgets()
+        fit = fit_network(net, X, y, optimizer=optimizer, x0=x0, optimizer_params=params, batch_size=self.batch_size,
+                          lengths=lengths, regularization=regularization, backend=self.backend, dtype=self.dtype,
+                          n_jobs=self.n_jobs, validation=validation, progress=bool(self.verbose),
+                          random_state=run_seed, **budgets)
+        self._store(fit, first)
         return self
 
-    def _store(self, net, problem, optimizer, x, result, history, first, validation) -> None:
+    def _store(self, fit: Fit, first: bool) -> None:
+        net, problem, x, result, validation = fit.net, fit.problem, fit.x, fit.result, fit.validation
         self.net_ = net
-        self.optimizer_ = optimizer
+        self.optimizer_ = fit.optimizer
         self._opt_key = self._optimizer_key()
         self.params_ = np.array(x, dtype=np.float64)
         # per layer block (for an RNN layer: its stacked [W_input; W_recurrent] of all gates)
@@ -232,7 +194,7 @@ class BaseEvoEstimator:
         # best told loss on the full batch); only the best-validation point needs a pass.
         self.loss_ = float(result.fun) if x is result.x else problem.full_loss(self.params_)
         # History accumulates over warm starts and partial_fit calls, with running counters.
-        done = history.snapshot()
+        done = fit.history.snapshot()
         if first:
             self.history_, self.n_iter_, self.n_evals_, self.compile_seconds_ = History(), 0, 0, 0.0
         prev_seconds = self.history_[-1]["seconds"] if len(self.history_) else 0.0
@@ -271,7 +233,7 @@ PARAMETERS_DOC = """\
         a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
         ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable
         ``init(net, rng, X)`` returning a vector; or the start vector itself.
-        See :func:`evoneuro.training.defaults.resolve_init`.
+        See :func:`evoneuro.training.starts.resolve_init`.
     init_params : dict or None, default=None
         Arguments of :func:`evoneuro.pretrain` for ``init="pretrain"`` (``method``,
         ``optimizer``, ``max_evals`` per layer, ...); ignored by the other starts.

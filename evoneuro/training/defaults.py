@@ -1,15 +1,9 @@
-"""What a network problem gets when the user sets nothing: start, minibatch, step sizes.
+"""What an optimizer gets when the user sets nothing: minibatch, weight decay, step sizes.
 
 The estimators and ``evoneuro compare`` share these, so the comparison shows what a user
 of the estimators gets. Every value below was chosen by a measurement, named beside it;
 ``benchmarks/defaults_table.py`` reruns them (digits, and six other data sets for generality).
 
-- **Start** (``init="auto"``): orthonormal weights with every unit standardised on up to
-  512 training rows (:func:`evoneuro.training.lsuv.data_init`, after Krähenbühl et al.
-  2016). In a 10×32 sigmoid net on digits the output's variance across inputs is then ~1;
-  at Glorot's scale it is ~1e-13 and after LSUV (variance pooled over units) ~1e-9, so the
-  output ignores the input and every search starts blind. Measured (3e6 evaluations,
-  seed 0, test accuracy, LSUV → this start): GA 10 → 57 %, OpenAI-ES 36 → 73 %, Adam → 97 %.
 - **Minibatch** (``batch_size="auto"``): 256 rows shared by the whole population, except
   for the Rprop family (full batch: Rprop adapts its steps to the sign of the gradient,
   which minibatch noise flips) and PSO (full batch: its personal and global bests are
@@ -27,7 +21,6 @@ of the estimators gets. Every value below was chosen by a measurement, named bes
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,8 +40,6 @@ DEFAULT_BATCH = 256
 #: 98.2, 98.2, 97.9, 97.2, 97.2 (table in docs/guide/estimators.md). 1e-4 costs nothing against 0 and keeps
 #: scikit-learn's meaning; larger values lost 0.3-1 point on digits.
 DEFAULT_ALPHA = 1e-4
-#: Rows of training data a data-dependent start looks at.
-INIT_ROWS = 512
 
 # Spreads as fractions of the start's weight RMS (0.82 for the "auto" start of a 10x32 sigmoid
 # net on digits). Measured there: batch 256, 1e7 evaluations (about 5 s on an idle 2-core
@@ -86,7 +77,7 @@ _INNER_RELATIVE: dict[str, dict[str, float]] = {
 }
 
 
-def default_batch_size(optimizer: str, n_samples: int) -> int | None:
+def default_batch_size(optimizer, n_samples: int) -> int | None:
     """Rows per step for ``optimizer`` on ``n_samples`` rows (``None``: full batch).
 
     Examples
@@ -95,7 +86,8 @@ def default_batch_size(optimizer: str, n_samples: int) -> int | None:
     >>> default_batch_size("irprop+", 5000), default_batch_size("random", 5000), default_batch_size("snes", 5000)
     (None, None, 256)
     """
-    if optimizer in FULL_BATCH or n_samples <= DEFAULT_BATCH:
+    name = optimizer.lower() if isinstance(optimizer, str) else getattr(optimizer, "name", "")
+    if name in FULL_BATCH or n_samples <= DEFAULT_BATCH:
         return None
     return DEFAULT_BATCH
 
@@ -114,81 +106,6 @@ def start_scale(net: "MLP", theta: np.ndarray) -> float:
     squares = sum(float(np.sum(s.weights(theta) ** 2)) for s in net.layers)
     count = sum(s.fan_in * s.fan_out for s in net.layers)
     return float(np.sqrt(squares / count)) if count else 0.0
-
-
-def resolve_init(net: "MLP", init: Any, rng: np.random.Generator, X=None, init_params: dict | None = None
-                 ) -> np.ndarray:
-    """A start vector from ``init``.
-
-    Parameters
-    ----------
-    net : MLP
-    init : "auto", str, float, callable or array-like
-        ``"auto"``: :func:`evoneuro.training.lsuv.data_init` (every unit standardised) on up
-        to 512 rows of ``X``; ``"lsuv"``: :func:`evoneuro.lsuv_init`; ``"pretrain"``:
-        :func:`evoneuro.pretrain` on ``X`` with ``init_params``; another str: a scheme
-        of :meth:`evoneuro.MLP.init`; a positive number ``g``: Glorot's uniform scheme
-        times ``g`` (Glorot & Bengio advise ``g = 4`` for sigmoid units); a callable
-        ``init(net, rng, X) -> (n_params,)``; an array: the start itself.
-    rng : numpy Generator
-    X : array-like, optional
-        Training inputs (LSUV, pretraining and callables see them).
-    init_params : dict or None
-        Arguments of :func:`evoneuro.pretrain` (``init="pretrain"`` only; ignored otherwise).
-
-    Returns
-    -------
-    theta : ndarray (n_params,) float64
-
-    Examples
-    --------
-    >>> import numpy as np, evoneuro as en
-    >>> from evoneuro.training.defaults import resolve_init
-    >>> net = en.MLP(4, (8,), 3)
-    >>> X = np.random.default_rng(0).normal(size=(20, 4))
-    >>> [resolve_init(net, i, np.random.default_rng(0), X).shape for i in ("auto", 4.0, np.zeros(67))]
-    [(67,), (67,), (67,)]
-    """
-    from evoneuro.training.lsuv import data_init, lsuv_init
-
-    if isinstance(init, str):
-        key = init.lower()
-        if key in ("auto", "lsuv"):
-            if X is None:
-                raise ValueError(f"init={init!r} needs training data X")
-            start = data_init if key == "auto" else lsuv_init
-            return start(net, np.asarray(X)[:INIT_ROWS], rng)
-        if key == "pretrain":
-            if X is None:
-                raise ValueError("init='pretrain' needs training data X")
-            from evoneuro.training.pretraining import pretrain
-
-            if init_params is not None and not isinstance(init_params, dict):
-                raise TypeError(f"init_params must be a dict or None, got {type(init_params).__name__}")
-            return pretrain(net, X, random_state=rng, **(init_params or {}))
-        return net.init(rng, scheme=key)
-    if isinstance(init, Real) and not isinstance(init, bool):
-        if not (np.isfinite(init) and init > 0):
-            raise ValueError(f"init as a number is a gain on Glorot's scheme and must be > 0, got {init!r}")
-        return net.init(rng, scheme="glorot", gain=float(init))
-    if callable(init):
-        theta = init(net, rng, X)
-        return _check_vector(net, theta, "the array init(net, rng, X) returned")
-    if isinstance(init, bool) or init is None:
-        raise TypeError(f"init must be 'auto', a scheme name, a gain, a callable or a vector; got {init!r}")
-    return _check_vector(net, init, "init")
-
-
-def _check_vector(net: "MLP", theta, what: str) -> np.ndarray:
-    try:
-        arr = np.array(theta, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be numbers of shape ({net.n_params},), got {type(theta).__name__}") from None
-    if arr.shape != (net.n_params,):
-        raise ValueError(f"{what} must have shape ({net.n_params},), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} contains NaN or infinity")
-    return arr
 
 
 def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | None = None) -> dict:
@@ -251,13 +168,5 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     return get_optimizer(optimizer, **optimizer_params(optimizer, net, theta, given))
 
 
-def check_init(init: Any) -> None:
-    """Type check of an ``init`` argument before data is seen (estimators' ``fit``)."""
-    ok = (isinstance(init, str) or callable(init) or (isinstance(init, Real) and not isinstance(init, bool))
-          or isinstance(init, (np.ndarray, list, tuple)))
-    if not ok:
-        raise TypeError(f"init must be 'auto', a scheme name, a gain, a callable or a vector; got {init!r}")
-
-
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "FULL_BATCH", "INIT_ROWS", "check_init", "default_batch_size",
-           "new_optimizer", "optimizer_params", "resolve_init", "start_scale"]
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "FULL_BATCH", "default_batch_size", "new_optimizer",
+           "optimizer_params", "start_scale"]

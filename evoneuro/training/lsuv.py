@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from evoneuro.evaluator import Evaluator
 from evoneuro.network.init import check_rng
+
+#: Rows of training data a data-dependent start looks at.
+INIT_ROWS = 512
 
 if TYPE_CHECKING:
     from evoneuro.network.spec import MLP
@@ -108,7 +112,6 @@ def lsuv_init(
 
 def _reference(net: "MLP", X):
     """The float64 numpy evaluator both data-dependent starts measure with, and ``X`` checked."""
-    from evoneuro.evaluator import Evaluator  # the evaluator imports the network package
 
     ev = Evaluator(net, backend="numpy", dtype="float64")
     X = ev.check_X(X)

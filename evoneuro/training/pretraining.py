@@ -29,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from evoneuro.evaluator import Evaluator
+from evoneuro.network.init import check_rng
+from evoneuro.network.spec import MLP
 from evoneuro.problems import Problem, SupervisedProblem
+from evoneuro.training.lsuv import INIT_ROWS, data_init
+from evoneuro.training.recipe import fit_network
 
 METHODS = ("autoencoder", "rbm")
 #: An RBM's settings unless ``rbm_params`` says otherwise: scikit-learn's BernoulliRBM with
@@ -98,6 +103,10 @@ class TiedAutoencoderProblem(Problem):
     def full_loss(self, x) -> float:
         return self.inner.full_loss(self.untie(np.asarray(x))[0])
 
+    def net_theta(self, x) -> np.ndarray:
+        """The autoencoder's own vector for the tied vector ``x``."""
+        return self.untie(np.asarray(x))[0]
+
 
 def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
              optimizer_params: dict | None = None, tied: bool = False, max_evals: int | None = None,
@@ -155,11 +164,6 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     ((97,), [True, True])
     >>> theta = en.pretrain(net, X, method="rbm", random_state=0)   # scikit-learn's BernoulliRBM
     """
-    from evoneuro.evaluator import Evaluator
-    from evoneuro.network.init import check_rng
-    from evoneuro.training.lsuv import data_init
-    from evoneuro.network.spec import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be an evoneuro.MLP, got {type(net).__name__}")
     if not net.hidden or any(s.kind != "dense" for s in net.layers):
@@ -195,30 +199,21 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
 
 def _autoencoder_layer(ae, codes, rng, optimizer, optimizer_params, tied, budget, batch_size, backend, dtype,
                        n_jobs):
-    from evoneuro.training.defaults import default_batch_size, new_optimizer
-    from evoneuro.evaluator import Evaluator
-    from evoneuro.training.lsuv import data_init
-    from evoneuro.training.trainer import Trainer
-
     spread = float(codes.std(axis=0).mean()) or 1.0
-    x0 = data_init(ae, codes[:512], rng, output_std=spread)
-    name = optimizer.lower() if isinstance(optimizer, str) else None
-    if batch_size == "auto":
-        batch_size = default_batch_size(name or "", len(codes))
-    problem = SupervisedProblem(Evaluator(ae, backend=backend, dtype=dtype, n_jobs=n_jobs), codes, codes,
-                                batch_size=batch_size)
+    x0 = data_init(ae, codes[:INIT_ROWS], rng, output_std=spread)
     enc, dec = ae.layers
+    wrap = None
     if tied:
-        problem = TiedAutoencoderProblem(problem)
-        W0 = enc.weights(x0)
-        x0 = np.concatenate([W0.ravel(), enc.bias(x0), codes.mean(axis=0)])
-    opt = new_optimizer(optimizer, ae, problem.untie(x0)[0] if tied else x0, optimizer_params)
-    start = problem.full_loss(x0)
-    result = Trainer(problem, opt, x0=x0, random_state=int(rng.integers(2**31)), n_jobs=n_jobs, **budget).run()
-    x = result.x
+        wrap = TiedAutoencoderProblem
+        x0 = np.concatenate([enc.weights(x0).ravel(), enc.bias(x0), codes.mean(axis=0)])
+    fit = fit_network(ae, codes, codes, optimizer=optimizer, x0=x0, optimizer_params=optimizer_params,
+                      batch_size=batch_size, regularization={}, backend=backend, dtype=dtype, n_jobs=n_jobs,
+                      random_state=int(rng.integers(2**31)), wrap=wrap, **budget)
+    x, problem = fit.result.x, fit.problem
     W, b = (x[: ae.n_inputs * enc.fan_out].reshape(enc.w_shape), x[enc.w_end : enc.b_end]) if tied else (
         enc.weights(x), enc.bias(x))
-    return np.array(W, dtype=np.float64), np.array(b, dtype=np.float64), start, problem.full_loss(x), result.n_evals
+    return (np.array(W, dtype=np.float64), np.array(b, dtype=np.float64), problem.full_loss(x0),
+            problem.full_loss(x), fit.result.n_evals)
 
 
 def _check_rbm(net, X: np.ndarray) -> None:

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 from evoneuro.training._compile_clock import compile_clock as _compile_clock
 from evoneuro._threads import check_n_jobs, limit_threads
 from evoneuro._validation import check_positive_float, check_positive_int
+from evoneuro.training.lsuv import INIT_ROWS, data_init
 from evoneuro.training.callbacks import Callback, Checkpoint, History, ProgressBar
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
@@ -242,11 +243,9 @@ class Trainer:
             net = getattr(self.problem, "net", None)
             if net is None:
                 raise ValueError("x0 is required for a problem without a network")
-            # With data at hand, the estimators' default start (LSUV); else Glorot's.
-            from evoneuro.training.defaults import resolve_init
-
+            # With data at hand, the estimators' default start (every unit standardised); else Glorot's.
             X = getattr(self.problem, "X", None)
-            return resolve_init(net, "auto", rng, X) if X is not None else net.init(rng)
+            return data_init(net, np.asarray(X)[:INIT_ROWS], rng) if X is not None else net.init(rng)
         if isinstance(x0, (int, np.integer)) and not isinstance(x0, bool):
             if x0 != n:
                 raise ValueError(f"x0 as an int is the number of parameters; the problem has {n}, got {x0}")
