@@ -13,7 +13,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from evoneuro.backends.cells import FORWARD
+from evoneuro.backends.rnn_array import cell_functions, recurrent_matrix
 from evoneuro.network.base import Network
+from evoneuro.network.kinds import kind_of
 from evoneuro.network.losses import output_fn
 from evoneuro.network.spec import MLP
 from evoneuro.problems import FitnessProblem
@@ -31,8 +34,10 @@ class NetworkFunction:
     """The network ``net`` with weights ``theta``, as a function of its input.
 
     Called with ``X`` of shape ``(N, n_inputs)`` it returns ``(N, n_outputs)``; with one
-    input ``(n_inputs,)`` it returns ``(n_outputs,)``. Computed in float64 with plain
-    NumPy (cheap for the single observations of a control loop). Outputs are class
+    input ``(n_inputs,)`` it returns ``(n_outputs,)``. Computed in float64 by the kind's
+    reference forward pass (:mod:`evoneuro.network.kinds` names it), so it computes exactly
+    what the evaluator computes for every option of the net: residual shortcuts,
+    LayerNorm, WeightNorm, cosine normalisation, RBF units. Outputs are class
     probabilities for ``output="softmax"`` nets and linear otherwise.
 
     Parameters
@@ -45,27 +50,29 @@ class NetworkFunction:
     >>> import numpy as np
     >>> import evoneuro as en
     >>> from evoneuro.fitness import NetworkFunction
-    >>> net = en.MLP(4, (8,), 2, activation="tanh", output="linear")
-    >>> policy = NetworkFunction(net, net.init(np.random.default_rng(0)))
+    >>> net = en.MLP(4, (8,), 2, activation="tanh", output="linear", norm="layernorm")
+    >>> theta = net.init(np.random.default_rng(0))
+    >>> policy = NetworkFunction(net, theta)
     >>> policy(np.zeros(4)).shape, policy(np.zeros((5, 4))).shape
     ((2,), (5, 2))
+    >>> X = np.random.default_rng(1).normal(size=(5, 4))
+    >>> bool(np.array_equal(policy(X), en.Evaluator(net, dtype="float64").forward(theta, X)[0]))
+    True
     """
 
     def __init__(self, net: MLP, theta) -> None:
         self.net = net
         self.theta = _one_vector(net, theta)
-        self.layers = net.unflatten(self.theta)
+        self._Theta = self.theta[None]
+        self._forward = kind_of(net).load("reference").forward
 
     def __call__(self, X) -> np.ndarray:
         h = np.asarray(X, dtype=np.float64)
         if h.ndim not in (1, 2) or h.shape[-1] != self.net.n_inputs:
             raise ValueError(f"the network takes inputs of shape ({self.net.n_inputs},) or "
                              f"(N, {self.net.n_inputs}), got {h.shape}")
-        last = len(self.layers) - 1
-        for i, (W, b) in enumerate(self.layers):
-            z = h @ W + b
-            h = self.net.activations[i](z) if i < last else output_fn(self.net.output, z, np)
-        return h
+        out = self._forward(np, self.net, self._Theta, np.atleast_2d(h), False, None)[0]
+        return out[0] if h.ndim == 1 else out
 
 
 class RecurrentFunction:
@@ -98,15 +105,13 @@ class RecurrentFunction:
     """
 
     def __init__(self, net, theta) -> None:
-        from evoneuro.backends import rnn_array
-
         self.net = net
         self.theta = theta = _one_vector(net, theta)
         Theta = theta[None]
         L = len(net.hidden)
         self._W = [net.input_weights(l, Theta) for l in range(L)]
         self._b = [net.layers[l].bias(Theta)[:, None, :] for l in range(L)]
-        self._Wh = [rnn_array._recurrent(net, l, Theta, np) for l in range(L)]
+        self._Wh = [recurrent_matrix(net, l, Theta, np) for l in range(L)]
         out = net.layers[-1]
         self._Wo, self._bo = out.weights(theta), out.bias(theta)
         self.reset()
@@ -116,8 +121,6 @@ class RecurrentFunction:
         self.state: list | None = None
 
     def __call__(self, x) -> np.ndarray:
-        from evoneuro.backends.cells import FORWARD
-
         x = np.asarray(x, dtype=np.float64)
         if x.ndim not in (1, 2) or x.shape[-1] != self.net.n_inputs:
             raise ValueError(f"the network takes one step's input of shape ({self.net.n_inputs},) or "
@@ -130,7 +133,7 @@ class RecurrentFunction:
         elif self.state[0][0].shape[1] != E:
             raise ValueError(f"this function holds the state of {self.state[0][0].shape[1]} stream(s) and got "
                              f"{E}; call reset() to start new streams")
-        cell = FORWARD[self.net.cell]
+        cell = cell_functions(self.net, FORWARD)  # the reference's cell, sequential updates included
         for l, (hl, cl) in enumerate(self.state):
             a = np.matmul(h, self._W[l]) + self._b[l]
             hl, cl, _, _ = cell(a, hl, cl, self._Wh[l], self.net.activations[l], np)
@@ -144,14 +147,10 @@ class RecurrentFunction:
         return np.stack([self(x) for x in np.asarray(X, dtype=np.float64)])
 
 
-#: The callable network of each network kind.
-FUNCTIONS = {"mlp": NetworkFunction, "rnn": RecurrentFunction}
-
-
 def network_function(net, theta):
-    """``net`` with weights ``theta`` as a callable: a :class:`NetworkFunction` for an MLP,
-    a stateful :class:`RecurrentFunction` for an RNN."""
-    return FUNCTIONS[net.kind](net, theta)
+    """``net`` with weights ``theta`` as the callable its kind names (:mod:`evoneuro.network.kinds`):
+    a :class:`NetworkFunction` for an MLP, a stateful :class:`RecurrentFunction` for an RNN."""
+    return kind_of(net).load("function")(net, theta)
 
 
 class _ScoreNetwork:
@@ -205,8 +204,9 @@ class NetworkFitness(FitnessProblem):
 
     def __init__(self, net: Network, f: Callable[..., Any], *, maximize: bool = False, args: tuple = (),
                  kwargs: dict | None = None, executor=None, retries: int = 2) -> None:
-        if not isinstance(net, Network) or net.kind not in FUNCTIONS:
-            raise TypeError(f"net must be an evoneuro.MLP or evoneuro.RNN, got {type(net).__name__}")
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be an evoneuro network (MLP, RNN, ...), got {type(net).__name__}")
+        kind_of(net)  # a TypeError naming the known kinds if no callable form is registered
         if not callable(f):
             raise TypeError(f"f must be callable, got {type(f).__name__}")
         super().__init__(_ScoreNetwork(net, f), net.n_params, args=args, kwargs=kwargs,
@@ -224,4 +224,4 @@ class NetworkFitness(FitnessProblem):
         return float(self.fun(theta, *self.args, **self.kwargs))
 
 
-__all__ = ["FUNCTIONS", "NetworkFitness", "NetworkFunction", "RecurrentFunction", "network_function"]
+__all__ = ["NetworkFitness", "NetworkFunction", "RecurrentFunction", "network_function"]

@@ -97,7 +97,7 @@ def weight_mask(net) -> np.ndarray:
 def check_droppable(net) -> None:
     """ValueError unless ``net`` is an MLP whose every layer after a hidden one starts with ``z = h W``."""
     bad = [s.kind for s in net.layers[1:] if s.kind not in _DROPPABLE]
-    if net.kind != "mlp" or not net.hidden or bad:
+    if not net.feedforward or not net.hidden or bad:
         raise ValueError("dropout needs a feed-forward net whose hidden layers feed dense or LayerNorm layers "
                          f"(it is applied to the next layer's weight rows); got {net!r}")
 

@@ -189,5 +189,42 @@ def test_network_fitness_takes_a_recurrent_net_as_a_stateful_function():
     policy(X[:, :1])
     with pytest.raises(ValueError, match="reset"):
         policy(X[:3, :1])  # another number of streams without a reset
-    with pytest.raises(TypeError, match="MLP or evoneuro.RNN"):
+    with pytest.raises(TypeError, match="evoneuro network"):
         en.NetworkFitness("net", recall)
+
+
+# --- the callable network computes what the evaluator computes, for every option -------
+
+MLP_OPTIONS = {
+    "residual": dict(hidden=(5, 5, 5), residual=1),
+    "layernorm": dict(hidden=(5, 4), norm="layernorm"),
+    "weightnorm": dict(hidden=(5, 4), norm="weightnorm"),
+    "cosine": dict(hidden=(5, 4), norm="cosine"),
+    "rbf": dict(hidden=(5, 4), units=["rbf", "dense"]),
+    "residual-layernorm-rbf": dict(hidden=(4, 4, 4), residual=2, norm="layernorm", units=["dense", "rbf", "dense"]),
+}
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+@pytest.mark.parametrize("option", sorted(MLP_OPTIONS))
+def test_network_function_matches_the_evaluator_for_every_option(rng, option, output):
+    net = en.MLP(3, activation="tanh", output=output, n_outputs=2, **MLP_OPTIONS[option])
+    theta = net.init(rng)
+    X = rng.normal(size=(6, 3)) * 2.0
+    expected = en.Evaluator(net, backend="numpy", dtype="float64").forward(theta, X)[0]
+    f = NetworkFunction(net, theta)
+    np.testing.assert_array_equal(f(X), expected)  # the same code on the same rows: the same bits
+    np.testing.assert_allclose(f(X[4]), expected[4], rtol=1e-12, atol=1e-15)  # one row: BLAS may sum otherwise
+
+
+@pytest.mark.parametrize("cell, update", [("elman", "parallel"), ("elman", "sequential"), ("lstm", "parallel"),
+                                          ("gru", "parallel")])
+def test_recurrent_function_matches_the_evaluator_for_every_cell(rng, cell, update):
+    net = en.RNN(2, (4, 3), 2, cell=cell, update=update, output="linear", readout="all")
+    theta = net.init(rng)
+    S = rng.normal(size=(3, 7, 2))
+    expected = en.Evaluator(net, backend="numpy", dtype="float64").forward(theta, S)[0]  # (N, T, out)
+    f = en.NetworkFitness(net, lambda network: 0.0).network(theta)
+    np.testing.assert_allclose(np.stack([f.run(s) for s in S if f.reset() is None]), expected, rtol=1e-12, atol=1e-14)
+    f.reset()
+    np.testing.assert_allclose(np.stack([f(S[:, t]) for t in range(7)], axis=1), expected, rtol=1e-12, atol=1e-14)

@@ -4,8 +4,8 @@ With ``xp = numpy`` this is the oracle every other backend is tested against: pl
 batched ``matmul`` over the population axis, nothing clever. With ``xp = cupy`` the very
 same code runs on a GPU (:mod:`evoneuro.backends.cupy_backend`).
 
-Each network kind has its reference code in a module of its own, looked up by the net's
-``kind`` in :data:`KINDS`: :mod:`.mlp_array` (layers of :mod:`.layers`) and
+Each network kind has its reference code in a module of its own, named by the kind's
+entry in :mod:`evoneuro.network.kinds`: :mod:`.mlp_array` (layers of :mod:`.layers`) and
 :mod:`.rnn_array` (cells of :mod:`.cells`, BPTT). A module gives
 ``forward(xp, net, Theta, X, return_hidden, lengths)``, ``loss(xp, net, Theta, X, y,
 lengths)`` and ``loss_and_grad(...)`` on arrays already on the device.
@@ -13,21 +13,13 @@ lengths)`` and ``loss_and_grad(...)`` on arrays already on the device.
 
 from __future__ import annotations
 
-import importlib
-
 from evoneuro.backends._blas_threads import blas_threads
-
-#: Network kind -> module of its array-module reference code.
-KINDS = {"mlp": "evoneuro.backends.mlp_array", "rnn": "evoneuro.backends.rnn_array"}
+from evoneuro.network.kinds import kind_of
 
 
 def kind_code(net):
     """The reference-code module of ``net``'s kind."""
-    try:
-        return importlib.import_module(KINDS[net.kind])
-    except (KeyError, AttributeError):
-        raise TypeError(f"no reference code for network kind {getattr(net, 'kind', None)!r} "
-                        f"({type(net).__name__}); known kinds: {sorted(KINDS)}") from None
+    return kind_of(net).load("reference")
 
 
 class ArrayBackend:

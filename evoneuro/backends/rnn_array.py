@@ -23,14 +23,14 @@ def _T(a):
     return a.swapaxes(-1, -2)
 
 
-def _recurrent(net, l, Theta, xp):
+def recurrent_matrix(net, l, Theta, xp):
     """``W_h`` of layer ``l`` as the computation uses it: without its diagonal if masked."""
     Wh = net.recurrent_weights(l, Theta)
     mask = net.recurrent_mask(l)
     return Wh if mask is None else Wh * xp.asarray(mask, dtype=Wh.dtype)
 
 
-def _cell(net, table):
+def cell_functions(net, table):
     """The cell functions of ``net`` in ``table`` (:data:`.cells.FORWARD` or ``BACKWARD``)."""
     return table[net.cell if net.update == "parallel" else f"{net.cell}-{net.update}"]
 
@@ -46,7 +46,7 @@ def _layer_forward(net, l, Theta, inp, xp, keep: bool, want_z: bool):
     """States ``(P, N, T, H)`` of recurrent layer ``l``, the per-step caches, and its ``z``."""
     A = _project(inp, net.input_weights(l, Theta), xp)
     A += net.layers[l].bias(Theta)[:, None, None, :]
-    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], _cell(net, FORWARD)
+    Wh, act, cell = recurrent_matrix(net, l, Theta, xp), net.activations[l], cell_functions(net, FORWARD)
     P, N, T = A.shape[:3]
     h = xp.zeros((P, N, net.hidden[l]), dtype=A.dtype)  # initial state 0
     c = xp.zeros_like(h)
@@ -176,7 +176,7 @@ def _layer_backward(net, l, Theta, inp, caches, dhs, G, xp, need_dinp: bool, on_
 
     Returns ``dL/d(input)`` ``(P, N, T, d)`` for the layer below (None for the first).
     """
-    Wh, act, cell = _recurrent(net, l, Theta, xp), net.activations[l], _cell(net, BACKWARD)
+    Wh, act, cell = recurrent_matrix(net, l, Theta, xp), net.activations[l], cell_functions(net, BACKWARD)
     P, N, T, H = dhs.shape
     GWh = xp.zeros_like(Wh)
     dZ = xp.empty((P, N, T, Wh.shape[-1]), dtype=dhs.dtype)

@@ -1,6 +1,7 @@
 """Make the vanishing gradient visible: layer by layer in a deep net, step by step in a recurrent one.
 
-:func:`diagnose` takes any network kind and returns its report, with ``.table()`` and
+:func:`diagnose` takes any network kind (its entry in :mod:`evoneuro.network.kinds` names its
+diagnostics) and returns its report, with ``.table()`` and
 ``.plot(path)``:
 
 - an MLP (:mod:`.layers`): per-layer gradient norms ‖∂L/∂W_l‖, saturated units and the
@@ -15,8 +16,6 @@ The per-kind functions are public too: :func:`layer_gradient_norms`, :func:`satu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from evoneuro.diagnostics.layers import (
     DiagnosticReport,
     DiagnosticsRecorder,
@@ -27,6 +26,7 @@ from evoneuro.diagnostics.layers import (
     saturated,
     saturation,
 )
+from evoneuro.network.kinds import kind_of
 from evoneuro.diagnostics.through_time import (
     StepReport,
     diagnose_steps,
@@ -35,10 +35,6 @@ from evoneuro.diagnostics.through_time import (
     state_gradients,
     step_saturation,
 )
-
-#: Network kind -> the function that diagnoses it: ``f(net, theta, X, y, threshold, **options)``.
-KINDS: dict[str, Callable] = {"mlp": diagnose_layers, "rnn": diagnose_steps}
-
 
 def diagnose(net, theta, X, y, threshold: float = 0.01, **options) -> DiagnosticReport | StepReport:
     """All diagnostics of one network ``theta`` on ``(X, y)``, for any network kind.
@@ -74,16 +70,11 @@ def diagnose(net, theta, X, y, threshold: float = 0.01, **options) -> Diagnostic
     >>> diagnose(rnn, rnn.init(rng), S, y).grad_h.shape       # ‖∂L/∂h_t‖ per layer and step
     (1, 20)
     """
-    try:
-        fn = KINDS[net.kind]
-    except (KeyError, AttributeError):
-        raise TypeError(f"no diagnostics for network kind {getattr(net, 'kind', None)!r} "
-                        f"({type(net).__name__}); known kinds: {sorted(KINDS)}") from None
-    return fn(net, theta, X, y, threshold=threshold, **options)
+    return kind_of(net).load("diagnose")(net, theta, X, y, threshold=threshold, **options)
 
 
 __all__ = [
-    "KINDS", "DiagnosticReport", "DiagnosticsRecorder", "StepReport", "diagnose", "diagnose_layers",
+    "DiagnosticReport", "DiagnosticsRecorder", "StepReport", "diagnose", "diagnose_layers",
     "diagnose_steps", "jacobian_singular_values", "layer_gradient_norms", "net_label", "plot_through_time",
     "saturated", "saturation", "state_gradient_norms", "state_gradients", "step_saturation",
 ]

@@ -3,9 +3,9 @@
 A kind is a specification with a flat layout (``layers``, ``n_params``, ``unflatten``,
 ``flatten``), an ``init``, and the input rules of its data: the shape of ``X`` and ``y``,
 optional per-sequence ``lengths``, the memory one member's evaluation holds. Its ``kind``
-name picks its forward/backward code in each backend
-(:data:`evoneuro.backends.array_backend.KINDS`), so the evaluator and the backends take
-any kind without branching on it.
+name picks its entry in :mod:`evoneuro.network.kinds`, which names its code in each
+backend, its diagnostics and its callable form, so the evaluator, the backends and the
+layers above take any kind without branching on it.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class Network(ABC):
     kind: str = ""
     #: Whether :func:`evoneuro.training.lsuv.data_init` may standardise layer by layer.
     layerwise_data_init: bool = False
+    #: Whether the net is a feed-forward stack of layers, each fed by the one below (dropout
+    #: on a layer's input rows and greedy layer-wise pretraining need one).
+    feedforward: bool = False
     #: Leading axes of ``X`` that a budget counts as samples (2 for ``(N, T, d)`` sequences).
     sample_axes: int = 1
     n_inputs: int

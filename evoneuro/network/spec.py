@@ -156,6 +156,7 @@ class MLP(Network):
 
     kind = "mlp"
     layerwise_data_init = True
+    feedforward = True
 
     def _key(self) -> tuple:
         return (self.sizes, self.activations, self.output, self.norm, self.residual, self.units)

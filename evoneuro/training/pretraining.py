@@ -164,8 +164,8 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     ((97,), [True, True])
     >>> theta = en.pretrain(net, X, method="rbm", random_state=0)   # scikit-learn's BernoulliRBM
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be an evoneuro.MLP, got {type(net).__name__}")
+    if not getattr(net, "feedforward", False):
+        raise TypeError(f"net must be a feed-forward evoneuro.MLP, got {type(net).__name__}")
     if not net.hidden or any(s.kind != "dense" for s in net.layers):
         raise ValueError(f"pretrain needs a plain MLP (dense layers) with at least one hidden layer, got {net!r}")
     if not isinstance(method, str) or method.lower() not in METHODS:
