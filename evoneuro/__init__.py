@@ -6,6 +6,7 @@ GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 """
 
 from evoneuro import _moved
+from evoneuro._version import __version__
 from evoneuro.training.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
 from evoneuro.evaluator import Evaluator
 from evoneuro.fitness import NetworkFitness
@@ -18,7 +19,6 @@ from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
 from evoneuro.training.minimize import minimize
 from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError
 
-__version__ = "0.1.0"
 
 _moved.install()  # the public modules' old paths (evoneuro.trainer, evoneuro.compare, ...)
 

@@ -79,6 +79,19 @@ def _view(name: str, homes: tuple[str, ...]) -> types.ModuleType:
 
 
 def install() -> None:
-    """Put the finder on ``sys.meta_path`` once."""
+    """Alias the moved modules the package has already loaded; put the finder on
+    ``sys.meta_path`` (once) for the others."""
+    for old, new in MOVED.items():
+        if new in sys.modules:
+            _alias_now(old, sys.modules[new])
     if not any(isinstance(f, _Alias) for f in sys.meta_path):
         sys.meta_path.append(_Alias())
+
+
+def _alias_now(old: str, module: types.ModuleType) -> None:
+    # Registered in sys.modules, a later import of the old name sets no attribute on the
+    # parent package, so evoneuro.minimize stays the function the package exports.
+    sys.modules.setdefault(old, module)
+    parent, _, leaf = old.rpartition(".")
+    if parent in sys.modules and not hasattr(sys.modules[parent], leaf):
+        setattr(sys.modules[parent], leaf, module)

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from evoneuro.backends import BACKENDS
+
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """``"32x10"`` -> (32,)*10; ``"64,32,16"`` -> (64, 32, 16); ``""``/``"0"`` -> ()."""
@@ -85,7 +87,7 @@ def _add_compare(sub) -> None:
                    help="depth sweep, e.g. 2,5,10,20 (width = first --hidden width)")
     p.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto",
                    help="rows per step; auto = the full batch for Rprop, PSO and random search, 256 for the others")
-    p.add_argument("--backend", default="auto", choices=["auto", "numpy", "numba", "cupy"], help="evaluator backend")
+    p.add_argument("--backend", default="auto", choices=list(BACKENDS), help="evaluator backend")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
     p.add_argument("--n-jobs", type=_n_jobs, default=None, help="threads; default: the CPUs this process may use")
     p.add_argument("--out", type=Path, default=Path("compare-results"), help="folder for results and plots")
@@ -276,7 +278,7 @@ def _run_diagnose_steps(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``evoneuro`` argument parser with its sub-commands."""
-    from evoneuro import __version__
+    from evoneuro._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="evoneuro",

@@ -15,12 +15,9 @@ _LIBS: list = []
 
 def _blas_libs() -> list:
     if not _LIBS:
-        try:
-            from threadpoolctl import ThreadpoolController
+        from threadpoolctl import ThreadpoolController
 
-            _LIBS.append(list(ThreadpoolController().select(user_api="blas").lib_controllers))
-        except ImportError:  # no threadpoolctl: leave BLAS as it is
-            _LIBS.append([])
+        _LIBS.append(list(ThreadpoolController().select(user_api="blas").lib_controllers))
     return _LIBS[0]
 
 

@@ -196,12 +196,9 @@ def environment(backend: str = "auto", dtype: str = "float32", n_jobs: int | Non
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    try:
-        from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info
 
-        blas = [{k: d.get(k) for k in ("internal_api", "version", "num_threads")} for d in threadpool_info()]
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        blas = []
+    blas = [{k: d.get(k) for k in ("internal_api", "version", "num_threads")} for d in threadpool_info()]
     return {
         "versions": versions, "platform": platform.platform(), "cpu_model": cpu,
         "cpus_available": available_cpus(), "n_jobs": check_n_jobs(n_jobs),

@@ -14,23 +14,15 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions  # private, but how constraints are declared
+from sklearn.utils.validation import validate_data as _validate_data
 
+from evoneuro.backends import BACKENDS
 from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.training.callbacks import History
 from evoneuro.training.recipe import Fit, Validation, fit_network
 from evoneuro.training.starts import check_init, resolve_init
-
-try:  # scikit-learn >= 1.6
-    from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # pragma: no cover - older scikit-learn
-    def _validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
-try:  # private in scikit-learn, but the documented way to declare parameter constraints
-    from sklearn.utils._param_validation import Interval, StrOptions
-except ImportError:  # pragma: no cover
-    Interval = StrOptions = None
 
 _FLOATS = (np.float64, np.float32)
 #: Steps of a fit given no budget at all (``max_iter``, ``max_evals`` and ``max_time`` None).
@@ -39,8 +31,6 @@ DEFAULT_MAX_ITER = 1000
 
 def parameter_constraints() -> dict:
     """scikit-learn's ``_parameter_constraints`` for the shared parameters."""
-    if Interval is None:  # pragma: no cover
-        return {}
     positive_int = Interval(Integral, 1, None, closed="left")
     return {
         "hidden_layer_sizes": ["array-like", positive_int],
@@ -53,7 +43,7 @@ def parameter_constraints() -> dict:
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "weight_noise": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "backend": [StrOptions({"auto", "numpy", "numba", "cupy"})],
+        "backend": [StrOptions(set(BACKENDS))],
         "dtype": [StrOptions({"float32", "float64"}), type],
         "n_jobs": [Integral, None],
         "batch_size": [positive_int, StrOptions({"auto"}), None],

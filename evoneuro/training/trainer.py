@@ -1,4 +1,4 @@
-"""The training loop: budgets, callbacks, history, checkpoints (:func:`evoneuro.training.minimize` wraps it).
+"""The training loop: budgets, callbacks, history, checkpoints (:func:`evoneuro.minimize` wraps it).
 
 A :class:`Trainer` repeats one step — ``problem.begin_step(rng)`` (the step's minibatch)
 then ``optimizer.step(problem)`` — until a budget runs out: steps, evaluations counted in
