@@ -117,7 +117,7 @@ def test_cmaes_memory_guard_switches_to_sep():
 
 
 def test_memory_guard_estimate_is_within_25_percent_of_the_measured_peak():
-    # a fresh process: pycma at n = 3000 (the size) up to and through one
+    # a fresh process: pycma at n = 3000 up to and through one
     # eigendecomposition, its peak resident memory against cma_bytes. At n = 1500 the
     # process's fixed overheads (tens of MB, varying between environments) are too large
     # a share of a 130 MB peak for a 25 % bound; benchmarks/cma_memory.py also does 6000.

@@ -106,8 +106,8 @@ def test_fused_variation_is_the_numpy_formula_bit_for_bit(dtype, popsize, n_elit
         Theta = opt.ask().copy()
         state, py_state = copy.deepcopy(opt.rng.bit_generator.state), opt._random_state
         opt.tell(Theta, losses)
-        # the reference: DEAP's tournaments replayed from the same state, then the NumPy
-        # expressions the kernel replaced, on the same draws
+        # the reference: DEAP's tournaments replayed from the same state, then the kernel's
+        # operations written in NumPy, on the same draws
         population = []
         for i, loss in enumerate(losses):
             ind = creator.EvoneuroIndividual()

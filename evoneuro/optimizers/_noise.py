@@ -1,8 +1,8 @@
 """A shared noise table: population noise by slicing, not by drawing.
 
 Drawing a fresh ``(P, n)`` Gaussian matrix costs more than the whole rest of an ES
-generation (about 7 ms for 64 x 12,000 on one core, longer than a Numba evaluation of
-the population). Salimans et al. (2017) drew one large block of Gaussian noise once and
+generation, longer than a Numba evaluation of the population (figures in
+``docs/guide/optimizers.md``). Salimans et al. (2017) drew one large block of Gaussian noise once and
 gave every perturbation a random *offset* into it: a row is the contiguous slice
 ``table[o : o + n]``. Each entry is an exact N(0, 1) (or U[0, 1)) draw and the entries of a
 row are independent; two rows are shifted copies only where their slices overlap, and

@@ -67,8 +67,8 @@ def weighted_sum(w: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """``sum_k w[k] * Z[k]`` for a population matrix ``Z`` ``(P, n)``, in ``Z``'s dtype.
 
     The same as ``w @ Z``, without BLAS: a vector-matrix product this flat is
-    memory-bound, and a multithreaded BLAS on a busy machine made it 200x slower
-    (16 ms instead of 0.08 ms for 64 x 12,000 on two shared cores).
+    memory-bound, and a multithreaded BLAS on a busy machine makes it two orders of
+    magnitude slower (figures in ``docs/guide/optimizers.md``).
 
     >>> weighted_sum(np.array([1.0, -1.0]), np.array([[1.0, 2.0], [3.0, 5.0]]))
     array([-2., -3.])

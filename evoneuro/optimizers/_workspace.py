@@ -2,12 +2,10 @@
 
 A population-sized temporary (64 x 11,914 float32 is 3 MB) is above glibc's mmap threshold
 until the allocator adapts it, and depending on the process's allocation history each new one
-may come as fresh pages from the kernel: SNES's four per generation cost 1,500 page faults and
-6 ms, against 0.8 ms with the same arrays reused (config A, measured with
-``resource.getrusage``, 2-core machine; the same optimizer in another process took no faults).
-A :class:`Workspace` hands out the same array again as long as nobody but the workspace holds
-it. An array the optimizer returned (a population from ``ask``) that a caller keeps is never
-overwritten: it is replaced by a new one.
+may come as fresh pages from the kernel, whose page faults can cost several times the update
+itself (figures in ``docs/guide/optimizers.md``). A :class:`Workspace` hands out the same
+array again as long as nobody but the workspace holds it. An array the optimizer returned (a
+population from ``ask``) that a caller keeps is never overwritten: it is replaced by a new one.
 
 The workspace is not pickled or deep-copied: every array it hands out is rewritten before it
 is read, so a resumed run draws and computes exactly the same values.

@@ -23,10 +23,16 @@ Hansen, N. (2009-). pycma's ``OOOptimizer`` ask/tell interface, ``cma/interfaces
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
+
+_NONE: Mapping = MappingProxyType({})
 
 
 class Optimizer(ABC):
@@ -35,6 +41,33 @@ class Optimizer(ABC):
     Subclasses set ``name`` and ``needs_grad``, take their hyperparameters as keyword
     arguments in ``__init__`` (stored unchanged, scikit-learn style), and implement
     ``_initialize``, ``ask`` and ``_tell``.
+
+    Fit defaults
+    ------------
+    What a fit gives the optimizer when the user sets nothing (the estimators, ``evoneuro
+    compare`` and the fit recipe read them through :mod:`evoneuro.training.defaults`). A
+    class whose measured defaults differ from these sets them, and says in its docstring
+    what measurement chose them; subclasses inherit them.
+
+    full_batch : bool, default=False
+        Take the whole training set every step when the fit's ``batch_size`` is
+        ``"auto"``, instead of minibatches of 256 rows: for algorithms that minibatch
+        noise misleads.
+    relative_spreads : mapping of str to float, default={}
+        Initial spreads (``sigma0``, ``sigma``, ...) as fractions of the start's weight
+        RMS (:func:`evoneuro.training.defaults.start_scale`), so that a search explores
+        the same relative neighbourhood whatever the fan-in, activation or init.
+    fit_defaults : mapping of str to object, default={}
+        Fixed hyperparameters of a fit that differ from ``__init__``'s own defaults.
+    inner_relative_spreads : mapping of str or None to mapping of str to float, default={}
+        Hybrids (an ``inner`` optimizer by registry name, with ``inner_params``): the
+        inner optimizer's initial spreads, relative as above, by inner optimizer name;
+        ``None`` stands for the hybrid's own choice when ``inner`` is ``None``. An inner
+        optimizer not named keeps its own defaults.
+
+    Every key must be a parameter of ``__init__`` (the inner optimizer's, for
+    ``inner_relative_spreads``): a class naming one it does not take is refused when it
+    is defined.
 
     Attributes (after ``initialize``)
     ---------------------------------
@@ -51,6 +84,15 @@ class Optimizer(ABC):
 
     name: ClassVar[str] = "base"
     needs_grad: ClassVar[bool] = False
+    # fit defaults: described in the class docstring, checked by __init_subclass__
+    full_batch: ClassVar[bool] = False
+    relative_spreads: ClassVar[Mapping[str, float]] = _NONE
+    fit_defaults: ClassVar[Mapping[str, Any]] = _NONE
+    inner_relative_spreads: ClassVar[Mapping[str | None, Mapping[str, float]]] = _NONE
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_fit_defaults(cls)
 
     def __init__(self, **params: Any) -> None:
         self._params = dict(params)
@@ -168,7 +210,7 @@ class Optimizer(ABC):
     @property
     def _workspace(self):
         """Arrays reused from one generation to the next (:mod:`._workspace`), made on first
-        use, so optimizers pickled before it existed load; never pickled."""
+        use, so that an optimizer unpickled from a state without them runs too; never pickled."""
         work = self.__dict__.get("_work")
         if work is None:
             from evoneuro.optimizers._workspace import Workspace
@@ -185,6 +227,65 @@ class Optimizer(ABC):
     def fresh(self) -> "Optimizer":
         """A new, uninitialised optimizer with the same hyperparameters."""
         return type(self)(**self._params)
+
+
+def init_parameters(cls: type) -> frozenset[str] | None:
+    """The keyword parameters ``cls(...)`` takes; ``None`` when it takes any (``**kwargs``)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _check_fractions(owner: str, spreads) -> None:
+    if not isinstance(spreads, Mapping):
+        raise TypeError(f"{owner} must be a mapping of parameter names to fractions, got {spreads!r}")
+    for key, frac in spreads.items():
+        if (isinstance(frac, bool) or not isinstance(frac, (int, float, np.number))
+                or not (math.isfinite(frac) and frac > 0)):
+            raise ValueError(f"{owner}[{key!r}] must be a positive fraction of the start's weight RMS, "
+                             f"got {frac!r}")
+
+
+def check_fit_defaults(cls: type) -> None:
+    """Refuse fit defaults (see :class:`Optimizer`) that ``cls`` cannot take.
+
+    Run for every subclass when it is defined, on the values it declares or inherits, so
+    that a misspelt parameter fails there instead of being passed to (or ignored by) a fit.
+    The names in ``inner_relative_spreads`` are checked against the inner optimizers when
+    the defaults are read (:func:`evoneuro.training.defaults.optimizer_params`).
+    """
+    owner = cls.__name__
+    if not isinstance(cls.full_batch, bool):
+        raise TypeError(f"{owner}.full_batch must be a bool, got {cls.full_batch!r}")
+    _check_fractions(f"{owner}.relative_spreads", cls.relative_spreads)
+    if not isinstance(cls.fit_defaults, Mapping):
+        raise TypeError(f"{owner}.fit_defaults must be a mapping of parameter names to values, "
+                        f"got {cls.fit_defaults!r}")
+    inner = cls.inner_relative_spreads
+    if not isinstance(inner, Mapping):
+        raise TypeError(f"{owner}.inner_relative_spreads must be a mapping of inner optimizer names to "
+                        f"spreads, got {inner!r}")
+    for name, spreads in inner.items():
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{owner}.inner_relative_spreads keys must be registry names or None, got {name!r}")
+        _check_fractions(f"{owner}.inner_relative_spreads[{name!r}]", spreads)
+    both = sorted(set(cls.relative_spreads) & set(cls.fit_defaults))
+    if both:
+        raise ValueError(f"{owner} gives {both} both in relative_spreads and in fit_defaults")
+    takes = init_parameters(cls)
+    if takes is None:
+        return
+    for attr, keys in (("relative_spreads", cls.relative_spreads), ("fit_defaults", cls.fit_defaults),
+                       ("inner_relative_spreads", ("inner", "inner_params") if inner else ())):
+        unknown = sorted(set(keys) - takes)
+        if unknown:
+            what = "passes the inner optimizer's spreads through" if attr == "inner_relative_spreads" else "names"
+            raise TypeError(f"{owner}.{attr} {what} {unknown}, which {owner}() does not take; "
+                            f"it takes {sorted(takes)}")
 
 
 def worst_to_finite(losses: np.ndarray) -> np.ndarray:

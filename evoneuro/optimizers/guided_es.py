@@ -67,6 +67,12 @@ class GuidedES(Optimizer):
         isotropic part of ε comes from a shared noise table (Salimans et al. 2017), so a
         generation costs a few passes over the ``P x n`` matrix, not ``P x n`` fresh draws.
 
+    Notes
+    -----
+    Fit defaults (:class:`~evoneuro.optimizers.base.Optimizer`): ``sigma`` is 0.03 times
+    the start's weight RMS, the spread measured for OpenAI-ES, SNES and sep-CMA-ES (see
+    :class:`~evoneuro.optimizers.es.SNES`); guided ES was not swept on its own.
+
     Examples
     --------
     >>> import numpy as np
@@ -83,6 +89,7 @@ class GuidedES(Optimizer):
     """
 
     name = "guided-es"
+    relative_spreads = {"sigma": 0.03}
 
     def __init__(
         self,
@@ -231,8 +238,8 @@ class GuidedES(Optimizer):
 def _orthonormal(H: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the columns of ``H`` ``(n, j)``: the Q of its QR, by
     Gram-Schmidt applied twice (stable to working precision). ``j <= k`` is small, and
-    numpy's norm and LAPACK's QR start multithreaded BLAS, which on a busy machine cost
-    more than a whole generation (8 ms for one norm of 12,000 entries); a column already
+    numpy's norm and LAPACK's QR start multithreaded BLAS, which on a busy machine costs
+    more than a whole generation (see ``docs/guide/optimizers.md``); a column already
     in the span of the others adds nothing and is dropped."""
     cols: list[np.ndarray] = []
     for c in range(H.shape[1]):

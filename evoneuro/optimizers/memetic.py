@@ -153,6 +153,12 @@ class Memetic(Optimizer):
     modes. A plain ``ask``/``tell`` loop (without :meth:`step`) runs the inner optimizer
     alone.
 
+    Fit defaults (:class:`~evoneuro.optimizers.base.Optimizer`): the inner optimizer's
+    ``sigma0`` is 0.03 times the start's weight RMS when it is the default choice
+    (``inner=None``), ``"cmaes"``, ``"sep-cmaes"`` or ``"snes"``: the spread measured for
+    sep-CMA-ES and SNES alone (see :class:`~evoneuro.optimizers.es.SNES`). Other inner
+    optimizers keep their own defaults.
+
     Examples
     --------
     >>> import numpy as np
@@ -166,6 +172,7 @@ class Memetic(Optimizer):
     """
 
     name = "memetic"
+    inner_relative_spreads = dict.fromkeys((None, "cmaes", "sep-cmaes", "snes"), {"sigma0": 0.03})
 
     def __init__(self, inner: str | None = None, inner_params: dict | None = None, local: str = "irprop-",
                  local_steps: int = 10, local_params: dict | None = None, lamarckian: bool = True,

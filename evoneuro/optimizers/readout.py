@@ -33,9 +33,9 @@ by leave-one-out loss.
 
 The solve runs in one Numba task per member where the evaluator runs Numba
 (:mod:`evoneuro.backends.numba.readout`), NumPy otherwise (:func:`fit_readouts`, the
-reference it is tested against, in :mod:`evoneuro.optimizers._ridge`). The NumPy version's dozen passes over ``(P, N, K)``
-temporaries cost five times the hidden layers' evaluation on digits 10x32; the kernel
-brought a readout step from 33 to 17 ms there, twice the evaluations in 60 s.
+reference it is tested against, in :mod:`evoneuro.optimizers._ridge`): the NumPy version
+makes a dozen passes over ``(P, N, K)`` temporaries, which cost several times the hidden
+layers' evaluation (figures in ``docs/guide/optimizers.md``).
 
 So the inner optimizer searches the hidden weights for features a linear readout can
 use: the Evolino idea (Schmidhuber et al. 2007). On an :class:`evoneuro.RNN` it is Evolino
@@ -124,6 +124,12 @@ class Readout(Optimizer):
     must first find a signal; start from :func:`evoneuro.training.lsuv.lsuv_init` (or
     ``scheme="critical"``) instead, as ``benchmarks/digits_hybrids.py`` does.
 
+    Fit defaults (:class:`~evoneuro.optimizers.base.Optimizer`): the inner optimizer's
+    ``sigma0`` is 0.03 times the start's weight RMS when it is ``"sep-cmaes"`` (the
+    default), ``"cmaes"`` or ``"snes"``: the spread measured for sep-CMA-ES and SNES
+    alone (see :class:`~evoneuro.optimizers.es.SNES`). Other inner optimizers keep their
+    own defaults.
+
     Examples
     --------
     >>> import evoneuro as en
@@ -139,6 +145,7 @@ class Readout(Optimizer):
     """
 
     name = "readout"
+    inner_relative_spreads = dict.fromkeys(("sep-cmaes", "cmaes", "snes"), {"sigma0": 0.03})
 
     def __init__(self, inner: str = "sep-cmaes", inner_params: dict | None = None, ridge: float = 1e-3,
                  temperature: bool = True, refit_every: int = 10, loo: bool = True) -> None:

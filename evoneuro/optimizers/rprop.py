@@ -58,6 +58,11 @@ class Rprop(GradientOptimizer):
     step_min, step_max : float, default=1e-6, 50.0
         Bounds of each step size.
 
+    Notes
+    -----
+    Fit defaults (:class:`~evoneuro.optimizers.base.Optimizer`): the full batch, for every
+    variant. The step sizes adapt to the sign of the gradient, which minibatch noise flips.
+
     Examples
     --------
     >>> import numpy as np
@@ -69,6 +74,8 @@ class Rprop(GradientOptimizer):
     >>> opt.x, opt.step_sizes
     (array([ 1.1, -1.1]), array([0.3, 0.3]))
     """
+
+    full_batch = True
 
     def __init__(self, variant: str = "irprop+", initial_step: float = 0.0125, eta_plus: float = 1.2,
                  eta_minus: float = 0.5, step_min: float = 1e-6, step_max: float = 50.0) -> None:

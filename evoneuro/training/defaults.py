@@ -1,26 +1,25 @@
 """What an optimizer gets when the user sets nothing: minibatch, weight decay, step sizes.
 
-The estimators and ``evoneuro compare`` share these, so the comparison shows what a user
-of the estimators gets. Every value below was chosen by a measurement, named beside it;
-``benchmarks/defaults_table.py`` reruns them (digits, and six other data sets for generality).
+The estimators, ``evoneuro compare`` and the fit recipe share these, so the comparison
+shows what a user of the estimators gets. Each optimizer class carries its own measured
+defaults (:class:`~evoneuro.optimizers.base.Optimizer`: ``full_batch``,
+``relative_spreads``, ``fit_defaults``, ``inner_relative_spreads``), with the measurement
+that chose them in its docstring; this module reads them, for a registry name through the
+registry's class and for an instance through its type. ``benchmarks/defaults_table.py``
+reruns the measurements (digits, and six other data sets for generality).
 
-- **Minibatch** (``batch_size="auto"``): 256 rows shared by the whole population, except
-  for the Rprop family (full batch: Rprop adapts its steps to the sign of the gradient,
-  which minibatch noise flips) and PSO (full batch: its personal and global bests are
-  remembered losses, and on minibatches the lucky ones stick; 1e7 evaluations on the net
-  below: 51.8 % on minibatches, 64.7 % on the full batch) and local random search (its
-  1/5th success rule counts offspring that beat the parent on one minibatch's noise as
-  successes, so its step size grows and the search drifts: 1e7 / 3e7 / 6e7 evaluations,
-  seed 0, test accuracy 88.0 / 78.2 / 57.6 % on minibatches of 256, with the step size
-  growing 0.014 → 0.030; on the full batch 83.3 / 91.3 / 96.2 %, step size shrinking
-  0.015 → 0.006).
+- **Minibatch** (``batch_size="auto"``): :data:`DEFAULT_BATCH` rows shared by the whole
+  population, or the full batch for the optimizers whose class sets ``full_batch``.
+  ``FULL_BATCH`` is the frozenset of registry names that do (the Rprop family, PSO and
+  random search), computed from the registry when it is read.
 - **Scales** relative to the start: an optimizer's initial spread (``sigma0``,
-  ``sigma``, ...) is a fraction of the start's weight RMS, so it explores the same
-  relative neighbourhood whatever the fan-in, activation or init.
+  ``sigma``, ...) is a fraction of the start's weight RMS (:func:`start_scale`), so it
+  explores the same relative neighbourhood whatever the fan-in, activation or init.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,9 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from evoneuro.network.spec import MLP
 
-#: Optimizers that take the full batch by default (see the module docstring).
-FULL_BATCH = frozenset({"rprop+", "rprop-", "irprop+", "irprop-", "pso", "random"})
-#: Rows per step for every other optimizer.
+#: Rows per step for every optimizer whose class does not take the full batch.
 DEFAULT_BATCH = 256
 #: The estimators' and ``compare``'s weight decay (scikit-learn's ``alpha`` and its default; see
 #: :mod:`evoneuro.regularization`). Measured with Adam, 1e7 evaluations, seeds 0-1, mean test
@@ -41,44 +38,37 @@ DEFAULT_BATCH = 256
 #: scikit-learn's meaning; larger values lost 0.3-1 point on digits.
 DEFAULT_ALPHA = 1e-4
 
-# Spreads as fractions of the start's weight RMS (0.82 for the "auto" start of a 10x32 sigmoid
-# net on digits). Measured there: batch 256, 1e7 evaluations (about 5 s on an idle 2-core
-# machine), seed 0, test accuracy (rerun: benchmarks/defaults_table.py --study sweep --relative):
-#   sep-cmaes sigma0  0.01x 91.1 %, 0.015x 93.6 %, 0.03x 93.6 %, 0.1x 88.7 %, 0.2x 60.7 %
-#   snes      sigma0  0.01x 92.2 %, 0.015x 94.7 %, 0.03x 95.6 %, 0.1x 91.6 %, 0.2x 65.3 %
-#   es        sigma   0.01x 65.3 % and 0.03x 65.3 % (learning rate 0.05), 0.03x 91.3 % (0.02)
-#   ga        sigma0/mutation_sigma  0.05x/0.02x 85.6 %, 0.1x/0.05x 83.3 %
-#   random    sigma   0.02x 85.1 %, 0.05x 60.4 %
-#   pso       sigma0  0.03x 45.8 %, 0.1x 51.8 % (minibatch); full batch 0.03x 64.7 %, 0.1x 56.7 %
-# CMA-ES and SNES adapt their spread, so the start matters most for short budgets; a spread
-# much above 0.1x saturates the sigmoids and the search stalls.
-_RELATIVE: dict[str, dict[str, float]] = {
-    "cmaes": {"sigma0": 0.03},
-    "sep-cmaes": {"sigma0": 0.03},
-    "snes": {"sigma0": 0.03},
-    "es": {"sigma": 0.03},
-    "ga": {"sigma0": 0.05, "mutation_sigma": 0.02},
-    "pso": {"sigma0": 0.03},
-    "random": {"sigma": 0.02},
-    "guided-es": {"sigma": 0.03},
-}
-# Fixed (scale-free) values that differ from the optimizer classes' own defaults.
-# Adam keeps its own learning rate, 0.001: from the "auto" start, 1e7 evaluations gave
-# 97.1 % (lr 0.001), 97.3 % (0.003) and 97.3 % (0.01) on the net above.
-_ABSOLUTE: dict[str, dict[str, Any]] = {
-    # OpenAI-ES does not adapt its spread, so minibatch noise in its gradient estimate is
-    # what limits it: 2.5e7 evaluations, seeds 0-1: popsize 32 91.2 %, 64 93.3 %.
-    "es": {"popsize": 64},
-}
-# Hybrids: the inner optimizer's spread, relative as above.
-_INNER_RELATIVE: dict[str, dict[str, float]] = {
-    "readout": {"sigma0": 0.03},
-    "memetic": {"sigma0": 0.03},
-}
+
+def __getattr__(name: str):
+    # FULL_BATCH reads every registered class, which imports every optimizer module (pycma,
+    # DEAP): computed when read, so that importing evoneuro does not pay for it.
+    if name == "FULL_BATCH":
+        from evoneuro.optimizers.registry import available, get_class
+
+        return frozenset(n for n in available() if getattr(get_class(n)[0], "full_batch", False))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "FULL_BATCH"])
+
+
+def _defaults_class(optimizer) -> type | None:
+    """The class whose fit defaults apply: the registry's for a name (None for a name the
+    registry does not know), the type of anything else."""
+    if not isinstance(optimizer, str):
+        return type(optimizer)
+    from evoneuro.optimizers.registry import available, get_class
+
+    if optimizer.lower() not in available():
+        return None
+    return get_class(optimizer)[0]
 
 
 def default_batch_size(optimizer, n_samples: int) -> int | None:
-    """Rows per step for ``optimizer`` on ``n_samples`` rows (``None``: full batch).
+    """Rows per step for ``optimizer`` (a registry name or an instance) on ``n_samples``
+    rows: ``None`` (the full batch) when its class sets ``full_batch`` or the data fit in
+    one minibatch, else :data:`DEFAULT_BATCH`.
 
     Examples
     --------
@@ -86,8 +76,9 @@ def default_batch_size(optimizer, n_samples: int) -> int | None:
     >>> default_batch_size("irprop+", 5000), default_batch_size("random", 5000), default_batch_size("snes", 5000)
     (None, None, 256)
     """
-    name = optimizer.lower() if isinstance(optimizer, str) else getattr(optimizer, "name", "")
-    if name in FULL_BATCH or n_samples <= DEFAULT_BATCH:
+    if n_samples <= DEFAULT_BATCH:
+        return None
+    if getattr(_defaults_class(optimizer), "full_batch", False):
         return None
     return DEFAULT_BATCH
 
@@ -109,7 +100,7 @@ def start_scale(net: "MLP", theta: np.ndarray) -> float:
 
 
 def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | None = None) -> dict:
-    """``given`` completed by the measured defaults of ``name``, scaled to the start ``theta``.
+    """``given`` completed by the measured defaults of ``name``'s class, scaled to the start ``theta``.
 
     A parameter in ``given`` always wins; so does an optimizer that is not a registry name.
 
@@ -125,22 +116,57 @@ def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | Non
     {}
     """
     params = dict(given or {})
-    if not isinstance(name, str):
+    cls = _defaults_class(name) if isinstance(name, str) else None
+    if cls is None:
         return params
-    key = name.lower()
     scale = start_scale(net, theta)
     if scale > 0:
-        for k, frac in _RELATIVE.get(key, {}).items():
-            params.setdefault(k, float(f"{frac * scale:.3g}"))
-        inner = _INNER_RELATIVE.get(key)
-        if inner and params.get("inner", "sep-cmaes") in ("sep-cmaes", "snes", "cmaes", None):
+        for k, frac in getattr(cls, "relative_spreads", {}).items():
+            params.setdefault(k, _scaled(frac, scale))
+        inner = _inner_spreads(cls, params)
+        if inner:
             inner_params = dict(params.get("inner_params") or {})
             for k, frac in inner.items():
-                inner_params.setdefault(k, float(f"{frac * scale:.3g}"))
+                inner_params.setdefault(k, _scaled(frac, scale))
             params["inner_params"] = inner_params
-    for k, v in _ABSOLUTE.get(key, {}).items():
+    for k, v in getattr(cls, "fit_defaults", {}).items():
         params.setdefault(k, v)
     return params
+
+
+def _scaled(frac: float, scale: float) -> float:
+    return float(f"{frac * scale:.3g}")
+
+
+def _inner_spreads(cls: type, params: dict) -> dict:
+    """A hybrid's relative spreads for the inner optimizer that ``params`` (or the class's
+    default ``inner``) names; every entry is checked against its inner optimizer first."""
+    table = getattr(cls, "inner_relative_spreads", None)
+    if not table:
+        return {}
+    _check_inner_spreads(cls, table)
+    own = inspect.signature(cls).parameters.get("inner")
+    inner = params.get("inner", None if own is None or own.default is own.empty else own.default)
+    if inner is not None and not isinstance(inner, str):
+        return {}  # not a name: the hybrid's constructor says what is wrong with it
+    return dict(table.get(inner, {}))
+
+
+def _check_inner_spreads(cls: type, table) -> None:
+    from evoneuro.optimizers.base import init_parameters
+    from evoneuro.optimizers.registry import available, get_class
+
+    owner = f"{cls.__name__}.inner_relative_spreads"
+    for inner, spreads in table.items():
+        if inner is None:
+            continue  # the hybrid's own choice; checked when it builds the inner optimizer
+        if inner.lower() not in available():
+            raise ValueError(f"{owner} names {inner!r}, which is not a registered optimizer: {available()}")
+        takes = init_parameters(get_class(inner)[0])
+        unknown = sorted(set(spreads) - takes) if takes is not None else []
+        if unknown:
+            raise TypeError(f"{owner}[{inner!r}] names {unknown}, which {inner!r} does not take; "
+                            f"it takes {sorted(takes)}")
 
 
 def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | None = None):
