@@ -49,6 +49,7 @@ def test_csv_dataset(tmp_path):
         load_dataset("mnist")
 
 
+@pytest.mark.slow
 def test_compare_runs_every_optimizer_on_the_same_budget(tmp_path):
     c = compare("iris", hidden=(4, 4), optimizers=["adam", ("irprop+", {}), "random", "sklearn"],
                 budget_seconds=None, budget_evals=30_000, seeds=2, progress=False, out=tmp_path,
@@ -74,6 +75,7 @@ def test_same_seed_same_result():
     assert a.runs[0].train_loss == b.runs[0].train_loss
 
 
+@pytest.mark.slow
 def test_compare_command_writes_table_json_csv_and_plots(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     rc = main(["compare", "--dataset", "moons", "--hidden", "6x2", "--optimizers", "adam:learning_rate=0.01,random",

@@ -8,6 +8,7 @@ from evoneuro.cli import main
 from evoneuro.bench.compare_tasks import compare_task, make_task
 
 
+@pytest.mark.slow
 def test_cli_runs_a_task_comparison(tmp_path, capsys):
     rc = main(["compare", "--task", "adding", "--lag", "12", "--cell", "elman", "--hidden", "6",
                "--optimizers", "irprop+,snes", "--budget-evals", "2e5", "--sequences", "100",
