@@ -139,7 +139,7 @@ _THREADS: int | None = None  # --threads: the numba backend's thread count, fixe
 def make_evaluator(net, dtype, backend="numba", threads=None, evaluator=en.Evaluator):
     """An evaluator; with ``threads`` the Numba backend always runs on exactly that many (its
     work pool is its own: numba's ``set_num_threads`` does not size it, and ``n_jobs=k``
-    alone lets it choose 1 or k from its timings, see ``_numba_tuner``)."""
+    alone lets it choose 1 or k from its timings, see :mod:`evoneuro.backends.numba.tuner`)."""
     ev = evaluator(net, backend=backend, dtype=dtype, n_jobs=threads)
     if threads is not None:
         from evoneuro.backends.numba.tuner import ThreadTuner

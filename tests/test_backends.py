@@ -265,13 +265,13 @@ class TestThreads:
         np.testing.assert_array_equal(ev2.loss(Theta, X, y), ev.loss(Theta, X, y))
 
     def test_worker_failure_reaches_the_caller(self):
-        from evoneuro.backends.numba import pool as _numba_pool
+        from evoneuro.backends.numba import pool
 
         def kernel(counter, n_tasks):
             raise RuntimeError("kernel failed")
 
         with pytest.raises(RuntimeError, match="kernel failed"):
-            _numba_pool.run(kernel, 4, (), 2)
+            pool.run(kernel, 4, (), 2)
 
     def test_a_forked_child_evaluates_alone(self):
         # Helper threads do not survive fork(); the caller does every task itself.
@@ -336,9 +336,9 @@ def test_shared_kernel_functions_get_no_literal_arguments():
 
     shared = {"matmul_tile", "grad_tile", "softmax_loss_tile", "mse_loss_tile", "matmul_rows",
               "add_products", "readout_loss", "copy_rows"}
-    backends = Path(en.__file__).parent / "backends"
+    package = Path(en.__file__).parent / "backends" / "numba"
     calls = 0
-    for path in sorted(backends.glob("_numba_*.py")):
+    for path in sorted(package.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in shared:
                 calls += 1

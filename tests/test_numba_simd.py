@@ -106,9 +106,9 @@ def test_recurrent_product_modes_match_numpy(mode, K, N, dtype):
 
 _NARROW_CHECK = """
 import numpy as np
-from evoneuro.backends.numba import simd as _numba_simd, tiles as T
+from evoneuro.backends.numba import simd, tiles as T
 import evoneuro as en
-assert _numba_simd.VBYTES == 32 and _numba_simd.NREG == 16
+assert simd.VBYTES == 32 and simd.NREG == 16
 rng = np.random.default_rng(0)
 for dtype in (np.float32, np.float64):
     for K, N in ((32, 32), (13, 10), (5, 40), (16, 7)):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import evoneuro as en
-from evoneuro.backends.numba import backend as numba_backend, weightnorm as numba_weightnorm
+from evoneuro.backends.numba import backend as numba_backend, mlp as numba_mlp, weightnorm as numba_weightnorm
 from tests.backend_helpers import assert_gradient_matches_fd, assert_matches_numpy
 
 
@@ -22,15 +22,25 @@ def problem(act, output, hidden, P=3, N=70, seed=0, scale=1.0, residual=None):
     return net, Theta, X, y
 
 
-def test_weightnorm_nets_take_the_fused_path():
+def test_weightnorm_nets_take_the_fused_path(monkeypatch):
     net = en.MLP(4, (8, 8), 3, norm="weightnorm")
-    assert numba_backend._fused_code(net) is numba_weightnorm
-    for other in (en.MLP(4, (8, 8), 3, norm="weightnorm", residual=1),
-                  en.MLP(4, (8, 8), 3, norm="weightnorm", units=["rbf", "dense"])):
-        assert numba_backend._fused_code(other) is numba_weightnorm
-    assert numba_backend._fused_code(en.MLP(4, (8, 8), 3, norm="layernorm")) is None  # the tile kernels
+    others = (en.MLP(4, (8, 8), 3, norm="weightnorm", residual=1),
+              en.MLP(4, (8, 8), 3, norm="weightnorm", units=["rbf", "dense"]))
+    for n in (net, *others, en.MLP(4, (8, 8), 3, norm="layernorm")):
+        assert numba_backend._kind_code(n) is numba_mlp  # the MLP kind's module, never the reference
     plain = numba_weightnorm.plain(net)
     assert plain.is_plain and plain.sizes == net.sizes and plain.activations == net.activations
+
+    calls = []  # the MLP module hands WeightNorm nets (and only them) to the reparametrisation
+    effective = numba_weightnorm.effective
+    monkeypatch.setattr(numba_weightnorm, "effective", lambda n, T: calls.append(n) or effective(n, T))
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 4)), np.array([0, 1, 2, 0, 1])
+    for n in (net, *others, en.MLP(4, (8, 8), 3, norm="layernorm"), plain):
+        ev = en.Evaluator(n, backend="numba", dtype="float64")
+        Theta = n.init_population(2, rng)
+        ev.forward(Theta, X), ev.loss(Theta, X, y), ev.loss_and_grad(Theta, X, y)
+    assert calls == [n for n in (net, *others) for _ in range(3)]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -104,9 +104,7 @@ def test_leave_one_out_fitness_is_the_loss_of_readouts_solved_without_each_row(o
 @pytest.mark.parametrize("loo", [True, False])
 @pytest.mark.parametrize("temperature", [True, False])
 def test_numba_readout_kernel_matches_the_numpy_reference(output, loo, temperature, rng):
-    from evoneuro.backends.numba import pool as _numba_pool
-    from evoneuro.backends.numba.activations import IDENTITY
-    from evoneuro.backends.numba.readout import readout_work
+    from evoneuro.backends.numba.readout import fit_readouts as fit_readouts_numba
 
     P, N, h, K = 5, 70, 6, 4
     H = np.tanh(3 * rng.normal(size=(P, N, h)))
@@ -114,10 +112,7 @@ def test_numba_readout_kernel_matches_the_numpy_reference(output, loo, temperatu
     y = rng.integers(0, K, N) if output == "softmax" else None
     T = np.eye(K)[y] if output == "softmax" else rng.normal(size=(N, K))
     ref = fit_readouts(H, T, y, 0.01, temperature, loo)
-    W, losses, fitness = np.empty((P, h + 1, K)), np.empty(P), np.empty(P)
-    labels = np.zeros(1, np.int64) if y is None else y.astype(np.int64)
-    _numba_pool.run(readout_work, P, (H.copy(), IDENTITY, np.ones(2), np.ascontiguousarray(T.T), labels, 0.01,
-                                      y is not None, temperature, loo, W, losses, fitness), 2)
+    W, losses, fitness = fit_readouts_numba(H.copy(), T, y, 0.01, temperature, loo, n_jobs=2)
     ok = np.arange(P) != 3
     assert np.isinf(losses[3]) and np.isinf(fitness[3]) and np.isinf(ref[1][3]) and np.isinf(ref[2][3])
     # the reference's temperature takes 8 Newton steps on float32 exponentials, the kernel stops on convergence

@@ -52,7 +52,7 @@ def _finite_or_inf(losses: np.ndarray) -> np.ndarray:
 def _temperature(logits: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
     """Per member ``s`` ``(P,)`` minimising the mean cross-entropy of ``s * logits`` (Newton)."""
     N = logits.shape[1]
-    # Written for speed (it was 40 % of a readout step on digits 10x32): classes first,
+    # Written for speed (it runs on every member at every readout step): classes first,
     # (K, P, N), so the sums over the few classes are adds of whole (P, N) planes; two
     # buffers reused by every operation, as a fresh temporary of this size costs more in
     # page faults than its arithmetic; and float32 for the exponentials, which numpy
@@ -125,25 +125,16 @@ def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: floa
 
 def solve_readouts(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`fit_readouts` on the features ``activation(Z)`` (``Z`` itself for ``None``): by
-    the Numba kernel where the evaluator runs Numba, else by NumPy."""
+    the Numba kernel (:func:`evoneuro.backends.numba.readout.fit_readouts`, which overwrites a
+    C-contiguous ``Z`` with the features) where the evaluator runs Numba, else by NumPy."""
     args = (params["ridge"], params["temperature"], params.get("loo", False))  # no "loo" in older pickles
     if ev.backend != "numba":
         # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
         H = np.asarray(Z if activation is None else activation(Z), dtype=np.float64)
         return fit_readouts(H, T, y, *args)
-    from evoneuro.backends.numba import pool as _numba_pool
-    from evoneuro.backends.numba.activations import ACT_CODES, F32_CODES, IDENTITY
-    from evoneuro.backends.numba.readout import readout_work
+    from evoneuro.backends.numba.readout import fit_readouts as fit_readouts_numba
 
-    Z = np.ascontiguousarray(Z)  # overwritten by the features
-    code, ab = IDENTITY, (1.0, 1.0)
-    if activation is not None:
-        code, ab = ACT_CODES[activation.name], (activation.scale, activation.slope)
-        code = F32_CODES.get(code, code) if Z.dtype == np.float32 else code
-    P, _, h = Z.shape
-    W = np.empty((P, h + 1, T.shape[1]))
-    losses, fitness = np.empty(P), np.empty(P)
-    labels = np.zeros(1, np.int64) if y is None else np.ascontiguousarray(y, dtype=np.int64)
-    _numba_pool.run(readout_work, P, (Z, code, np.asarray(ab, Z.dtype), np.ascontiguousarray(T.T), labels,
-                                      float(args[0]), y is not None, args[1], args[2], W, losses, fitness), ev.n_jobs)
+    act = {} if activation is None else dict(activation=activation.name, scale=activation.scale,
+                                             slope=activation.slope)
+    W, losses, fitness = fit_readouts_numba(Z, T, y, *args, n_jobs=ev.n_jobs, **act)
     return W, _finite_or_inf(losses), _finite_or_inf(fitness)

@@ -1,14 +1,15 @@
 """Hidden-unit activations for the Numba kernels: value and derivative side by side.
 
-Every activation is ``a * f(b z)`` (see :mod:`evoneuro.network.activations`). Each function
-here works on a flat array, with one loop per activation code outside the element loop,
-so every loop body is branch-free and LLVM vectorises it.
+Every activation is ``a * f(b z)`` (see :mod:`evoneuro.network.activations`), named by its
+code (:data:`~._jit.ACT_CODES`). Each function here works on a flat array, with one loop
+per activation code outside the element loop, so every loop body is branch-free and LLVM
+vectorises it.
 
 float64 uses the NumPy reference's formulas (sigmoid as ``0.5 + 0.5 tanh(u/2)``, the
 derivatives from ``y``) on :func:`_exp_f64`, an ``exp``/``expm1`` written out in
 vectorisable arithmetic like the float32 one (a libm call per element cannot be
-vectorised and cost 85-90 % of a float64 sigmoid net's time); it is within a few ulps of
-libm, so the two backends agree to rounding.
+vectorised, and would take most of a float64 sigmoid net's time); it is within a few ulps
+of libm, so the two backends agree to rounding.
 
 float32 has no vectorised libm here (no SVML), so ``sigmoid``, ``tanh`` and ``gaussian``
 use :func:`_exp_f32`, an ``exp`` written out in vectorisable arithmetic. Written through
@@ -25,19 +26,22 @@ In gradient mode (:func:`activate_grad`) the forward pass stores each unit's der
 
 from __future__ import annotations
 
-
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from evoneuro.backends.numba._jit import (
+    GAUSSIAN,
+    GAUSSIAN_F32,
+    OPTS,
+    RELU,
+    SIGMOID,
+    SIGMOID_F32,
+    SOFTSIGN,
+    TANH,
+    TANH_F32,
+)
 from evoneuro.backends.numba.intrinsics import f32_from_bits, f64_from_bits
-
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
-
-IDENTITY, SIGMOID, TANH, SOFTSIGN, GAUSSIAN, RELU, SIGMOID_F32, TANH_F32, GAUSSIAN_F32 = range(9)
-ACT_CODES = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "softsign": SOFTSIGN,
-             "gaussian": GAUSSIAN, "relu": RELU}
-F32_CODES = {SIGMOID: SIGMOID_F32, TANH: TANH_F32, GAUSSIAN: GAUSSIAN_F32}
 
 _LOG2E = np.float32(1.44269504088896341)
 _LN2_HI = np.float32(0.693359375)  # 9 significant bits: n * _LN2_HI is exact
@@ -48,7 +52,7 @@ _TWO = np.float32(2.0)
 _HALF = np.float32(0.5)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **OPTS)
 def _exp_f32(x):
     """``(exp(x), expm1(x))`` for float32 ``x <= 0``; ``(0, -1)`` below -87, NaN stays NaN.
 
@@ -84,7 +88,7 @@ _LN2_LO_F64 = 1.90821492927058770002e-10
 _LOG2E_F64 = 1.44269504088896338700e+00
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **OPTS)
 def _exp_f64(x):
     """``(exp(x), expm1(x))`` for float64 ``x <= 0``; ``(0, -1)`` below -708, NaN stays NaN.
 
@@ -126,14 +130,14 @@ def exp_nonpositive(x):
     return np.exp(x)
 
 
-@overload(exp_nonpositive, jit_options=_OPTS)
+@overload(exp_nonpositive, jit_options=OPTS)
 def _exp_nonpositive(x):
     if x == types.float32:
         return lambda x: _exp_f32(x)[0]
     return lambda x: _exp_f64(x)[0]
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **OPTS)
 def _tanh_f64(u):
     """float64 ``tanh(u)`` from ``expm1(-2|u|)``: exactly +-1 once it rounds there."""
     _, em1 = _exp_f64(-2.0 * abs(u))
@@ -141,7 +145,7 @@ def _tanh_f64(u):
     return y if u >= 0 else -y
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def tanh_f64(x):
     """float64 ``tanh`` of a flat array, as the kernels compute it (for tests)."""
     out = np.empty_like(x)
@@ -150,7 +154,7 @@ def tanh_f64(x):
     return out
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def exp_f64(x):
     """float64 ``exp`` of a flat array of values <= 0, as the kernels compute it (for tests)."""
     out = np.empty_like(x)
@@ -159,7 +163,7 @@ def exp_f64(x):
     return out
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **OPTS)
 def _tanh_f32(u):
     """``(tanh(u), 1 - tanh(u)^2)``, both from ``t = exp(-2|u|)``: exact +-1 and 0 at saturation."""
     t, em1 = _exp_f32(-_TWO * abs(u))
@@ -169,7 +173,7 @@ def _tanh_f32(u):
     return y, np.float32(4.0) * t * inv * inv
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **OPTS)
 def _sigmoid_f32(u):
     """``(sigmoid(u), sigmoid'(u))`` from ``t = exp(-|u|)``: relative accuracy on both tails."""
     t, _ = _exp_f32(-abs(u))
@@ -178,7 +182,7 @@ def _sigmoid_f32(u):
     return y, t * inv * inv
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def tanh_f32(x):
     """float32 ``tanh`` of a flat array, as the kernels compute it (for tests)."""
     out = np.empty_like(x)
@@ -190,7 +194,7 @@ def tanh_f32(x):
 # --- forward: z = a f(b z) in place -----------------------------------------------------
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def activate(z, code, a, b):
     """``z = a f(b z)`` in place, over a flat array."""
     m = z.shape[0]
@@ -229,7 +233,7 @@ def activate(z, code, a, b):
 # --- gradient mode: h = a f(b z), z := a b f'(b z) --------------------------------------
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def activate_grad(z, h, code, a, b):
     """``h = a f(b z)`` and ``z`` overwritten by the derivative ``a b f'(b z)`` (flat arrays).
 
@@ -291,7 +295,7 @@ def activate_grad(z, h, code, a, b):
             z[i] = ab
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def multiply(d, g):
     """``d *= g`` elementwise (flat arrays): the chain rule through stored derivatives."""
     for i in range(d.shape[0]):

@@ -1,16 +1,15 @@
 """Fused population updates: one pass over the population instead of a dozen NumPy ones.
 
-A generation of PSO on config A (64 x 11,914 float32) made about thirty passes over
-``(P, n)`` arrays in NumPy (temporaries for ``pbest - X``, the noise rows, the products),
-which cost more than a tenth of the population's evaluation. The kernel below reads the
-uniform noise straight from the shared table at the row offsets (:mod:`._noise`), so the
-noise rows are never copied, and does the same float32 operations in the same order as
-the NumPy code it replaces: the results are bit-identical (no fast-math contraction).
-The GA's variation gets the same treatment: the parents' rows were gathered into a copy,
-crossed through half a dozen temporaries and concatenated behind the elites, and mutated by
-a scatter over the whole population; the kernel writes elites and children straight into the
-new population and mutates each child while its row is in cache, adding N(0, 1) values read
-from the normal table at one offset.
+Written in NumPy, a generation of PSO makes about thirty passes over ``(P, n)`` arrays
+(temporaries for ``pbest - X``, the noise rows, the products), each of them limited by
+memory, not arithmetic. The kernels below read the uniform noise straight
+from the shared table at the row offsets (:mod:`evoneuro.optimizers._noise`), so the noise
+rows are never copied, and do the same float32 operations in the same order as the NumPy
+form of each update: the results are bit-identical (no fast-math contraction, so only
+:data:`~._jit.CACHED` of the jit options). The GA's variation writes elites and children
+straight into the new population, crossing each pair without temporaries and mutating each
+child while its row is in cache, adding N(0, 1) values read from the normal table at one
+offset.
 
 Compiled on first use (Numba, cached on disk), imported only by the optimizers that use it.
 """
@@ -19,8 +18,10 @@ from __future__ import annotations
 
 from numba import njit
 
+from evoneuro.backends.numba._jit import CACHED
 
-@njit(cache=True, nogil=True)
+
+@njit(nogil=True, **CACHED)
 def scaled_rows(table, offsets, scale, shift, out):
     """``out[p] = table[offsets[p]:offsets[p] + n] * scale + shift``: a population sampled
     from noise-table rows without copying them first (the product and the sum each rounded,
@@ -33,7 +34,7 @@ def scaled_rows(table, offsets, scale, shift, out):
             row[j] = z[j] * scale[j] + shift[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **CACHED)
 def pso_update(X, V, pbest, g, table, o1, o2, w, c1, c2, vmax, clip, X_new):
     """``V = w V + c1 r1 (pbest - X) + c2 r2 (g - X)`` (clipped to ``±vmax`` if ``clip``), ``X_new = X + V``.
 
@@ -58,14 +59,14 @@ def pso_update(X, V, pbest, g, table, o1, o2, w, c1, c2, vmax, clip, X_new):
             Np[j] = Xp[j] + Vp[j]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(nogil=True, inline="always", **CACHED)
 def _mutate(row, where, start, count, normal, noff, sigma):
     """``row[where[start + k]] += sigma * normal[noff + start + k]`` for ``k < count``, in order."""
     for k in range(start, start + count):
         row[where[k]] += sigma * normal[noff + k]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, **CACHED)
 def ga_vary(Theta, elite, parents, crossed, sbx, uniform, offsets, c1, c2, counts, where, normal, noff,
             sigma, out):
     """The GA's next population in one pass: elites, then crossed and mutated children.
@@ -76,7 +77,7 @@ def ga_vary(Theta, elite, parents, crossed, sbx, uniform, offsets, c1, c2, count
 
     - blend (``deap.tools.cxBlend``, ``c1 = 1 + 2 alpha``, ``c2 = alpha``):
       ``w = (u c1 - c2)(b - a)``, children ``a + w`` and ``b - w``, in the float operations
-      and order of the NumPy code the kernel replaced;
+      and order of the NumPy form of the update;
     - SBX (``sbx``; ``deap.tools.cxSimulatedBinary``, ``c1 = 1 / (eta + 1)``, ``c2 = 0.5``):
       ``beta = (2 u)**c1`` where ``u <= 1/2``, else ``(1 / (2 (1 - u)))**c1``; children
       ``(a + b)/2 ± beta (a - b)/2``.

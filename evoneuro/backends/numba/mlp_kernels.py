@@ -15,8 +15,7 @@ Residual nets (``MLP(residual=k)``) run here too, given ``general = (srcs, is_sr
 eps)`` (plain nets pass ``None``, and get kernels compiled without the code below):
 ``srcs[l]`` is the hidden layer whose output is added to hidden layer ``l``'s after its
 activation (``-1``: none), ``is_src[l]`` whether layer ``l``'s output is added to a later
-one's. So do
-Normalised nets too: ``norms[l]`` is hidden layer ``l``'s normalisation. ``LAYERNORM``
+one's. Normalised nets run here too: ``norms[l]`` is hidden layer ``l``'s normalisation. ``LAYERNORM``
 (Ba et al. 2016): ``a = h W`` (no bias), then ``z = γ (a - mean(a)) / sqrt(var(a) + eps) + β``
 per sample, ``β`` in the bias slot and ``γ`` after it. ``COSINE`` (Luo et al. 2018):
 ``z = (h·w + b) / (‖[h, 1]‖ ‖[w, b]‖)``. ``RBF``: Gaussian radial-basis units, centres
@@ -30,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS
 from evoneuro.backends.numba.intrinsics import fetch_add
 from evoneuro.backends.numba.activations import activate, activate_grad, multiply
 from evoneuro.backends.numba.mlp_layers import (
@@ -55,7 +55,6 @@ from evoneuro.backends.numba.tiles import (
     softmax_tile,
 )
 
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 # forward modes
 OUT, OUT_HIDDEN, LOSS = 0, 1, 2
@@ -63,13 +62,13 @@ OUT, OUT_HIDDEN, LOSS = 0, 1, 2
 PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _kind(general, l, L):
     """Hidden layer ``l``'s kind code (``PLAIN`` for the output layer)."""
     return general[2][l] if l < L - 1 else PLAIN
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, general, scratch):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
 
@@ -113,7 +112,7 @@ def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, 
     return cur
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _forward_task(Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
                   buf, p, r0, general, scratch):
     K = sizes[-1]
@@ -134,7 +133,7 @@ def _forward_task(Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out
                 out[p, r0 + r, j] = zT[j, r]
 
 
-@njit(nogil=True, **_OPTS)
+@njit(nogil=True, **OPTS)
 def forward_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out,
                  hid, hid_offs, loss, per_task, general, dims):
     """Forward tasks: member ``p``, ``per_task`` consecutive tiles; outputs, hidden
@@ -160,7 +159,7 @@ def forward_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, mode, s
     return done
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
                    hs, h_offs, ds, d_offs, dbuf, zero, general, scratch):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
@@ -248,7 +247,7 @@ def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss
             cur = 1 - cur
 
 
-@njit(nogil=True, **_OPTS)
+@njit(nogil=True, **OPTS)
 def loss_grad_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, softmax, y, Y, loss, G,
                    n_groups, h_offs, d_offs, general, dims):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``

@@ -9,12 +9,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS
 from evoneuro.backends.numba.tiles import TILE, row_dot, row_sum
 
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
-
-@njit(**_OPTS)
+@njit(**OPTS)
 def add_rows(a, b, n):
     """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
     for j in range(n):
@@ -22,7 +21,7 @@ def add_rows(a, b, n):
             a[j, r] += b[j, r]
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def layernorm(zT, n, th, b0, eps, ahat, inv):
     """LayerNorm of every sample (column) of ``zT[:n]`` in place: ``ahat`` the normalised
     values, ``inv`` each sample's ``1 / sqrt(var + eps)``; ``β = th[b0:b0+n]``, ``γ`` after.
@@ -51,7 +50,7 @@ def layernorm(zT, n, th, b0, eps, ahat, inv):
             zT[j, r] = a * gj + bj
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def layernorm_backward(dz, n, th, g, b0, ahat, inv):
     """From ``dz = dL/dz`` of a LayerNorm layer: ``β``'s and ``γ``'s gradients added to ``g``,
     and ``dz`` replaced in place by ``dL/da``, ``a = h W``."""
@@ -75,7 +74,7 @@ def layernorm_backward(dz, n, th, g, b0, ahat, inv):
             dz[j, r] = inv[r] * (dz[j, r] * gj - m1[r] - ahat[j, r] * m2[r])
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _column_squares(n, K, th, w0):
     """``sum_k W[k, j]**2`` of the ``(K, n)`` weights at ``th[w0:]``, per unit (float64)."""
     sq = np.zeros(n)
@@ -86,7 +85,7 @@ def _column_squares(n, K, th, w0):
     return sq
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _weight_norms(n, K, th, w0):
     """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
     wn = _column_squares(n, K, th, w0)
@@ -96,7 +95,7 @@ def _weight_norms(n, K, th, w0):
     return wn
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def cosine(zT, n, hT, K, th, w0, hn):
     """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
     sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
@@ -119,7 +118,7 @@ def cosine(zT, n, hT, K, th, w0, hn):
             zT[j, r] = zT[j, r] * rh[r] * c
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
     """From ``dz = dL/dz`` of a cosine layer (``n`` units, ``K`` inputs): ``dz`` replaced by
     ``dL/da = dz / (‖[h,1]‖ ‖[w,b]‖)``, the weight norms' share ``[w, b] dL/d‖[w,b]‖ / ‖[w,b]‖``
@@ -144,7 +143,7 @@ def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
             dz[j, r] = dz[j, r] * gz[r] * f
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def rbf(zT, n, hT, K, th, w0, r_out):
     """RBF units from ``zT[:n] = h C`` in place: ``z = sqrt(max(‖h‖² - 2 h C + ‖c‖², 0) s)``,
     ``s = exp(-2ρ) / 2``; ``r_out`` gets ``r = z²``."""
@@ -162,7 +161,7 @@ def rbf(zT, n, hT, K, th, w0, r_out):
             zT[j, r] = np.sqrt(q)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def rbf_backward(dr, n, K, th, g, w0, rr, c):
     """From ``dr = dL/dr`` of an RBF layer (``n`` units, ``K`` inputs; ``rr`` its ``r``): ``ρ``'s
     gradient and the centres' ``2 C colsum(dq)`` added to ``g``, ``dr`` replaced by

@@ -5,10 +5,10 @@ thread and up to ``n_jobs - 1`` helper threads run the same compiled ``nogil`` k
 which takes task numbers from a shared atomic counter until none are left
 (:func:`~.intrinsics.fetch_add`). The caller then waits only for tasks already
 *taken*, never for a helper to start: on a busy machine, where a helper may not get a
-core for milliseconds, the caller simply does the work itself. That is what keeps the
-default from collapsing under load, where Numba's ``prange`` (one static chunk per
-thread, then a barrier every thread must reach) waited for the slowest thread on
-every call: 5-17x slower than one thread on a loaded 2-core machine.
+core for milliseconds, the caller simply does the work itself. That keeps the default
+from collapsing under load, where Numba's ``prange`` (one static chunk per thread, then a
+barrier every thread must reach) waits for the slowest thread on every call and runs many
+times slower than one thread.
 
 Results never depend on which thread ran a task: every task writes its own slice of
 the output, and partial sums are added in a fixed order afterwards.

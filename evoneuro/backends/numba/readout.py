@@ -1,11 +1,10 @@
 """Numba kernel of :class:`evoneuro.optimizers.Readout`: a member's whole readout solve in one task.
 
-The NumPy reference (:func:`evoneuro.optimizers.readout.fit_readouts`) makes a dozen
-passes over ``(P, N, K)`` and ``(P, N, h+1)`` temporaries per step; on a 10x32 sigmoid
-net on digits they cost five times the evaluation of the hidden layers they read. Here
-one task does one member from its features to its loss, in float64, with every
-temporary small enough to stay in cache, laid out samples-last so that the loops over
-samples vectorise:
+:func:`fit_readouts` is the Numba form of :func:`evoneuro.optimizers._ridge.fit_readouts`,
+the NumPy reference, which makes a dozen passes over ``(P, N, K)`` and ``(P, N, h+1)``
+temporaries per step, each limited by memory. Here one task does one member from its
+features to its loss, in float64, with every temporary small enough to stay in cache, laid
+out samples-last so that the loops over samples vectorise:
 
 1. the normal equations ``A = H1ᵀH1 + ridge·D`` and ``B = H1ᵀT``;
 2. the Cholesky factor ``A = LLᵀ`` and the ridge weights ``W = A⁻¹B``;
@@ -26,17 +25,19 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba.intrinsics import fetch_add
+from evoneuro.backends.numba import pool
+from evoneuro.backends.numba._jit import IDENTITY, REDUCE, act_code
 from evoneuro.backends.numba.activations import _exp_f32, activate
+from evoneuro.backends.numba.intrinsics import fetch_add
 
-# Reassociation lets LLVM vectorise the dot products below; every member is one task, so its
-# results do not depend on the thread count (only on the build, like any vectorised sum).
-_OPTS = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+# Reassociation (REDUCE) lets LLVM vectorise the dot products below; every member is one
+# task, so its results do not depend on the thread count (only on the build, like any
+# vectorised sum).
 MAX_TEMPERATURE = 50.0  # the same cap as the reference: a separable batch would send s to infinity
 NEWTON_STEPS = 8
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _normal_equations(Ht, Tt, y, softmax, ridge, A, B):
     """``A = H1ᵀH1 + ridge·D`` (lower triangle) and ``B = H1ᵀT`` from ``Ht = H1ᵀ`` ``(h+1, N)``."""
     m, N = Ht.shape
@@ -64,7 +65,7 @@ def _normal_equations(Ht, Tt, y, softmax, ridge, A, B):
                 B[i, k] = b
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _cholesky(A) -> bool:
     """In-place lower Cholesky factor of the lower triangle of ``A``; False if not positive."""
     m = A.shape[0]
@@ -84,7 +85,7 @@ def _cholesky(A) -> bool:
     return True
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _solve_columns(L, B, W, v):
     """``W = (LLᵀ)⁻¹ B`` column by column."""
     m, K = B.shape
@@ -101,7 +102,7 @@ def _solve_columns(L, B, W, v):
             W[i, k] = s / L[i, i]
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _leverages(L, Ht, V, lev):
     """``lev[n] = ‖L⁻¹ h1_n‖²``: ``V = L⁻¹ H1ᵀ`` by row operations over all samples at once."""
     m, N = Ht.shape
@@ -120,7 +121,7 @@ def _leverages(L, Ht, V, lev):
             lev[n] += V[k, n] * V[k, n]
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _temperature(U, picked, s_max, norm, mean, second):
     """Newton's method on the mean cross-entropy of ``s Z`` from ``s = 1`` (see the reference).
 
@@ -157,7 +158,7 @@ def _temperature(U, picked, s_max, norm, mean, second):
     return s
 
 
-@njit(**_OPTS)
+@njit(**REDUCE)
 def _losses(Zt, Tt, y, softmax, s, norm):
     """Mean cross-entropy of ``s Zt`` (softmax) or squared error of ``Zt``, ``Zt`` ``(K, N)``."""
     K, N = Zt.shape
@@ -182,7 +183,7 @@ def _losses(Zt, Tt, y, softmax, s, norm):
     return total / (N * K)
 
 
-@njit(nogil=True, **_OPTS)
+@njit(nogil=True, **REDUCE)
 def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperature, loo, W, losses, fitness):
     """Tasks are members: ``W[p]`` ``(h+1, K)`` (bias last), ``losses[p]`` and ``fitness[p]``.
 
@@ -258,3 +259,34 @@ def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperatu
         done += 1
         task = fetch_add(counter, 1)
     return done
+
+
+def fit_readouts(Z, T, y, ridge, temperature=True, loo=True, activation=None, scale=1.0, slope=1.0,
+                 n_jobs=1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge readouts ``(P, h+1, K)`` (bias row last), their losses and fitnesses ``(P,)``,
+    on ``n_jobs`` threads: what :func:`evoneuro.optimizers._ridge.fit_readouts` computes.
+
+    The features are ``scale * f(slope * Z)`` for the activation named ``activation``
+    (``None``: ``Z`` itself); ``Z`` ``(P, N, h)`` float32 or float64 is overwritten by them
+    when it is C-contiguous. ``T`` ``(N, K)`` are the targets (one-hot for a softmax net,
+    whose labels ``y`` ``(N,)`` are then given; ``None`` for a linear net). A member whose
+    normal equations are not positive definite gets zero weights and ``inf`` loss and fitness.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.array([[[0.0], [1.0], [2.0], [3.0]]]); T = 2 * Z[0] + 1
+    >>> W, loss, fitness = fit_readouts(Z, T, None, ridge=1e-9)
+    >>> W.round(6).ravel(), bool(loss[0] < 1e-12), bool(fitness[0] < 1e-12)   # T = 2 Z + 1 exactly
+    (array([2., 1.]), True, True)
+    """
+    H = np.ascontiguousarray(Z)
+    code = IDENTITY if activation is None else act_code(activation, H.dtype)
+    ab = np.asarray((scale, slope), H.dtype)
+    P, _, h = H.shape
+    W = np.empty((P, h + 1, T.shape[1]))
+    losses, fitness = np.empty(P), np.empty(P)
+    labels = np.zeros(1, np.int64) if y is None else np.ascontiguousarray(y, dtype=np.int64)
+    pool.run(readout_work, P, (H, code, ab, np.ascontiguousarray(T.T), labels, float(ridge), y is not None,
+                               temperature, loo, W, losses, fitness), n_jobs)
+    return W, losses, fitness

@@ -1,14 +1,15 @@
 """Recurrent nets on the Numba backend: the arrays and tasks of :mod:`.rnn_kernels`.
 
 :class:`~evoneuro.backends.numba.backend.NumbaBackend` hands a net of kind ``"rnn"`` here
-when :func:`supports` says the kernels cover it (every cell, activation, output and
-readout, stacked layers and masked self-connections; not ``update="sequential"``, whose
-few-unit nets run the reference). Results agree with the NumPy reference
-(:mod:`evoneuro.backends.rnn_array`) to rounding.
+(the kind's registry entry names this module) when :func:`supports` says the kernels cover
+it (every cell, activation, output and readout, stacked layers and masked
+self-connections; not ``update="sequential"``, whose few-unit nets run the reference).
+Results agree with the NumPy reference (:mod:`evoneuro.backends.rnn_array`) to rounding.
 
-Like the MLP kernels, ``loss_and_grad`` splits the sequences into a number of groups
-that depends on ``N`` only and adds the groups' gradients in a fixed order, so results
-are bit-for-bit the same however the population is chunked and however many threads run.
+Like the MLP kernels, ``loss_and_grad`` splits the sequences into a number of groups that
+depends on ``N`` only (:func:`~._jit.n_groups`) and adds the groups' gradients in a fixed
+order, so results are bit-for-bit the same however the population is chunked and however
+many threads run.
 """
 
 from __future__ import annotations
@@ -16,34 +17,27 @@ from __future__ import annotations
 import numpy as np
 
 from evoneuro.backends.numba import rnn_kernels as kernels
-from evoneuro.backends.numba.activations import ACT_CODES, F32_CODES, SIGMOID
+from evoneuro.backends.numba._jit import ACT_CODES, act_code, layout, n_groups
 from evoneuro.backends.numba.rnn_cells import CELLS, GATES, N_COEF
 from evoneuro.backends.numba.rnn_tiles import LINEAR, SOFTMAX
 from evoneuro.backends.numba.rnn_tiles import SIGMOID as SIGMOID_OUTPUT
 from evoneuro.backends.numba.tiles import TILE
 from evoneuro.network.losses import output_fn
 
-MAX_GROUPS = 8  # sequence groups per member in loss_and_grad (parallelism for small P)
 OUTPUTS = {"softmax": SOFTMAX, "sigmoid": SIGMOID_OUTPUT, "linear": LINEAR}
 
 
 def supports(net) -> bool:
     """Whether the recurrent kernels cover ``net`` (else the backend runs the reference)."""
-    return (getattr(net, "kind", None) == "rnn" and net.cell in CELLS and net.output in OUTPUTS
-            and net.update == "parallel" and all(a.name in ACT_CODES for a in net.activations))
-
-
-def n_groups(n_samples: int) -> int:
-    """Sequence groups per member in ``loss_and_grad``: a function of ``N`` only."""
-    return max(1, min(MAX_GROUPS, -(-n_samples // TILE)))
+    return (net.cell in CELLS and net.output in OUTPUTS and net.update == "parallel"
+            and all(a.name in ACT_CODES for a in net.activations))
 
 
 def _spec(net, dtype):
-    from evoneuro.backends.numba.backend import layout
-
+    """The layout arrays (:func:`~._jit.layout`) and ``spec``, as :mod:`.rnn_kernels` takes them."""
     sizes, offs, codes, ab = layout(net, dtype)
     cell = CELLS[net.cell]
-    sig = F32_CODES[SIGMOID] if dtype == np.float32 else SIGMOID
+    sig = act_code("sigmoid", dtype)
     spec = np.array([cell, sig, OUTPUTS[net.output], net.readout == "all", net.self_connections,
                      GATES[cell], N_COEF[cell]], dtype=np.int64)
     return sizes, offs, codes, ab, spec

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS
 from evoneuro.backends.numba.activations import activate, activate_grad
 from evoneuro.backends.numba.rnn_tiles import ACC, BIAS, ZERO, matmul_rows
 from evoneuro.backends.numba.tiles import I0, I1, TILE, copy_rows
 
-_OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 ELMAN, LSTM, GRU = 0, 1, 2
 CELLS = {"elman": ELMAN, "lstm": LSTM, "gru": GRU}
@@ -35,7 +35,7 @@ N_COEF = (1, 6, 5)  # coefficients per unit a step keeps for BPTT
 # --- Elman: h = φ(x W_i + h W_h + b) ------------------------------------------------------
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero):
     K = d + H
     z = coef if grad else Z  # in gradient mode z becomes φ'(z) in place: the coefficient
@@ -49,7 +49,7 @@ def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero
         copy_rows(z, I0, hn, I0, H)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
     for j in range(H):
         for r in range(TILE):
@@ -63,7 +63,7 @@ def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
 # coef rows: A_i = g σ'_i, A_f = c_{t-1} σ'_f, A_g = i φ'_g, A_o = φ(c) σ'_o, B = o φ'(c), F = f
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 4 * H
     one = a / a
@@ -110,7 +110,7 @@ def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, k
                 hn[j, r] = Z[3 * H + j, r] * E[j, r]
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
     GH = 4 * H
     for j in range(H):
@@ -130,7 +130,7 @@ def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
 # coef rows: C_n = (1 - u) φ'_n, C_r = h σ'_r, C_u = (h - n) σ'_u, u, r. U2 = [x; r h].
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 3 * H
     one = a / a
@@ -171,7 +171,7 @@ def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep
                 hn[j, r] = n + Z[H + j, r] * (U[d + j, r] - n)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def gru_backward(dh, coef, dz, E, w, off, d, H, below, dxb, zero):
     GH = 3 * H
     dzn = dz[2 * H:GH]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS
 from evoneuro.backends.numba.intrinsics import fetch_add
 from evoneuro.backends.numba.rnn_cells import (
     ELMAN,
@@ -55,22 +56,21 @@ from evoneuro.backends.numba.rnn_tiles import (
 )
 from evoneuro.backends.numba.tiles import FALSE, I0, I1, TILE, TRUE, copy_rows
 
-_OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 CHUNK = 8  # steps per weight-gradient sum: a chunk's dL/dz of an LSTM(32) layer fits L2
 OUT, LOSS = 0, 1  # forward modes: logits (and pre-activations), or loss rows
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _local_weights(th, w, sizes, offs, spec):
     """``w = th`` with the recurrent diagonals zeroed when self-connections are off."""
-    for i in range(th.shape[0]):  # a loop: an array-to-slice copy compiles a formatted shape error (1.5 s)
+    for i in range(th.shape[0]):  # a loop: an array-to-slice copy compiles a formatted shape error, slowly
         w[i] = th[i]
     if spec[4] == 0:
         _zero_diagonals(w, sizes, offs, spec[5])
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _zero_diagonals(v, sizes, offs, G):
     """Zero ``W_h[j, gate H + j]`` of every layer and gate in a flat parameter vector."""
     for l in range(sizes.shape[0] - 2):
@@ -80,7 +80,7 @@ def _zero_diagonals(v, sizes, offs, G):
                 v[offs[l] + (d + j) * G * H + q * H + j] = 0
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _buffers(sizes, spec, dtype_one):
     """Per-thread work tiles of the forward pass."""
     L = sizes.shape[0] - 2
@@ -94,7 +94,7 @@ def _buffers(sizes, spec, dtype_one):
             np.zeros((H, TILE), dt))
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _history(sizes, spec, T, grad, dtype_one):
     """Per-thread step histories for BPTT (size-1 placeholders without ``grad``)."""
     L = sizes.shape[0] - 2
@@ -112,7 +112,7 @@ def _history(sizes, spec, T, grad, dtype_one):
             np.zeros((Kout, TILE), dt))
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv, out, hid,
                   hid_offs, p, lens_t, valid, bufs, hist, grad, keep, mode):
     """Steps ``0..Tr-1`` of lanes ``n0..n0+R``: logits into ``out`` (mode OUT) or loss rows
@@ -186,7 +186,7 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
             readout_loss(O, Kout, valid, n0, I0, output, y, Y, rows[p], inv, dlast, TRUE if grad else FALSE)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
     """BPTT of the tile :func:`_forward_tile` just ran with ``grad``; gradient added to ``g``."""
     L = sizes.shape[0] - 2
@@ -239,7 +239,7 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
                              oo + Ht * Kout)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def _lanes(lens, n0, R, lens_t):
     """Lengths of the tile's lanes (0 on padding lanes); returns the longest."""
     longest = 0
@@ -249,7 +249,7 @@ def _lanes(lens, n0, R, lens_t):
     return longest
 
 
-@njit(nogil=True, **_OPTS)
+@njit(nogil=True, **OPTS)
 def forward_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
                  out, hid, hid_offs, mode, keep):
     """Forward tasks ``p * n_tiles + tile``: logits (and pre-activations) or loss rows."""
@@ -281,7 +281,7 @@ def forward_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec,
     return done
 
 
-@njit(nogil=True, **_OPTS)
+@njit(nogil=True, **OPTS)
 def loss_grad_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
                    G, n_groups):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``

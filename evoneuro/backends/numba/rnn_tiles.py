@@ -16,10 +16,9 @@ import math
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS, REDUCE
 from evoneuro.backends.numba.tiles import I0, I1, TILE, matmul_tile
 
-_OPTS = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-_OPTS_REDUCE = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 # matmul_rows modes: start from 0, from the bias, or add to what zT holds (typed, not
 # literals: see tiles.I0)
@@ -28,7 +27,7 @@ ZERO, BIAS, ACC = I0, I1, np.full(1, 2, np.int64)[0]
 SOFTMAX, SIGMOID, LINEAR = 0, 1, 2
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
     """``zT[j, :] (=|+=) [b_j +] sum_{k<K} w[w0 + k sk + j sj] hT[k, :]`` for ``j < N``.
 
@@ -39,7 +38,7 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
     matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS, mode == ACC)
 
 
-@njit(**_OPTS_REDUCE)
+@njit(**REDUCE)
 def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
     """BPTT's weight sums over a chunk of ``ns`` steps of one tile.
 
@@ -99,7 +98,7 @@ def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
         g[boff + j] += s
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
     """Loss of the logits tile ``O (K, TILE)`` for the ``valid`` lanes into ``rows[n0 + r, ty]``.
 
@@ -148,7 +147,7 @@ def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
             rows[n, ty] = acc / K
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def store_step(src, s0, dst, d0, n, t):
     """``dst[d0 + j, t, :] = src[s0 + j, :]``: a step's tile into a ``(rows, steps, TILE)`` history."""
     for j in range(n):

@@ -4,8 +4,8 @@ The tile kernels of :mod:`.tiles` keep activations transposed, ``(width, TILE)``
 samples along the contiguous axis. Written as Numba loops, a product ``z = W h`` over such a
 tile reads and writes ``z`` in memory once per few inputs: LLVM cannot keep it in registers
 across the loop over the inputs because it cannot prove ``z`` and ``h`` apart, and the
-loop vectoriser only vectorises the innermost loop. That ran at 55-75 GFLOP/s on one Zen 5
-core, a third of the core's 512-bit FMA rate.
+loop vectoriser only vectorises the innermost loop, so such a loop runs at a fraction of
+the core's FMA rate.
 
 Here the same products are emitted directly as vector IR: a block of ``JB`` output rows
 times ``NV`` vectors of samples is held in ``JB * NV`` vector registers for the whole loop

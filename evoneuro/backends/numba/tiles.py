@@ -7,8 +7,8 @@ scalar broadcast. The layer products are register-blocked vector code
 (:mod:`.simd`). Padding columns (``r >= R`` in the last tile) are computed but
 ignored. Activations work on a tile as a flat array (:mod:`.activations`).
 
-Compiled with ``error_model="numpy"``: a Python-style zero-division check in a loop
-stops LLVM from vectorising it.
+Compiled with the options of :mod:`._jit`: ``error_model="numpy"``, as a Python-style
+zero-division check in a loop stops LLVM from vectorising it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba._jit import OPTS, REDUCE
 from evoneuro.backends.numba.activations import exp_nonpositive
 from evoneuro.backends.numba.simd import (
     TILE,
@@ -29,26 +30,22 @@ from evoneuro.backends.numba.simd import (
     product_rows4,
 )
 
-_FM = {"contract"}  # fused multiply-add only: no reassociation in the forward pass
-_FM_REDUCE = {"contract", "reassoc"}  # sums over samples vectorise with reassociation
-_OPTS = dict(cache=True, error_model="numpy", fastmath=_FM)
-
 # Flags, strides and offsets handed to the shared tile functions (here and in the recurrent
 # kernels) as typed values, not literals: a literal argument compiles another copy of the
-# callee per value (matmul_tile, matmul_rows, add_products, the loss tiles: 1.7 s of a cold
-# MLP fit, 3 s of a recurrent one), where int64 and bool share one.
+# callee per value (matmul_tile, matmul_rows, add_products, the loss tiles: seconds of a
+# cold start), where int64 and bool share one.
 I0, I1 = np.zeros(1, np.int64)[0], np.ones(1, np.int64)[0]
 FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 
 # --- matmul ---------------------------------------------------------------------------
 
 
-# Sums over a tile's samples, reassociated so that they vectorise. In a loop that also
-# updates per-sample arrays, one ordered scalar sum kept LLVM from vectorising the whole
-# loop: the cosine backward pass took 2.2x a plain layer's gradient on config A.
+# Sums over a tile's samples, reassociated so that they vectorise. Written inside a loop
+# that also updates per-sample arrays, one ordered scalar sum keeps LLVM from vectorising
+# the whole loop (the backward passes of the normalised and RBF layers call these instead).
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
+@njit(**REDUCE)
 def row_dot(a, b, j):
     """``sum_r a[j, r] * b[j, r]`` over the ``TILE`` samples, in float64."""
     s = 0.0
@@ -57,7 +54,7 @@ def row_dot(a, b, j):
     return s
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
+@njit(**REDUCE)
 def row_sum(a, j):
     """``sum_r a[j, r]`` over the ``TILE`` samples, in float64."""
     s = 0.0
@@ -66,7 +63,7 @@ def row_sum(a, j):
     return s
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, accumulate=False):
     """``zT[j, :] (=|+=) b[j] + sum_k th[w0 + k*sk + j*sj] * hT[k, :]`` for ``j < N``.
 
@@ -90,7 +87,7 @@ def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, accumulate=False):
         j += 1
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM_REDUCE)
+@njit(**REDUCE)
 def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
     """``g[w0 + k*N + j] += sum_r hT[k, r] dzT[j, r]``, then (``has_bias``) the bias
     ``g[w0+K*N+j] += sum_r dzT[j, r]``.
@@ -127,7 +124,7 @@ def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
         g[b0 + j] += row_sum(dzT, j)
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def copy_rows(src, s0, dst, d0, n):
     """``dst[d0 + j, :] = src[s0 + j, :]`` for ``j < n`` (``(rows, TILE)`` tiles), as a loop:
     an array-to-slice assignment compiles a formatted shape-mismatch error (seconds of a cold
@@ -140,7 +137,7 @@ def copy_rows(src, s0, dst, d0, n):
 # --- outputs and losses ----------------------------------------------------------------
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def softmax_tile(zT, K, R, outT):
     """Softmax over the first axis, for the first ``R`` samples; ``outT`` may be ``zT``."""
     for r in range(R):
@@ -157,7 +154,7 @@ def softmax_tile(zT, K, R, outT):
             outT[j, r] = outT[j, r] * inv
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def softmax_loss_tile(zT, K, R, y, r0, N, loss, need_grad):
     """Cross-entropy of rows ``r0..r0+R`` into ``loss[r0 + r]`` (float64).
 
@@ -197,7 +194,7 @@ def softmax_loss_tile(zT, K, R, y, r0, N, loss, need_grad):
                 zT[j, r] = 0
 
 
-@njit(**_OPTS)
+@njit(**OPTS)
 def mse_loss_tile(zT, K, R, Y, r0, N, loss, need_grad):
     """Squared error of rows ``r0..r0+R`` (mean over outputs) into ``loss[r0 + r]``.
 
@@ -221,8 +218,8 @@ def mse_loss_tile(zT, K, R, Y, r0, N, loss, need_grad):
 def input_tiles(X):
     """The samples as transposed tiles, ``(n_tiles, d, TILE)``, zero past the last sample.
 
-    Built once per call with NumPy and read by every member's first layer in place (each
-    member transposing its own copy took 1.1 ms of config A's 9.5 ms forward pass).
+    Built once per call with NumPy and read by every member's first layer in place, rather
+    than transposed by every member for itself.
     """
     n, d = X.shape
     nt = -(-n // TILE)

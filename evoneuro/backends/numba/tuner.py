@@ -1,24 +1,22 @@
 """How many threads a kernel call should use, learned from the calls themselves.
 
 On an idle machine every thread helps. On a busy one a helper that gets descheduled while
-it holds a task makes the caller wait for it, and one thread can beat two (measured on a
-2-core machine with two busy loops: 46 ms on one thread, 63-72 ms on two, config D). The
-load changes while a run goes on, so the count is not fixed up front: each candidate
-(1 and ``n_jobs``) keeps the median seconds per multiply-add of its last
-:data:`WINDOW` calls (a median, so a moment when another process bursts does not flip
-the choice for long); a call uses the faster one, and every :data:`EXPLORE_EVERY`-th call tries the other
-so that its average follows the load. Results never depend on the choice (see
-:mod:`.pool`), only the speed does.
+it holds a task makes the caller wait for it, and one thread can beat two. The load changes
+while a run goes on, so the count is not fixed up front: each candidate (1 and ``n_jobs``)
+keeps the median seconds per multiply-add of its last :data:`WINDOW` calls (a median, so a
+moment when another process bursts does not flip the choice for long); a call uses the
+faster one, and every :data:`EXPLORE_EVERY`-th call tries the other so that its average
+follows the load. Results never depend on the choice (see :mod:`.pool`), only the speed
+does.
 
 A call is timed from its start to the start of the next call of the same kernel
 (:meth:`ThreadTuner.called`), not over the kernel alone: on a busy machine a helper thread
 that wakes after the caller finished still takes the GIL for a moment, and the caller's
-next Python step waits for it, outside the kernel. With two busy loops on 2 cores that made
-sep-CMA-ES on digits do 1,700-1,830 steps in 10 s on two threads against 1,950-2,430 on one,
-while the kernel times alone favoured two. The work between two calls (the optimizer's own)
-is the same whichever count ran, so the comparison stays fair. An interval of more than
-:data:`GAP_FACTOR` kernel times plus :data:`GAP_S` is not a loop of calls (other work ran in
-between): that call counts its kernel time alone.
+next Python step waits for it, outside the kernel, so kernel times alone can favour two
+threads where a run of calls is faster on one. The work between two calls (the
+optimizer's own) is the same whichever count ran, so the comparison stays fair. An
+interval of more than :data:`GAP_FACTOR` kernel times plus :data:`GAP_S` is not a loop of
+calls (other work ran in between): that call counts its kernel time alone.
 """
 
 from __future__ import annotations

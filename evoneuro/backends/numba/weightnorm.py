@@ -5,14 +5,14 @@ A WeightNorm layer (Salimans & Kingma 2016) computes ``z = h W + b`` with
 ``(V, g)``. So a population of WeightNorm nets is evaluated as a population of MLPs
 without normalisation (the same sizes, activations, output, shortcuts and RBF layers: see
 :func:`plain`), on the members' effective weights
-(:func:`effective`, ``O(P n)`` NumPy work); the gradient the fused kernels return for
+(:func:`effective`, ``O(P n)`` work); the gradient the fused kernels return for
 ``W`` is mapped back to ``(V, g)`` with the chain rule of
 :func:`evoneuro.backends.layers.weightnorm_backward`:
 
     dL/dg = <dL/dW, V> / ‖V‖,    dL/dV = (g / ‖V‖) dL/dW - (g dL/dg / ‖V‖²) V.
 
-The functions take the backend first, as the kinds of
-:data:`evoneuro.backends.numba.backend.KINDS` do.
+:mod:`.mlp` hands a net with ``norm="weightnorm"`` here; the functions take the backend
+first, as :mod:`.mlp`'s do, and evaluate :func:`plain` through it.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ import functools
 import numpy as np
 from numba import njit
 
-
-def supports(net) -> bool:
-    """MLPs with WeightNorm (with residual shortcuts and RBF layers or not)."""
-    return getattr(net, "kind", None) == "mlp" and net.norm == "weightnorm"
+from evoneuro.backends.numba._jit import NUMPY_ERRORS
 
 
 @functools.lru_cache(maxsize=64)
@@ -38,7 +35,7 @@ def plain(net):
                residual=net.residual, units=list(net.units))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**NUMPY_ERRORS)
 def _effective_rows(Theta, lay, out, inv):
     """``out[p]``: member ``p`` with ``W = g V / ‖V‖`` in the layers whose ``lay`` row has an
     extra offset (``-1``: dense, copied), and ``inv[p]``: each such unit's ``1 / ‖V‖``, for
@@ -52,7 +49,7 @@ def _effective_rows(Theta, lay, out, inv):
                 o[w1:w1 + fi * fo] = th[v0:v0 + fi * fo]
             else:
                 # rows of V (k) outer, units (j) inner: contiguous, so the loops vectorise
-                # (an index i % fo per element made this a third of a WeightNorm gradient)
+                # (an index i % fo per element would keep them from it)
                 sq = np.zeros(fo, dtype=np.float64)
                 for k in range(fi):
                     for j in range(fo):
@@ -67,7 +64,7 @@ def _effective_rows(Theta, lay, out, inv):
             o[b1:b1 + fo] = th[b0:b0 + fo]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**NUMPY_ERRORS)
 def _grad_rows(Theta, Gp, lay, inv, G):
     """``G[p]`` from the gradient ``Gp[p]`` with respect to the effective weights (the chain rule
     of the module docstring), with the ``1 / ‖V‖`` that :func:`_effective_rows` left in ``inv``."""
@@ -121,14 +118,17 @@ def effective(net, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
+    """Outputs (and hidden pre-activations) of ``plain(net)`` on the effective weights."""
     return backend.forward(plain(net), effective(net, Theta)[0], X, return_hidden)
 
 
 def loss(backend, net, Theta, X, y, lengths=None):
+    """Mean loss per member ``(P,)``."""
     return backend.loss(plain(net), effective(net, Theta)[0], X, y)
 
 
 def loss_and_grad(backend, net, Theta, X, y, lengths=None):
+    """Mean losses ``(P,)`` and their gradients ``(P, n_params)`` with respect to ``(V, g)``."""
     Theta = np.ascontiguousarray(Theta)
     W, inv = effective(net, Theta)
     losses, Gp = backend.loss_and_grad(plain(net), W, X, y)
