@@ -1,4 +1,4 @@
-"""The adding problem at T = 100: LSTM + a gradient optimizer and gradient-free LSTMs (issue 14, item 4).
+"""The adding problem at T = 100: LSTM + a gradient optimizer and gradient-free LSTMs.
 
 The task is :func:`evoneuro.tasks.adding` with ``version="le"`` (Le, Jaitly & Hinton
 2015): sequences of exactly 100 pairs (value uniform in [0, 1], marker), one marked pair in

@@ -194,7 +194,7 @@ def main(argv=None) -> None:
     for name, ms in rows:
         print(f"{name:<{width}}  {ms:9.3f}  {ms / eval_ms:8.3f}")
 
-    # issue 11: a generation through opt.step on a custom fitness costs <= 0.10 of one
+    # the target: a generation through opt.step on a custom fitness costs <= 0.10 of one
     # evaluation (guided ES, which also takes a gradient step's worth of work, <= 0.30)
     print("\nthrough opt.step(problem): a FitnessProblem whose fitness costs nothing, so the whole "
           "time is the optimizer's and the problem's. 'back to back': steps in a row (the issue's "

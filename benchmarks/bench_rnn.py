@@ -1,4 +1,4 @@
-"""Recurrent population evaluation: the numba backend against torch and jax (issue 13).
+"""Recurrent population evaluation: the numba backend against torch and jax.
 
 Workloads (softmax over 2 classes read at the last step, float32)::
 

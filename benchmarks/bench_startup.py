@@ -10,7 +10,7 @@ Each figure comes from a fresh Python process, as a user meets it:
 * **warm**: the same fit in a new process reusing that cache (kernels loaded from disk),
   and a second fit in the same process.
 
-Targets (issue 11): import <= 0.5 s, cold <= 15 s, warm <= 1 s on an idle 2-core machine.
+Targets: import <= 0.5 s, cold <= 15 s, warm <= 1 s on an idle 2-core machine.
 ``--rnn`` times ``EvoRNNClassifier`` (an LSTM) on a short 2-sequence task the same way.
 
 Usage::

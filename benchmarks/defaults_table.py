@@ -2,7 +2,7 @@
 
 Three studies, each printing one table with the machine's load average:
 
-``--study digits`` (issue 10's table): ``EvoMLPClassifier(hidden_layer_sizes=(32,) * 10,
+``--study digits`` (the estimators guide's table): ``EvoMLPClassifier(hidden_layer_sizes=(32,) * 10,
 activation="sigmoid", optimizer=NAME, max_time=T, random_state=seed)`` on digits (X/16,
 ``train_test_split(test_size=0.25, random_state=0, stratify=y)``), nothing else set; test
 accuracy per optimizer and seed, with the evaluations and steps the time allowed.
@@ -40,7 +40,7 @@ import evoneuro as en
 
 OPTIMIZERS = ("sep-cmaes", "snes", "es", "readout", "adam", "irprop+", "memetic", "pso", "guided-es", "ga",
               "random")
-# issue 10's targets at 60 s (idle 2-core machine); at 10 s every optimizer must beat chance clearly
+# the targets at 60 s (idle 2-core machine); at 10 s every optimizer must beat chance clearly
 TARGETS_60S = {"sep-cmaes": 0.90, "snes": 0.90, "es": 0.90, "readout": 0.95, "adam": 0.93, "irprop+": 0.90,
                "memetic": 0.80, "pso": 0.80, "guided-es": 0.80, "ga": 0.60, "random": 0.50}
 

@@ -1,4 +1,4 @@
-"""Long time lags: success rate against lag for BPTT, evolution and guessing (issue 14, item 3).
+"""Long time lags: success rate against lag for BPTT, evolution and guessing.
 
 For each lag T in 10, 20, 50, 100, 200, 500 and each seed, one task draw is trained by every
 method below, Elman (tanh) and LSTM cells of ``--hidden`` units, and the trained net is

@@ -1,4 +1,4 @@
-"""Issue 15's science rows: how far a *plain* deep sigmoid net goes, and what each start buys.
+"""The science table's pretraining rows: how far a *plain* deep sigmoid net goes, and what each start buys.
 
 Every run: evoneuro's standard digits split (``load_dataset("digits")``: X / 16, 1347 training
 and 450 test rows, ``train_test_split(test_size=0.25, random_state=0, stratify=y)``), a plain

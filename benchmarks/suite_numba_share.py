@@ -4,7 +4,7 @@ Runs ``pytest`` in one process (no xdist), with ``NUMBA_CACHE_DIR`` pointing at 
 temporary directory so every kernel the suite needs is compiled, and a small plugin that adds
 up Numba's outermost compile events (``numba.core.event``, kind ``numba:compile``; nested
 compiles of callees are inside their caller's). Prints the compile total, the suite's total
-and the load average around the run (issue 11's target: a Numba share of at most 2 minutes).
+and the load average around the run (the target: a Numba share of at most 2 minutes).
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""2-sequence at T = 500: nets evaluated until one solves the task, evolution vs guessing (issue 14, item 4).
+"""2-sequence at T = 500: nets evaluated until one solves the task, evolution vs guessing.
 
 The task and net are :func:`evoneuro.tasks.two_sequence` (lengths 500-600, one sigmoid
 recurrent unit and a sigmoid output: 5 weights); "solved" is the task's criterion (every one

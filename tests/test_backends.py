@@ -140,6 +140,7 @@ class TestCupy:
         assert type(L) is np.ndarray and type(G) is np.ndarray
 
 
+@pytest.mark.slow
 def test_bench_evaluator_quick():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_evaluator.py"
     res = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,

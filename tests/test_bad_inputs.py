@@ -1,4 +1,4 @@
-"""Bad inputs get a TypeError/ValueError at once that names the argument (issue 12, item 5)."""
+"""Bad inputs get a TypeError/ValueError at once that names the argument."""
 
 import warnings
 from fractions import Fraction

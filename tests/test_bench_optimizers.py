@@ -16,6 +16,6 @@ def test_bench_optimizers_quick():
     assert out.returncode == 0, out.stderr
     for name in ("random", "ga", "cmaes", "sep-cmaes", "es", "snes", "pso", "pycma sep-CMA", "DEAP"):
         assert name in out.stdout
-    steps = out.stdout.split("through opt.step(problem)")[1]  # the table issue 11 asks for
+    steps = out.stdout.split("through opt.step(problem)")[1]  # the table of a generation's overhead
     for name in ("random", "ga", "cmaes", "sep-cmaes", "es", "snes", "pso", "guided-es"):
         assert f"\n{name} " in steps

@@ -195,7 +195,7 @@ def fit_network(
     >>> net = en.MLP(4, (8,), 2, activation="tanh")
     >>> x0 = resolve_init(net, "auto", rng, X)
     >>> fit = fit_network(net, X, y, optimizer="irprop+", x0=x0, max_steps=100, random_state=0)
-    >>> fit.problem.batch_size is None, fit.result.n_steps, fit.result.fun < fit.problem.full_loss(x0)
+    >>> fit.problem.deterministic, fit.result.n_steps, fit.result.fun < fit.problem.full_loss(x0)  # full batch
     (True, 100, True)
     """
     evaluator = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
