@@ -96,6 +96,12 @@ class Evaluator:
     def __repr__(self) -> str:
         return f"Evaluator({self.net!r}, backend={self.backend!r}, dtype={self.dtype.name!r})"
 
+    @property
+    def implementation(self):
+        """The backend object behind this evaluator; code that can use a backend's extra
+        abilities (the Numba backend's readout solve) asks it with ``getattr``."""
+        return self._backend
+
     # --- input handling --------------------------------------------------------------
 
     def check_Theta(self, Theta) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Batched over a population: the normal equations, the ridge solve, the leave-one-out
 logits, the temperature of a softmax readout and the losses, each a few whole-array
-operations. :func:`fit_readouts` runs them all; :func:`solve_readouts` picks the Numba
-kernel (:mod:`evoneuro.backends.numba.readout`, tested against this module) where the
-evaluator runs Numba.
+operations. :func:`fit_readouts` runs them all; :func:`solve_readouts` uses the evaluator's
+backend instead where it has a readout solve of its own (the Numba backend's kernel,
+:mod:`evoneuro.backends.numba.readout`, tested against this module).
 """
 
 from __future__ import annotations
@@ -125,16 +125,15 @@ def fit_readouts(H: np.ndarray, T: np.ndarray, y: np.ndarray | None, ridge: floa
 
 def solve_readouts(ev, Z, activation, T, y, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`fit_readouts` on the features ``activation(Z)`` (``Z`` itself for ``None``): by
-    the Numba kernel (:func:`evoneuro.backends.numba.readout.fit_readouts`, which overwrites a
-    C-contiguous ``Z`` with the features) where the evaluator runs Numba, else by NumPy."""
+    the evaluator's backend where it has a readout solve of its own (the Numba backend's,
+    which overwrites a C-contiguous ``Z`` with the features), else by NumPy."""
     args = (params["ridge"], params["temperature"], params.get("loo", False))  # no "loo" in older pickles
-    if ev.backend != "numba":
+    fast = getattr(ev.implementation, "fit_readouts", None)
+    if fast is None:
         # float64 from here: float32 normal equations make the losses, and so the ranking, noisy
         H = np.asarray(Z if activation is None else activation(Z), dtype=np.float64)
         return fit_readouts(H, T, y, *args)
-    from evoneuro.backends.numba.readout import fit_readouts as fit_readouts_numba
-
     act = {} if activation is None else dict(activation=activation.name, scale=activation.scale,
                                              slope=activation.slope)
-    W, losses, fitness = fit_readouts_numba(Z, T, y, *args, n_jobs=ev.n_jobs, **act)
+    W, losses, fitness = fast(Z, T, y, *args, **act)
     return W, _finite_or_inf(losses), _finite_or_inf(fitness)

@@ -28,7 +28,7 @@ import functools
 import time
 
 from evoneuro._threads import check_n_jobs
-from evoneuro.backends.numba import pool
+from evoneuro.backends.numba import pool, readout
 from evoneuro.backends.numba.tuner import ThreadTuner
 from evoneuro.network.kinds import kind_of
 
@@ -91,6 +91,11 @@ class NumbaBackend:
         t0 = time.perf_counter()
         pool.run(kernel, n_tasks, args, workers)
         self._tuner.called(key, workers, t0, time.perf_counter(), macs)
+
+    def fit_readouts(self, Z, T, y, ridge, temperature=True, loo=True, **activation):
+        """Ridge readouts of a population on this backend's threads (see
+        :func:`.readout.fit_readouts`, whose arguments these are)."""
+        return readout.fit_readouts(Z, T, y, ridge, temperature, loo, n_jobs=self.n_jobs, **activation)
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
         code = _kind_code(net)
