@@ -25,14 +25,15 @@ MOVED = {
     "evoneuro.compare_tasks": "evoneuro.bench.compare_tasks",
     "evoneuro.datasets": "evoneuro.bench.datasets",
     "evoneuro.plots": "evoneuro.bench.plots",
-    "evoneuro.backends.numba_backend": "evoneuro.backends.numba.backend",
-    "evoneuro.backends.numba_rnn": "evoneuro.backends.numba.rnn",
     "evoneuro.backends.numba_weightnorm": "evoneuro.backends.numba.weightnorm",
 }
 
 #: Old public modules whose names now live in several modules: a view that looks them up in order.
 SPLIT = {
     "evoneuro.defaults": ("evoneuro.training.defaults", "evoneuro.training.starts"),
+    "evoneuro.backends.numba_backend": ("evoneuro.backends.numba.backend", "evoneuro.backends.numba.mlp",
+                                        "evoneuro.backends.numba._jit"),
+    "evoneuro.backends.numba_rnn": ("evoneuro.backends.numba.rnn", "evoneuro.backends.numba._jit"),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from evoneuro.backends.cells import FORWARD
 from evoneuro.backends.rnn_array import cell_functions, recurrent_matrix
 from evoneuro.network.base import Network
-from evoneuro.network.kinds import kind_of
+from evoneuro.network.kinds import kind_of, table
 from evoneuro.network.losses import output_fn
 from evoneuro.network.spec import MLP
 from evoneuro.problems import FitnessProblem
@@ -222,6 +222,13 @@ class NetworkFitness(FitnessProblem):
     def __call__(self, theta) -> float:
         """``f``'s score of ``theta``, in ``f``'s own sign."""
         return float(self.fun(theta, *self.args, **self.kwargs))
+
+
+def __getattr__(name: str):
+    # The kind -> callable network table this module kept before the kind registry, read from it.
+    if name == "FUNCTIONS":
+        return table("function")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["NetworkFitness", "NetworkFunction", "RecurrentFunction", "network_function"]

@@ -153,3 +153,14 @@ def test_a_moved_module_does_not_shadow_a_package_function():
     import evoneuro.minimize  # noqa: F401  (the module's old path)
 
     assert callable(evoneuro.minimize) and evoneuro.minimize.__name__ == "minimize"
+
+
+def test_every_public_name_of_the_flat_layout_still_imports_from_where_it_was():
+    """Every public module-level name of the package as it was before it was layered
+    (commit c8016e2; ``tests/data/public_names_c8016e2.json``) under its old module path."""
+    import json
+
+    names = json.loads((Path(__file__).parent / "data" / "public_names_c8016e2.json").read_text())
+    missing = [f"{module}.{name}" for module, found in sorted(names.items())
+               for name in found if not hasattr(importlib.import_module(module), name)]
+    assert not missing, missing

@@ -14,7 +14,14 @@ lengths)`` and ``loss_and_grad(...)`` on arrays already on the device.
 from __future__ import annotations
 
 from evoneuro.backends._blas_threads import blas_threads
-from evoneuro.network.kinds import kind_of
+from evoneuro.network.kinds import kind_of, table
+
+
+def __getattr__(name: str):
+    # The kind -> reference module table this module kept before the kind registry, read from it.
+    if name == "KINDS":
+        return table("reference", load=False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def kind_code(net):

@@ -26,7 +26,7 @@ from evoneuro.diagnostics.layers import (
     saturated,
     saturation,
 )
-from evoneuro.network.kinds import kind_of
+from evoneuro.network.kinds import kind_of, table
 from evoneuro.diagnostics.through_time import (
     StepReport,
     diagnose_steps,
@@ -71,6 +71,13 @@ def diagnose(net, theta, X, y, threshold: float = 0.01, **options) -> Diagnostic
     (1, 20)
     """
     return kind_of(net).load("diagnose")(net, theta, X, y, threshold=threshold, **options)
+
+
+def __getattr__(name: str):
+    # The kind -> diagnostics table this module kept before the kind registry, read from it.
+    if name == "KINDS":
+        return table("diagnose")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -98,6 +98,19 @@ def kind_of(net) -> Kind:
     return KINDS[name]
 
 
+def table(part: str, load: bool = True) -> dict:
+    """Kind name -> its ``part``, loaded (or its import path with ``load=False``): the
+    per-kind tables that modules kept before the registry, read from it.
+
+    Examples
+    --------
+    >>> from evoneuro.network.kinds import table
+    >>> table("reference", load=False)
+    {'mlp': 'evoneuro.backends.mlp_array', 'rnn': 'evoneuro.backends.rnn_array'}
+    """
+    return {name: kind.load(part) if load else getattr(kind, part) for name, kind in KINDS.items()}
+
+
 register_kind(Kind(
     name="mlp",
     spec="evoneuro.network.spec:MLP",
@@ -115,4 +128,4 @@ register_kind(Kind(
     function="evoneuro.fitness:RecurrentFunction",
 ))
 
-__all__ = ["KINDS", "PARTS", "Kind", "kind_of", "register_kind"]
+__all__ = ["KINDS", "PARTS", "Kind", "kind_of", "register_kind", "table"]

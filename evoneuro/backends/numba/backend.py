@@ -30,7 +30,7 @@ import time
 from evoneuro._threads import check_n_jobs
 from evoneuro.backends.numba import pool, readout
 from evoneuro.backends.numba.tuner import ThreadTuner
-from evoneuro.network.kinds import kind_of
+from evoneuro.network.kinds import kind_of, table
 
 # Below this many multiply-adds (about half a millisecond on one core) a call runs on the
 # calling thread alone. Helpers are Python threads: on a loaded machine one that wakes late
@@ -38,6 +38,13 @@ from evoneuro.network.kinds import kind_of
 # second core saves. The tuner's call-to-call timing (:mod:`.tuner`) sees that cost too,
 # which may make this threshold unnecessary.
 MIN_PARALLEL_MACS = 16_000_000
+
+
+def __getattr__(name: str):
+    # The kind -> Numba modules table this module kept before the kind registry, read from it.
+    if name == "KINDS":
+        return {kind: (path,) for kind, path in table("numba", load=False).items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -69,11 +69,6 @@ def _general(net):
     return (srcs, is_src, norms(net), LN_EPS), dims
 
 
-def _weightnorm(net) -> bool:
-    """Whether ``net`` runs on effective weights (:mod:`.weightnorm`)."""
-    return net.norm == "weightnorm"
-
-
 def _targets(net, y, dtype):
     """(labels, targets) with a dummy of the right type for the unused one."""
     if net.output == "softmax":
@@ -108,7 +103,7 @@ def _run_forward(backend, net, Theta, X, mode, y, Y, out, hid, hid_offs, loss):
 def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
     """Outputs ``(P, N, K)`` (and with ``return_hidden`` every layer's pre-activations), as
     :func:`evoneuro.backends.mlp_array.forward` gives them."""
-    if _weightnorm(net):
+    if weightnorm.supports(net):
         return weightnorm.forward(backend, net, Theta, X, return_hidden, lengths)
     Theta, X = _c(Theta), _c(X, Theta.dtype)
     P, N = Theta.shape[0], X.shape[0]
@@ -126,7 +121,7 @@ def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
 
 def loss(backend, net, Theta, X, y, lengths=None):
     """Mean loss per member ``(P,)``."""
-    if _weightnorm(net):
+    if weightnorm.supports(net):
         return weightnorm.loss(backend, net, Theta, X, y, lengths)
     Theta, X = _c(Theta), _c(X, Theta.dtype)
     P, N = Theta.shape[0], X.shape[0]
@@ -139,7 +134,7 @@ def loss(backend, net, Theta, X, y, lengths=None):
 
 def loss_and_grad(backend, net, Theta, X, y, lengths=None):
     """Mean losses ``(P,)`` and their gradients ``(P, n_params)``."""
-    if _weightnorm(net):
+    if weightnorm.supports(net):
         return weightnorm.loss_and_grad(backend, net, Theta, X, y, lengths)
     Theta, X = _c(Theta), _c(X, Theta.dtype)
     P, N = Theta.shape[0], X.shape[0]

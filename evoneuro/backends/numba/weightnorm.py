@@ -25,6 +25,11 @@ from numba import njit
 from evoneuro.backends.numba._jit import NUMPY_ERRORS
 
 
+def supports(net) -> bool:
+    """Whether ``net`` runs here: an MLP with WeightNorm layers (``norm="weightnorm"``)."""
+    return net.norm == "weightnorm"
+
+
 @functools.lru_cache(maxsize=64)
 def plain(net):
     """The MLP that computes ``net`` on effective weights (same sizes, activations, output,
