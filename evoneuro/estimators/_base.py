@@ -146,6 +146,7 @@ class BaseEvoEstimator:
         validation = None
         if self.early_stopping and not incremental:  # partial_fit: one pass over the given data
             X, X_val, y, y_val, lengths, lengths_val = self._split(X, y, lengths, split_seed)
+            validation = Validation(X_val, y_val, self._val_score, lengths_val, self.n_iter_no_change, self.tol)
         if first:
             pretraining = {"backend": self.backend, "dtype": self.dtype, "n_jobs": self.n_jobs,
                            **(self.init_params or {})}  # the estimator's evaluator unless said otherwise
@@ -159,8 +160,6 @@ class BaseEvoEstimator:
             if self._optimizer_key() != self._opt_key:  # another optimizer continues from params_
                 optimizer, params, x0 = self.optimizer, self.optimizer_params, self.params_
 
-        if self.early_stopping and not incremental:
-            validation = Validation(X_val, y_val, self._val_score, lengths_val, self.n_iter_no_change, self.tol)
         regularization = {"alpha": self.alpha, "input_noise": self.input_noise, "weight_noise": self.weight_noise,
                           "dropout": self.dropout}
         budgets = {"max_epochs": 1} if incremental else self._budgets()

@@ -19,10 +19,15 @@ reruns the measurements (digits, and six other data sets for generality).
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from evoneuro.optimizers.base import Optimizer, init_parameters
+from evoneuro.optimizers.registry import available, get_class, get_optimizer
 
 if TYPE_CHECKING:
     from evoneuro.network.spec import MLP
@@ -43,9 +48,7 @@ def __getattr__(name: str):
     # FULL_BATCH reads every registered class, which imports every optimizer module (pycma,
     # DEAP): computed when read, so that importing evoneuro does not pay for it.
     if name == "FULL_BATCH":
-        from evoneuro.optimizers.registry import available, get_class
-
-        return frozenset(n for n in available() if getattr(get_class(n)[0], "full_batch", False))
+        return frozenset(n for n in available() if get_class(n)[0].full_batch)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -58,8 +61,6 @@ def _defaults_class(optimizer) -> type | None:
     registry does not know), the type of anything else."""
     if not isinstance(optimizer, str):
         return type(optimizer)
-    from evoneuro.optimizers.registry import available, get_class
-
     if optimizer.lower() not in available():
         return None
     return get_class(optimizer)[0]
@@ -121,7 +122,7 @@ def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | Non
         return params
     scale = start_scale(net, theta)
     if scale > 0:
-        for k, frac in getattr(cls, "relative_spreads", {}).items():
+        for k, frac in cls.relative_spreads.items():
             params.setdefault(k, _scaled(frac, scale))
         inner = _inner_spreads(cls, params)
         if inner:
@@ -129,7 +130,7 @@ def optimizer_params(name: str, net: "MLP", theta: np.ndarray, given: dict | Non
             for k, frac in inner.items():
                 inner_params.setdefault(k, _scaled(frac, scale))
             params["inner_params"] = inner_params
-    for k, v in getattr(cls, "fit_defaults", {}).items():
+    for k, v in cls.fit_defaults.items():
         params.setdefault(k, v)
     return params
 
@@ -141,10 +142,10 @@ def _scaled(frac: float, scale: float) -> float:
 def _inner_spreads(cls: type, params: dict) -> dict:
     """A hybrid's relative spreads for the inner optimizer that ``params`` (or the class's
     default ``inner``) names; every entry is checked against its inner optimizer first."""
-    table = getattr(cls, "inner_relative_spreads", None)
+    table = cls.inner_relative_spreads
     if not table:
         return {}
-    _check_inner_spreads(cls, table)
+    _check_inner_spreads(cls)
     own = inspect.signature(cls).parameters.get("inner")
     inner = params.get("inner", None if own is None or own.default is own.empty else own.default)
     if inner is not None and not isinstance(inner, str):
@@ -152,12 +153,11 @@ def _inner_spreads(cls: type, params: dict) -> dict:
     return dict(table.get(inner, {}))
 
 
-def _check_inner_spreads(cls: type, table) -> None:
-    from evoneuro.optimizers.base import init_parameters
-    from evoneuro.optimizers.registry import available, get_class
-
+@functools.cache
+def _check_inner_spreads(cls: type) -> None:
+    # once per class: the registry's inner optimizers are only known once it is filled
     owner = f"{cls.__name__}.inner_relative_spreads"
-    for inner, spreads in table.items():
+    for inner, spreads in cls.inner_relative_spreads.items():
         if inner is None:
             continue  # the hybrid's own choice; checked when it builds the inner optimizer
         if inner.lower() not in available():
@@ -182,11 +182,6 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     >>> type(opt).__name__, new_optimizer(opt, net, net.init(0)) is opt
     ('OpenAIES', False)
     """
-    import copy
-
-    from evoneuro.optimizers.base import Optimizer
-    from evoneuro.optimizers.registry import get_optimizer
-
     if isinstance(optimizer, Optimizer):
         if given:
             raise ValueError("optimizer_params can only be given with an optimizer name, not an instance")

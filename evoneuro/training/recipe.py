@@ -24,7 +24,7 @@ itself be a whole pretraining, a fit of its own) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -103,16 +103,20 @@ class Fit:
     net: Any
     evaluator: Evaluator
     problem: Problem
-    optimizer: Optimizer
     trainer: Trainer
     result: OptimizeResult
     history: History
     validation: ValidationScore | None = None
-    x: np.ndarray = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
+    @property
+    def optimizer(self) -> Optimizer:
+        """The optimizer with the state the run left it in."""
+        return self.trainer.optimizer
+
+    @property
+    def x(self) -> np.ndarray:
         best = None if self.validation is None else self.validation.best_x
-        self.x = self.result.x if best is None else best
+        return self.result.x if best is None else best
 
 
 def fit_network(
@@ -222,8 +226,7 @@ def fit_network(
                       callbacks=[history, *stopping, *extra], progress=progress is True, n_jobs=n_jobs,
                       random_state=random_state)
     result = trainer.run()
-    return Fit(net, evaluator, problem, trainer.optimizer, trainer, result, history, history.validation
-               if validation is not None else None)
+    return Fit(net, evaluator, problem, trainer, result, history, history.validation if validation is not None else None)
 
 
 def _validation_callbacks(evaluator: Evaluator, validation: Validation | None, steps_per_epoch: int):
