@@ -87,6 +87,48 @@ class NotACallback:
     pass
 
 
+class UsageError(Exception):
+    """The command line's argparse usage error (exit status 2), with its message."""
+
+
+def cli(*argv):
+    """``evoneuro compare ...`` (or ``diagnose``) with argparse's exit turned into UsageError."""
+    import contextlib
+    import io
+
+    from evoneuro.cli import main
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            return main(list(argv))
+    except SystemExit as exc:
+        lines = err.getvalue().strip().splitlines()
+        raise UsageError(f"exit status {exc.code}: {lines[-1] if lines else ''}") from None
+
+
+TASK = ("compare", "--task", "adding", "--lag", "12", "--optimizers", "random", "--budget-evals", "1000")
+STUDY = ("compare", "--dataset", "iris", "--optimizers", "random", "--budget-evals", "1000")
+
+
+def rnn_fit(X, **params):
+    from evoneuro.estimators import EvoRNNClassifier
+
+    return EvoRNNClassifier(hidden_layer_sizes=(3,), backend="numpy", max_iter=2, **params).fit(X, Y[:12] % 2)
+
+
+def tiny_latch(**kw):
+    from evoneuro.tasks import latch
+
+    return latch(**{"n_train": 4, "n_test": 4, "min_length": 5, "max_length": 8, **kw})
+
+
+
+
+def raising(x):
+    raise RuntimeError("the simulation diverged")
+
+
 CASES = [
     # --- networks
     ("MLP", "n_inputs=0", lambda: en.MLP(0, (5,), 3)),
@@ -179,7 +221,7 @@ CASES = [
     ("EvoMLPClassifier.fit", "X with a NaN", lambda: fit("EvoMLPClassifier", np.where(X > 2, np.nan, X))),
     ("EvoMLPClassifier.fit", "y of the wrong length", lambda: fit("EvoMLPClassifier", X, Y[:-1])),
     ("EvoMLPClassifier.fit", "one class only", lambda: fit("EvoMLPClassifier", X, np.zeros(30, int))),
-    ("EvoMLPClassifier.fit", "early_stopping on 6 samples",
+    ("EvoMLPClassifier.fit", "early_stopping on 6 samples of 3 classes",
      lambda: fit("EvoMLPClassifier", X[:6], Y[:6], early_stopping=True)),
     ("EvoMLPClassifier.predict", "before fit", predict_unfitted),
     ("EvoMLPClassifier.predict", "X with 3 columns after fitting 4", predict_wrong_features),
@@ -190,6 +232,51 @@ CASES = [
     ("NetworkFitness", "f=None", lambda: en.NetworkFitness(NET, None)),
     ("minimize", "fitness returns a complex number", lambda: minimize(lambda x: 1 + 2j)),
     ("minimize", "vectorized fitness returns bools", lambda: minimize(lambda T: T[:, 0] > 0, vectorized=True)),
+    # --- issue 29: the command line, the tasks, flags, sequences, checkpoints
+    ("evoneuro compare", "--task adding --dataset iris", lambda: cli(*TASK, "--dataset", "iris")),
+    ("evoneuro compare", "--task adding --activation nope", lambda: cli(*TASK, "--activation", "nope")),
+    ("evoneuro compare", "--task adding --batch-size 0", lambda: cli(*TASK, "--batch-size", "0")),
+    ("evoneuro compare", "--task adding --depths 2,4", lambda: cli(*TASK, "--depths", "2,4")),
+    ("evoneuro compare", "--lag 50 without --task", lambda: cli(*STUDY, "--lag", "50")),
+    ("evoneuro compare", "--seeds 0", lambda: cli(*STUDY, "--seeds", "0")),
+    ("evoneuro compare", "--seeds -1 with --task", lambda: cli(*TASK, "--seeds", "-1")),
+    ("evoneuro compare", "--target nope on iris", lambda: cli(*STUDY, "--target", "nope")),
+    ("evoneuro compare", "--activation nope", lambda: cli(*STUDY, "--activation", "nope")),
+    ("evoneuro compare", "--init nope", lambda: cli(*STUDY, "--init", "nope")),
+    ("evoneuro compare", "--budget-evals inf", lambda: cli(*STUDY, "--budget-evals", "inf")),
+    ("evoneuro compare", "--optimizers adam:learning_rate=-1", lambda: cli(*STUDY, "--optimizers",
+                                                                           "adam:learning_rate=-1")),
+    ("evoneuro diagnose", "--steps 5 without --cell", lambda: cli("diagnose", "--steps", "5")),
+    ("tasks.latch", "n_train=-1", lambda: tiny_latch(n_train=-1)),
+    ("tasks.latch", "n_train=0", lambda: tiny_latch(n_train=0)),
+    ("tasks.latch", "n_train=2.5", lambda: tiny_latch(n_train=2.5)),
+    ("tasks.latch", "noise=nan", lambda: tiny_latch(noise=np.nan)),
+    ("tasks.adding", "threshold=-1", lambda: __import__("evoneuro.tasks").tasks.adding(T=20, n_train=4, n_test=4,
+                                                                                        threshold=-1)),
+    ("tasks.temporal_order", "tolerance=-0.3", lambda: __import__("evoneuro.tasks").tasks.temporal_order(
+        n_train=2, n_test=2, tolerance=-0.3)),
+    ("tasks.adding", "T=20.5", lambda: __import__("evoneuro.tasks").tasks.adding(T=20.5, n_train=4, n_test=4)),
+    ("tasks.guess", "task='x'", lambda: __import__("evoneuro.tasks").tasks.guess("x")),
+    ("tasks.guess", "batch=-1", lambda: __import__("evoneuro.tasks").tasks.guess(tiny_latch(), batch=-1)),
+    ("minimize", "vectorized fitness returns [None] * P",
+     lambda: minimize(lambda T: [None] * len(T), vectorized=True)),
+    ("pretrain", "tied='yes'", lambda: en.pretrain(NET, np.abs(X) / 4, tied="yes", max_steps=1)),
+    ("NetworkFitness", "maximize='yes'", lambda: en.NetworkFitness(NET, lambda network: 0.0, maximize="yes")),
+    ("FitnessProblem", "maximize='yes'", lambda: en.FitnessProblem(sphere, 2, maximize="yes")),
+    ("FitnessProblem", "on_error='ignore'", lambda: en.FitnessProblem(sphere, 2, on_error="ignore")),
+    ("minimize", "FitnessProblem(on_error='worst'), fitness raises",
+     lambda: en.minimize(en.FitnessProblem(raising, 3, on_error="worst"), np.ones(3), "es", max_steps=2,
+                         random_state=0)),
+    ("RNN", "self_connections='no'", lambda: en.RNN(1, (2,), 2, self_connections="no")),
+    ("EvoRNNClassifier.fit", "X 1-D", lambda: rnn_fit(np.zeros(12))),
+    ("EvoRNNClassifier.fit", "X=None", lambda: rnn_fit(None)),
+    ("EvoRNNClassifier.fit", "X of strings", lambda: rnn_fit(np.full((12, 4), "a"))),
+    ("EvoRNNClassifier.fit", "X complex", lambda: rnn_fit(np.zeros((12, 4)) + 1j)),
+    ("EvoRNNClassifier.fit", "X a ragged object array",
+     lambda: rnn_fit(np.array([np.zeros(3), np.zeros(2)] * 6, dtype=object))),
+    ("EvoRNNClassifier.fit", "init='pretrain'", lambda: rnn_fit(np.zeros((12, 4)), init="pretrain")),
+    ("Checkpoint", "path=123", lambda: en.Checkpoint(123)),
+    ("Checkpoint", "path in a missing folder", lambda: en.Checkpoint("/no-such-folder/run.pkl")),
 ]
 
 

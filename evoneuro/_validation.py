@@ -117,6 +117,16 @@ def check_positive_float(value, name: str, allow_none: bool = False, allow_zero:
     return v
 
 
+def check_bool(value, name: str) -> bool:
+    """A bool (Python's or numpy's); ``"yes"``, ``1`` or None is a TypeError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)
+
+
+_NO_BAD = object()
+
+
 class FitnessReturnError(TypeError, ValueError):
     """A fitness returned something that is not a number: a TypeError (also a ValueError,
     which is what such returns raised before)."""
@@ -125,12 +135,25 @@ class FitnessReturnError(TypeError, ValueError):
 def fitness_numbers(out, P: int | None) -> np.ndarray:
     """A fitness's return as float64: one number (``P`` None) or ``P`` numbers.
 
-    None, bools, strings and other non-numbers are a TypeError at once, never NaN.
+    None (also among a vectorized fitness's ``P`` values), bools, strings and other
+    non-numbers are a TypeError at once, never NaN.
     """
     if type(out) is float:  # the common case, checked without numpy
         return np.array(out)
-    arr = np.asarray(out) if not isinstance(out, (bool, np.bool_)) else None
+    what = (f"a vectorized fitness must return {P} numbers" if P is not None
+            else "fitness must return one number per vector")
+    try:
+        arr = np.asarray(out) if not isinstance(out, (bool, np.bool_)) else None
+    except ValueError:  # ragged nested sequences
+        raise FitnessReturnError(f"{what}, got ragged nested sequences: {out!r:.80}") from None
     if arr is not None and arr.dtype.kind == "O" and out is not None:
+        bad = next((v for v in arr.ravel() if v is None or isinstance(v, (bool, np.bool_, str, bytes, complex))
+                    or not hasattr(v, "__float__")), _NO_BAD)
+        if bad is not _NO_BAD:  # None among numbers would become NaN in a float array
+            raise FitnessReturnError(
+                f"{what}, got {type(out).__name__}" + (f" holding {type(bad).__name__}" if arr.ndim else "")
+                + (" (did the function forget to return for some members?)" if bad is None else "")
+                + f": {out!r:.80}")
         try:  # numbers numpy does not know (Fraction, Decimal...)
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
@@ -139,7 +162,5 @@ def fitness_numbers(out, P: int | None) -> np.ndarray:
         kind = "None" if out is None else f"{type(out).__name__}" + (
             f" of dtype {arr.dtype}" if isinstance(arr, np.ndarray) and arr.ndim else "")
         raise FitnessReturnError(
-            (f"a vectorized fitness must return {P} numbers" if P is not None
-             else "fitness must return one number per vector")
-            + (", got None (did the function forget to return?)" if out is None else f", got {kind}: {out!r:.80}"))
+            what + (", got None (did the function forget to return?)" if out is None else f", got {kind}: {out!r:.80}"))
     return arr.astype(np.float64, copy=False)

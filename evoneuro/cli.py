@@ -1,4 +1,4 @@
-"""The ``evoneuro`` command: ``evoneuro compare`` and ``evoneuro diagnose``.
+"""The ``evoneuro`` command: ``evoneuro compare``, ``evoneuro diagnose`` and ``evoneuro warmup``.
 
 The parsers live here and import the library lazily, so ``evoneuro --help`` is instant and
 the library modules never import the command line.
@@ -22,12 +22,19 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         if "x" in text:
             width, depth = text.split("x")
-            return (int(width),) * int(depth)
-        return tuple(int(w) for w in text.split(","))
+            widths = (int(width),) * int(depth)
+            ok = int(depth) >= 1
+        else:
+            widths = tuple(int(w) for w in text.split(","))
+            ok = True
     except ValueError:
+        ok = False
+    if not ok or any(w < 1 for w in widths):
         raise argparse.ArgumentTypeError(
-            f"--hidden must look like 32x10 (width x depth) or 64,32,16; got {text!r}"
-        ) from None
+            f"--hidden must look like 32x10 (width x depth) or 64,32,16 with widths and depth >= 1 "
+            f"(0 or none: no hidden layer); got {text!r}"
+        )
+    return widths
 
 
 _DEFAULT_OPTIMIZERS = "adam,irprop+,sep-cmaes,snes,es,ga,random,readout,sklearn"
@@ -43,18 +50,113 @@ def _parse_optimizers(text: str):
 
 
 def _n_jobs(text: str) -> int | None:
-    return None if text.lower() in ("none", "all") else int(text)
+    from evoneuro._threads import check_n_jobs
+
+    if text.strip().lower() in ("none", "all"):
+        return None
+    try:
+        n = int(text)
+        check_n_jobs(n)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be none, all, or a nonzero int (-1: all CPUs), got {text!r}") from None
+    return n
+
+
+def _int_at_least(minimum: int):
+    """An argparse type: an int >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {text!r}")
+        return value
+    parse.__name__ = f"int >= {minimum}"
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not abs(value) < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = _finite(text)
+    except argparse.ArgumentTypeError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _budget_evals(text: str) -> int:
+    """Sample-forward evaluations: a finite number >= 1 such as 3e7, as an int."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 1 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 1 such as 3e7, got {text!r}")
+    return int(value)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _batch_size(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be auto or an int >= 1, got {text!r}")
+    return value
+
+
+def _depths(text: str) -> list[int]:
+    try:
+        depths = [int(v) for v in text.split(",")]
+    except ValueError:
+        depths = []
+    if not depths or any(d < 1 for d in depths):
+        raise argparse.ArgumentTypeError(f"must be depths >= 1 separated by commas, e.g. 2,5,10,20; got {text!r}")
+    return depths
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Every option's help ends with its default; descriptions keep their line breaks."""
 
 
+#: ``compare``'s flags for one study only, with their defaults: they are left out of the
+#: namespace when not given (argparse.SUPPRESS), so one given for the other study is an error.
+_DATASET_FLAGS = {"dataset": "digits", "target": None, "activation": "sigmoid", "init": "auto", "depths": None,
+                  "batch_size": "auto", "dtype": "float32"}
+_TASK_FLAGS = {"lag": 100, "cell": "lstm", "sequences": 1000}
+
+
 def _common(p) -> None:
-    p.add_argument("--dataset", default="digits",
-                   help="digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target)")
-    p.add_argument("--target", default=None, help="target column of a CSV dataset")
-    p.add_argument("--activation", default="sigmoid", help="hidden activation, e.g. sigmoid, tanh, softsign")
+    p.add_argument("--dataset", default=argparse.SUPPRESS,
+                   help="digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target) "
+                   "(default: digits)")
+    p.add_argument("--target", default=argparse.SUPPRESS, help="label column of a CSV dataset")
+    p.add_argument("--activation", default=argparse.SUPPRESS,
+                   help="hidden activation, e.g. sigmoid, tanh, softsign (default: sigmoid)")
 
 
 def _add_compare(sub) -> None:
@@ -70,35 +172,135 @@ def _add_compare(sub) -> None:
     )
     _common(p)
     p.add_argument("--hidden", type=parse_hidden, default="32x10", help="hidden widths: 32x10 or 64,32")
-    p.add_argument("--init", default="auto",
-                   help="start of every optimizer: auto (every unit standardised on the data), lsuv, glorot, standard, he, orthogonal, critical")
+    p.add_argument("--init", default=argparse.SUPPRESS,
+                   help="start of every optimizer: auto (every unit standardised on the data), lsuv, pretrain, glorot, "
+                   "standard, he, orthogonal, critical (default: auto)")
     p.add_argument("--optimizers", type=_parse_optimizers,
                    default=_DEFAULT_OPTIMIZERS,
                    help="comma-separated names with optional parameters, e.g. 'adam:learning_rate=0.003,es:sigma=0.05,ga'; "
                    "alpha (weight decay, default 1e-4), input_noise, weight_noise and dropout are the run's "
                    "regularisation, e.g. 'adam:alpha=1e-3:dropout=0.1'")
-    p.add_argument("--budget-evals", type=lambda v: int(float(v)), default=None,
+    p.add_argument("--budget-evals", type=_budget_evals, default=None,
                    help="sample-forward evaluations per run, e.g. 3e7; equal for every optimizer and "
                    "independent of the machine's load (3e7 when no budget is given)")
-    p.add_argument("--budget-seconds", type=float, default=None,
+    p.add_argument("--budget-seconds", type=_seconds, default=None,
                    help="wall-clock seconds per run, for timing studies (results then depend on the machine)")
-    p.add_argument("--seeds", type=int, default=1, help="runs per optimizer (seeds 0, 1, ...)")
-    p.add_argument("--depths", type=lambda s: [int(v) for v in s.split(",")], default=None,
+    p.add_argument("--seeds", type=_int_at_least(1), default=1, help="runs per optimizer (seeds 0, 1, ...)")
+    p.add_argument("--depths", type=_depths, default=argparse.SUPPRESS,
                    help="depth sweep, e.g. 2,5,10,20 (width = first --hidden width)")
-    p.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto",
-                   help="rows per step; auto = the full batch for Rprop, PSO and random search, 256 for the others")
+    p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
+                   help="rows per step; auto (the default) = the full batch for Rprop, PSO and random search, 256 "
+                   "for the others")
     p.add_argument("--backend", default="auto", choices=list(BACKENDS), help="evaluator backend")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="precision")
+    p.add_argument("--dtype", default=argparse.SUPPRESS, choices=["float32", "float64"],
+                   help="precision (default: float32)")
     p.add_argument("--n-jobs", type=_n_jobs, default=None, help="threads; default: the CPUs this process may use")
     p.add_argument("--out", type=Path, default=Path("compare-results"), help="folder for results and plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--task", choices=["adding", "two_sequence", "latch", "parity"], default=None,
-                   help="instead of --dataset: a long-time-lag task of evoneuro.tasks, learnt by a recurrent net")
-    p.add_argument("--lag", type=int, default=100, help="with --task: the time lag (sequence length) T")
-    p.add_argument("--cell", choices=["lstm", "gru", "elman"], default="lstm",
-                   help="with --task: the recurrent cell (--hidden gives its widths)")
-    p.add_argument("--sequences", type=int, default=1000, help="with --task: training sequences (test: half as many)")
-    p.set_defaults(func=_run_compare)
+    p.add_argument("--task", choices=["adding", "latch", "parity", "temporal_order", "two_sequence"], default=None,
+                   help="instead of --dataset: a long-time-lag task of evoneuro.tasks, learnt by a recurrent net "
+                   "(temporal_order: the paper's lengths 100-110, --lag 100 only)")
+    p.add_argument("--lag", type=_int_at_least(2), default=argparse.SUPPRESS,
+                   help="with --task: the time lag (sequence length) T (default: 100)")
+    p.add_argument("--cell", choices=["lstm", "gru", "elman"], default=argparse.SUPPRESS,
+                   help="with --task: the recurrent cell, --hidden gives its widths (default: lstm)")
+    p.add_argument("--sequences", type=_int_at_least(1), default=argparse.SUPPRESS,
+                   help="with --task: training sequences, test: half as many (default: 1000)")
+    p.set_defaults(func=_run_compare, parser=p)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_optimizers(parser, specs, task: str | None) -> None:
+    """Every ``--optimizers`` entry a known name whose parameters its class takes."""
+    from evoneuro.bench.compare import split_params
+    from evoneuro.optimizers.registry import available, get_optimizer
+    from evoneuro.regularization import Regularization
+
+    if not specs:
+        parser.error("argument --optimizers: name at least one optimizer, e.g. adam,snes")
+    for name, params in specs:
+        try:
+            if name == "sklearn":
+                if task is not None:
+                    raise ValueError("sklearn cannot train recurrent nets (scikit-learn has none); choose registry "
+                                     "optimizers such as adam, irprop+, snes, es, random")
+                from sklearn.neural_network import MLPClassifier
+
+                MLPClassifier(**params)._validate_params()
+                continue
+            if name not in available():
+                raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(available())}, sklearn")
+            regularization, own = split_params(params)
+            Regularization(**regularization)
+            get_optimizer(name, **own)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"argument --optimizers: {name}: {exc}")
+
+
+def _check_compare(args) -> None:
+    """Every ``compare`` argument checked before any run, as a usage error (exit status 2).
+
+    Fills in the defaults of the flags that apply to the chosen study; a flag of the other
+    study is an error, not ignored.
+    """
+    parser = args.parser
+    study, other = (_TASK_FLAGS, _DATASET_FLAGS) if args.task is not None else (_DATASET_FLAGS, _TASK_FLAGS)
+    given = [_flag(k) for k in other if hasattr(args, k)]
+    if given:
+        if args.task is not None:
+            parser.error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a data set study "
+                         f"(--dataset), not to --task {args.task}, which trains a recurrent net on its own "
+                         "sequences (--hidden, --cell, --lag, --sequences)")
+        parser.error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} with --task only")
+    for k, default in study.items():
+        if not hasattr(args, k):
+            setattr(args, k, default)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: {args.out} is a file; --out names a folder for the results")
+    if args.task is not None:
+        if not args.hidden:
+            parser.error("argument --hidden: a recurrent net needs at least one layer, e.g. --hidden 32")
+        from evoneuro.bench.compare_tasks import make_task
+
+        try:  # the generator's own checks (a lag too short for the task), on two sequences
+            make_task(args.task, args.lag, 2, 2, 0)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"argument --lag: {exc}")
+        if args.optimizers != _parse_optimizers(_DEFAULT_OPTIMIZERS):  # the default is replaced for tasks
+            _check_optimizers(parser, args.optimizers, args.task)
+        return
+    from evoneuro.bench.datasets import DATASETS, load_dataset
+    from evoneuro.network.activations import get_activation
+    from evoneuro.network.init import INITS
+
+    if args.dataset in DATASETS:
+        if args.target is not None:
+            parser.error(f"argument --target: names the label column of a CSV data set; --dataset {args.dataset} "
+                         "has its own labels")
+    else:
+        try:
+            load_dataset(args.dataset, target=args.target)
+        except (TypeError, ValueError, OSError) as exc:
+            parser.error(f"argument --dataset: {exc}")
+    try:
+        get_activation(args.activation)
+    except (TypeError, ValueError) as exc:
+        parser.error(f"argument --activation: {exc}")
+    inits = ["auto", "lsuv", "pretrain", *INITS, "critical", "critical_orthogonal"]
+    if args.init.lower() not in inits:
+        parser.error(f"argument --init: must be one of {', '.join(inits)}; got {args.init!r}")
+    if args.depths and not args.hidden:
+        parser.error("argument --depths: a depth sweep repeats the first --hidden width; give one, e.g. --hidden 32")
+    if any(name == "sklearn" for name, _ in args.optimizers):
+        from evoneuro.bench.compare import _SKLEARN_ACTIVATIONS
+
+        if str(args.activation).lower() not in _SKLEARN_ACTIVATIONS:
+            parser.error(f"argument --activation: scikit-learn's MLPClassifier (--optimizers sklearn) has no "
+                         f"{args.activation!r}; it takes {', '.join(sorted(_SKLEARN_ACTIVATIONS))}")
+    _check_optimizers(parser, args.optimizers, None)
 
 
 def _run_compare_task(args, budget_evals, budget_seconds) -> int:
@@ -116,12 +318,12 @@ def _run_compare_task(args, budget_evals, budget_seconds) -> int:
                             seeds=args.seeds, budget_evals=budget_evals, budget_seconds=budget_seconds,
                             n_train=args.sequences, n_test=max(2, args.sequences // 2), backend=args.backend,
                             n_jobs=args.n_jobs, echo=print)
-    except ValueError as exc:  # a lag too short for the task, an optimizer that cannot train an RNN
+    except (TypeError, ValueError) as exc:  # what only a run finds (checked arguments rule out the rest)
         print(f"evoneuro compare: error: {exc}", file=sys.stderr)
         return 2
     print()
     print(table(runs))
-    write(runs, args.out, environment(args.backend, args.dtype, args.n_jobs))
+    write(runs, args.out, environment(args.backend, "float32", args.n_jobs))  # the task runs' precision
     print(f"\nresults written to {args.out}/results.json")
     return 0
 
@@ -129,6 +331,7 @@ def _run_compare_task(args, budget_evals, budget_seconds) -> int:
 def _run_compare(args) -> int:
     from evoneuro.bench.compare import DEFAULT_BUDGET_EVALS, compare
 
+    _check_compare(args)
     budget_evals, budget_seconds = args.budget_evals, args.budget_seconds
     if budget_evals is None and budget_seconds is None:
         budget_evals = DEFAULT_BUDGET_EVALS
@@ -140,11 +343,15 @@ def _run_compare(args) -> int:
     optimizers = args.optimizers
     print(f"evoneuro compare: {args.dataset}, hidden {len(hidden)}x{hidden[0] if hidden else 0}, "
           f"{args.activation}, init {args.init}; budget {budget} per run", flush=True)
-    result = compare(args.dataset, target=args.target, hidden=hidden, activation=args.activation,
-                     init=args.init, optimizers=optimizers, budget_seconds=budget_seconds,
-                     budget_evals=budget_evals, seeds=args.seeds, depths=args.depths,
-                     batch_size=args.batch_size, backend=args.backend, dtype=args.dtype, n_jobs=args.n_jobs,
-                     progress=not args.no_progress, out=args.out, echo=print)
+    try:
+        result = compare(args.dataset, target=args.target, hidden=hidden, activation=args.activation,
+                         init=args.init, optimizers=optimizers, budget_seconds=budget_seconds,
+                         budget_evals=budget_evals, seeds=args.seeds, depths=args.depths,
+                         batch_size=args.batch_size, backend=args.backend, dtype=args.dtype, n_jobs=args.n_jobs,
+                         progress=not args.no_progress, out=args.out, echo=print)
+    except (TypeError, ValueError) as exc:  # what only a run finds (checked arguments rule out the rest)
+        print(f"evoneuro compare: error: {exc}", file=sys.stderr)
+        return 2
     print()
     print(result.table())
     print(f"\nresults and plots written to {args.out}/")
@@ -163,9 +370,10 @@ def _add_diagnose(sub) -> None:
         "random N(0, 1) sequences of --steps steps labelled by the sign of their first input\n"
         "(the loss needs step 1). Comma lists of cells and inits: one line each in one plot.",
     )
-    p.add_argument("--dataset", default="digits",
-                   help="MLP: digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target)")
-    p.add_argument("--target", default=None, help="target column of a CSV dataset")
+    p.add_argument("--dataset", default=argparse.SUPPRESS,
+                   help="MLP: digits, iris, wine, breast_cancer, moons, circles, or a CSV path (with --target) "
+                   "(default: digits)")
+    p.add_argument("--target", default=argparse.SUPPRESS, help="label column of a CSV dataset")
     p.add_argument("--activation", default=argparse.SUPPRESS,
                    help="hidden activation, e.g. sigmoid, tanh, softsign (default: sigmoid for an MLP, tanh with --cell)")
     p.add_argument("--hidden", type=parse_hidden, default=argparse.SUPPRESS,
@@ -176,15 +384,20 @@ def _add_diagnose(sub) -> None:
                    "(default: standard for an MLP, orthogonal with --cell)")
     p.add_argument("--cell", type=_parse_cells, default=None,
                    help="diagnose a recurrent net through time: elman, lstm, gru, or a comma list")
-    p.add_argument("--steps", type=int, default=100, help="time steps per sequence (with --cell)")
-    p.add_argument("--inputs", type=int, default=1, help="features per time step (with --cell)")
-    p.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias (with --cell)")
-    p.add_argument("--gain", type=float, default=1.0, help="factor on every initial weight (with --cell)")
-    p.add_argument("--samples", type=int, default=256, help="training rows (sequences with --cell) used")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (and of the sequences)")
+    p.add_argument("--steps", type=_int_at_least(1), default=argparse.SUPPRESS,
+                   help="time steps per sequence (with --cell; default: 100)")
+    p.add_argument("--inputs", type=_int_at_least(1), default=argparse.SUPPRESS,
+                   help="features per time step (with --cell; default: 1)")
+    p.add_argument("--forget-bias", type=_finite, default=argparse.SUPPRESS,
+                   help="LSTM forget-gate bias (with --cell; default: 1.0)")
+    p.add_argument("--gain", type=_positive, default=argparse.SUPPRESS,
+                   help="factor > 0 on every initial weight (with --cell; default: 1.0)")
+    p.add_argument("--samples", type=_int_at_least(1), default=256,
+                   help="training rows (sequences with --cell) used")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the initial weights (and of the sequences)")
     p.add_argument("--out", type=Path, default=Path("diagnose-results"),
                    help="folder for the plot, or the plot's file name (.png, .pdf, .svg)")
-    p.set_defaults(func=_run_diagnose)
+    p.set_defaults(func=_run_diagnose, parser=p)
 
 
 def _parse_cells(text: str) -> list[str]:
@@ -213,7 +426,37 @@ def _has_matplotlib() -> bool:
     return True
 
 
+_MLP_FLAGS = {"dataset": "digits", "target": None}
+_CELL_FLAGS = {"steps": 100, "inputs": 1, "forget_bias": 1.0, "gain": 1.0}
+
+
+def _check_diagnose(args) -> None:
+    """A flag of the other kind of net (MLP or ``--cell``) is a usage error; fills in the defaults."""
+    parser = args.parser
+    study, other = (_CELL_FLAGS, _MLP_FLAGS) if args.cell else (_MLP_FLAGS, _CELL_FLAGS)
+    given = [_flag(k) for k in other if hasattr(args, k)]
+    if given:
+        parser.error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} "
+                     + ("to an MLP on --dataset, not with --cell" if args.cell else "with --cell only"))
+    for k, default in study.items():
+        if not hasattr(args, k):
+            setattr(args, k, default)
+    if args.cell:
+        return
+    from evoneuro.bench.datasets import DATASETS, load_dataset
+
+    if args.dataset in DATASETS and args.target is not None:
+        parser.error(f"argument --target: names the label column of a CSV data set; --dataset {args.dataset} "
+                     "has its own labels")
+    if args.dataset not in DATASETS:
+        try:
+            load_dataset(args.dataset, target=args.target)
+        except (TypeError, ValueError, OSError) as exc:
+            parser.error(f"argument --dataset: {exc}")
+
+
 def _run_diagnose(args) -> int:
+    _check_diagnose(args)
     if args.cell:
         return _run_diagnose_steps(args)
     import numpy as np
@@ -226,10 +469,14 @@ def _run_diagnose(args) -> int:
     hidden, init = getattr(args, "hidden", (32,) * 20), getattr(args, "init", "standard")
     activation = getattr(args, "activation", "sigmoid")
     data = load_dataset(args.dataset, target=args.target)
-    net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
     X, y = data.X_train[: args.samples], data.y_train[: args.samples]
-    theta = resolve_init(net, init, np.random.default_rng(args.seed), X)
-    report = diagnose(net, theta, X, y)
+    try:
+        net = MLP(data.n_features, hidden, data.n_classes, activation=activation)
+        theta = resolve_init(net, init, np.random.default_rng(args.seed), X)
+        report = diagnose(net, theta, X, y)
+    except (TypeError, ValueError) as exc:  # --activation, --init, or too few --samples for init=auto
+        print(f"evoneuro diagnose: error: {exc}", file=sys.stderr)
+        return 2
     print(f"{net}, init={init!r}, {len(X)} samples of {data.name}")
     print(report.table())
     if not _has_matplotlib():
@@ -276,6 +523,44 @@ def _run_diagnose_steps(args) -> int:
     return 0
 
 
+def _add_warmup(sub) -> None:
+    p = sub.add_parser(
+        "warmup", formatter_class=_Formatter,
+        help="compile the Numba kernels now, once, so that no later fit waits for them",
+        description="Compile the Numba kernels of the network kinds for this CPU and cache them on disk "
+        "(NUMBA_CACHE_DIR, else next to the package): every later fit, minimize and predict starts at "
+        "once. Takes tens of seconds the first time, well under a second once cached.",
+    )
+    p.add_argument("--kinds", default="mlp,rnn",
+                   help="comma-separated: mlp, rnn (the Elman, LSTM and GRU cells), or single cells "
+                   "elman, lstm, gru")
+    p.add_argument("--dtypes", default="float32",
+                   help="comma-separated float32, float64 (float32: the estimators' precision)")
+    p.set_defaults(func=_run_warmup, parser=p)
+
+
+def _run_warmup(args) -> int:
+    import time
+
+    from evoneuro.backends import numba_available
+    from evoneuro.evaluator import warmup
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if not numba_available():
+        print("evoneuro warmup: Numba is not installed: nothing to compile (the NumPy backend runs)")
+        return 0
+    t0 = time.perf_counter()
+    try:
+        spent = warmup(kinds, dtypes)
+    except (TypeError, ValueError) as exc:
+        args.parser.error(str(exc))
+    for kind, seconds in spent.items():
+        print(f"{kind:6} {'compiled in %.1f s' % seconds if seconds else 'already in the disk cache'}")
+    print(f"evoneuro warmup: {', '.join(spent)} ready ({', '.join(dtypes)}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``evoneuro`` argument parser with its sub-commands."""
     from evoneuro._version import __version__
@@ -288,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_compare(sub)
     _add_diagnose(sub)
+    _add_warmup(sub)
     return parser
 
 

@@ -12,28 +12,40 @@ executor can still make progress. Failures are of three kinds:
 
 - the fitness raised: the other tasks are cancelled and the exception is re-raised (the
   :class:`evoneuro.Trainer` turns it into a :class:`evoneuro.TrainingError` that carries
-  the best-so-far result);
+  the best-so-far result); with ``on_error="worst"`` the member is reported back instead,
+  wrapped in :class:`FitnessRaised`, and not tried again;
 - the worker was lost (killed, out of memory, connection closed) or the member did not
   finish within ``timeout`` seconds: the member is submitted again, up to ``retries``
   times; if it still fails it is reported back, and :class:`evoneuro.FitnessProblem`
-  counts it as the worst value with one warning. A dask cluster also reschedules the
-  tasks of a dead worker by itself (up to its ``distributed.scheduler.allowed-failures``)
-  before reporting ``KilledWorker``;
+  counts it as the worst value with one warning;
 - the executor cannot run anything any more: a dask cluster that has had no worker for
   ``distributed.scheduler.no-workers-timeout`` (60 s when unset) raises a ``RuntimeError``.
   A ``LocalCluster`` ends in that state when workers die again within
   ``distributed.deploy.lost-worker-timeout`` of their restart: it stops restarting them.
+
+A member counts as failed after ``retries + 1`` tries. Its retries run *one at a time*
+(time-outs excepted): a dying worker takes the tasks queued on it along (and a breaking
+process pool every task in flight), so an innocent member that shared the workers with a
+killer gets its value on its first retry, while the killer takes only its own workers.
+
+**Dask.** The scheduler reschedules by itself the tasks of a worker that died, up to
+``distributed.scheduler.allowed-failures`` (3) times, before it reports ``KilledWorker``:
+one member that kills its worker would cost 4 worker deaths per try, 12 for evoneuro's 3
+tries, and a ``LocalCluster`` whose workers die that often retires them. So on a
+``dask.distributed.Client`` (or its ``get_executor()``) evoneuro places every try itself:
+each task is pinned to one worker (``workers=[address], allow_other_workers=False``), at
+most one task per worker thread, the next member going to the first free thread. A worker
+that dies takes only the members running on it, the scheduler has nowhere to move them,
+and evoneuro sees the worker leave and counts one try: a member that kills its worker
+costs at most ``retries + 1`` worker deaths (3 by default), whatever the cluster's
+``allowed-failures``. The price: dask's work stealing and adaptive scaling see no queue
+of waiting tasks (start the workers before the run).
 
 A ``concurrent.futures.ProcessPoolExecutor`` whose worker dies is *broken* for good:
 every task in flight fails and nothing more can be submitted to it. Here it is replaced
 by a new pool of the same size, start method and initializer, used in its place for as
 long as the broken pool object lives (then shut down); the members that were in flight
 are retried.
-
-A member counts as failed after ``retries + 1`` tries. Its retries run *one at a time*
-(time-outs excepted): a dying worker takes the tasks queued on it along (and a breaking
-process pool every task in flight), so an innocent member that shared the workers with a
-killer gets its value on its first retry, while the killer takes only its own workers.
 """
 
 from __future__ import annotations
@@ -67,7 +79,7 @@ def _is_dask_client(executor) -> bool:
 
 
 def _dask_client(executor):
-    """The ``Client`` behind a dask executor (for its worker count), or None."""
+    """The ``Client`` behind a dask executor (a ``Client`` or its ``get_executor()``), or None."""
     if _is_dask_client(executor):
         return executor
     return getattr(executor, "_client", None) if _is_dask(executor) else None
@@ -91,6 +103,31 @@ def lost_worker_errors(executor) -> tuple[type[BaseException], ...]:
 
 class MemberTimeout(TimeoutError):
     """A member did not finish within ``timeout`` seconds (counted as a lost worker)."""
+
+
+class WorkerLost(ConnectionError):
+    """The dask worker a member was pinned to left the cluster while evaluating it."""
+
+
+class FitnessRaised(Exception):
+    """The fitness raised for a member, under ``on_error="worst"``: the member is reported
+    back (not retried) with the exception as :attr:`error` (and ``__cause__``)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.__cause__ = error
+
+
+ON_ERROR = ("raise", "worst")
+
+
+def check_on_error(on_error) -> str:
+    """``on_error`` checked: ``"raise"`` or ``"worst"``."""
+    if not isinstance(on_error, str) or on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be 'raise' (a fitness that raises stops the run) or 'worst' (the member "
+                         f"counts as the worst value, with one warning), got {on_error!r}")
+    return on_error
 
 
 # --- process pools: a broken pool is replaced, for as long as the user's pool lives ------
@@ -130,9 +167,6 @@ def _broken(err: BaseException) -> RuntimeError:
 
 def _submit(executor, fun, x, args, kwargs):
     try:
-        if _is_dask_client(executor):
-            # pure=False: every try gets a fresh key, never the cached result of a failed one
-            return executor.submit(_call, fun, x, args, kwargs, pure=False)
         return executor.submit(_call, fun, x, args, kwargs)
     except cf.BrokenExecutor as err:
         raise _broken(err) from err
@@ -197,18 +231,37 @@ def _no_workers_error(seconds: float, n: int) -> RuntimeError:
         "in TrainingError.result); distributed.scheduler.no-workers-timeout sets this wait")
 
 
-def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None, client) -> tuple[dict, bool]:
-    """Wait for ``futures`` (row -> future) and store their results in ``outputs``.
+def _settle(i: int, value, err, outputs: list, failed: dict, lost: tuple, keep_errors: bool) -> bool:
+    """Store member ``i``'s outcome; True when its executor is a broken process pool.
 
-    Returns the rows whose worker was lost or that timed out (row -> error), and whether a
-    process pool broke. Re-raises the fitness's own exception after cancelling the rest.
+    Re-raises the fitness's own exception unless ``keep_errors``.
     """
-    start = time.monotonic()
-    deadline = None if timeout is None else start + timeout
+    if err is None:
+        outputs[i] = value
+    elif isinstance(err, cf.BrokenExecutor):
+        failed[i] = err
+        return True
+    elif isinstance(err, lost) or type(err).__name__ == "NoValidWorkerError":
+        failed[i] = err  # NoValidWorkerError: dask's no-workers-timeout on a pinned task
+    elif keep_errors:
+        failed[i] = FitnessRaised(err)
+    else:
+        raise err
+    return False
+
+
+def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None,
+            keep_errors: bool) -> tuple[dict, bool]:
+    """Wait for the ``concurrent.futures`` ``futures`` (row -> future); store their results.
+
+    Returns the rows whose worker was lost, that timed out or (``keep_errors``) whose
+    fitness raised (row -> error), and whether a process pool broke. Otherwise re-raises the
+    fitness's own exception after cancelling the rest.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     waiting = dict(futures)
     failed: dict[int, BaseException] = {}
     broke = False
-    no_workers_since = None
     try:
         while waiting:
             for i, fut in list(waiting.items()):
@@ -216,16 +269,7 @@ def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None, cl
                 if value is _PENDING:
                     continue
                 del waiting[i]
-                if err is None:
-                    outputs[i] = value
-                elif isinstance(err, cf.BrokenExecutor):
-                    failed[i], broke = err, True
-                elif isinstance(err, lost):
-                    failed[i] = err
-                elif type(err).__name__ == "NoValidWorkerError":  # dask's no-workers-timeout
-                    raise _no_workers_error(_no_workers_timeout(), len(waiting) + 1) from err
-                else:
-                    raise err
+                broke |= _settle(i, value, err, outputs, failed, lost, keep_errors)
             if not waiting:
                 break
             now = time.monotonic()
@@ -235,13 +279,6 @@ def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None, cl
                     failed[i] = MemberTimeout(f"not finished within timeout={timeout:g} s")
                 waiting.clear()
                 break
-            if client is not None and now - start >= POLL_SECONDS:
-                if client.nthreads():
-                    no_workers_since = None
-                elif no_workers_since is None:
-                    no_workers_since = now
-                elif now - no_workers_since >= _no_workers_timeout():
-                    raise _no_workers_error(now - no_workers_since, len(waiting))
             wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(deadline - now, 0.0))
             _wait_any(list(waiting.values()), wait)
     except BaseException:
@@ -251,8 +288,97 @@ def _gather(futures: dict, outputs: list, lost: tuple, timeout: float | None, cl
     return failed, broke
 
 
+# --- dask: every try pinned to one worker, one task per worker thread --------------------
+
+def _dask_options(executor) -> tuple[dict, list | None]:
+    """``submit`` keywords of a ``Client.get_executor(...)`` worth keeping, and its
+    ``workers`` restriction (the workers evoneuro may pin to), or ``({}, None)``."""
+    kwargs = dict(getattr(executor, "_kwargs", None) or {}) if not _is_dask_client(executor) else {}
+    allowed = kwargs.pop("workers", None)
+    for k in ("pure", "allow_other_workers"):
+        kwargs.pop(k, None)
+    if allowed is not None and not isinstance(allowed, (list, tuple, set)):
+        allowed = [allowed]
+    return kwargs, None if allowed is None else list(allowed)
+
+
+def _run_on_dask(client, options: tuple[dict, list | None], fun, Theta, batch: list[int], args, kwargs,
+                 outputs: list, lost: tuple, timeout: float | None, keep_errors: bool) -> dict:
+    """Evaluate the rows ``batch`` on ``client``, each try pinned to one worker thread.
+
+    Returns the failed rows (row -> error), as :func:`_gather`.
+    """
+    submit_kw, allowed = options
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    queue = list(batch)
+    running: dict[int, tuple[Any, str]] = {}  # row -> (future, the worker it is pinned to)
+    failed: dict[int, BaseException] = {}
+    workers: dict[str, int] = {}
+    refreshed = -np.inf
+    no_workers_since = None
+    try:
+        while queue or running:
+            for i, (fut, _) in list(running.items()):
+                value, err = _outcome(fut)
+                if value is not _PENDING:
+                    del running[i]
+                    _settle(i, value, err, outputs, failed, lost, keep_errors)
+            now = time.monotonic()
+            if now - refreshed >= POLL_SECONDS or not workers:
+                workers = {w: int(n) for w, n in client.nthreads(workers=allowed).items() if n}
+                refreshed = now
+                for i, (fut, w) in list(running.items()):
+                    if w not in workers:  # its worker died (or left): this try is over
+                        fut.cancel()
+                        del running[i]
+                        failed[i] = WorkerLost(f"worker {w} left the cluster while evaluating member {i}")
+            if deadline is not None and now >= deadline:
+                for i, (fut, _) in running.items():
+                    fut.cancel()
+                for i in [*running, *queue]:
+                    failed[i] = MemberTimeout(f"not finished within timeout={timeout:g} s")
+                running.clear()
+                queue.clear()
+                break
+            if queue:
+                if workers:
+                    no_workers_since = None
+                elif no_workers_since is None:
+                    no_workers_since = now
+                elif now - no_workers_since >= _no_workers_timeout():
+                    raise _no_workers_error(now - no_workers_since, len(queue) + len(running))
+                load = dict.fromkeys(workers, 0)
+                for _, w in running.values():
+                    if w in load:
+                        load[w] += 1
+                while queue:
+                    free = [w for w in workers if load[w] < workers[w]]
+                    if not free:
+                        break
+                    w = min(free, key=lambda a: load[a] / workers[a])
+                    i = queue.pop(0)
+                    # pure=False: every try a fresh key, never the cached result of a failed one
+                    running[i] = (client.submit(_call, fun, Theta[i], args, kwargs, pure=False, workers=[w],
+                                                allow_other_workers=False, **submit_kw), w)
+                    load[w] += 1
+            if not (queue or running):
+                break
+            wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(deadline - now, 0.0))
+            if running:
+                _wait_any([fut for fut, _ in running.values()], wait)
+            else:
+                time.sleep(wait)  # no worker yet: wait for one
+    except BaseException:
+        for fut, _ in running.values():
+            fut.cancel()
+        raise
+    return failed
+
+
 def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: dict | None = None,
-                      retries: int = 2, timeout: float | None = None) -> tuple[list, dict[int, BaseException]]:
+                      retries: int = 2, timeout: float | None = None,
+                      on_error: str = "raise") -> tuple[list, dict[int, BaseException]]:
     """``fun(Theta[i], *args, **kwargs)`` for every row, one task each, gathered in order.
 
     Parameters
@@ -267,12 +393,16 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     retries : int, default=2
         How many times a member whose worker was lost (or that timed out) is submitted
         again, alone (see the module docstring); with 0, members in flight on a worker
-        that dies count as failed at once.
+        that dies count as failed at once. On dask, a member costs at most
+        ``retries + 1`` worker deaths.
     timeout : float or None, default=None
         Seconds one try of the population may take; the members not finished by then
         are cancelled and count as lost. None: no limit on the fitness's own run time
         (a lost worker or a cluster without workers is still detected). A cancelled
         task may keep its thread or process busy until it returns by itself.
+    on_error : {"raise", "worst"}, default="raise"
+        What an exception raised by ``fun`` does: stop (re-raised, the other tasks
+        cancelled), or report the member as failed (a :class:`FitnessRaised`), not retried.
 
     Returns
     -------
@@ -280,12 +410,13 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
         ``fun``'s return value for each row (None for the failed ones).
     failed : dict
         Row index -> the last error, for the rows lost on every try (``KilledWorker``,
-        ``BrokenProcessPool``, :class:`MemberTimeout`, ...).
+        :class:`WorkerLost`, ``BrokenProcessPool``, :class:`MemberTimeout`, ...) and, with
+        ``on_error="worst"``, the rows whose fitness raised (:class:`FitnessRaised`).
 
     Raises
     ------
     Exception
-        Whatever ``fun`` raised (the other tasks are cancelled).
+        Whatever ``fun`` raised (the other tasks are cancelled), with ``on_error="raise"``.
     RuntimeError
         When the executor cannot run anything any more: a dask cluster without workers
         (see the module docstring), or a broken executor that is not a process pool.
@@ -301,8 +432,10 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     ([1.0, 5.0, 9.0], {})
     """
     kwargs = {} if kwargs is None else kwargs
-    lost = lost_worker_errors(executor) + (cf.BrokenExecutor, MemberTimeout)
+    keep_errors = check_on_error(on_error) == "worst"
+    lost = lost_worker_errors(executor) + (cf.BrokenExecutor, MemberTimeout, WorkerLost)
     client = _dask_client(executor)
+    options = _dask_options(executor) if client is not None else None
     outputs: list = [None] * len(Theta)
     errors: dict[int, BaseException] = {}
     tries = [0] * len(Theta)
@@ -312,13 +445,21 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
         shared = [i for i in pending if i not in alone]
         again = []
         for batch in ([shared] if shared else []) + [[i] for i in pending if i in alone]:
-            pool = _live(executor)
-            futures = {i: _submit(pool, fun, Theta[i], args, kwargs) for i in batch}
-            failed, broke = _gather(futures, outputs, lost, timeout, client)
-            if broke and _live(executor) is pool:  # not a process pool: nothing replaces it
-                raise _broken(next(e for e in failed.values() if isinstance(e, cf.BrokenExecutor)))
+            if client is not None:
+                failed = _run_on_dask(client, options, fun, Theta, batch, args, kwargs, outputs, lost, timeout,
+                                      keep_errors)
+            else:
+                pool = _live(executor)
+                futures = {i: _submit(pool, fun, Theta[i], args, kwargs) for i in batch}
+                failed, broke = _gather(futures, outputs, lost, timeout, keep_errors)
+                del futures
+                if broke and _live(executor) is pool:  # not a process pool: nothing replaces it
+                    raise _broken(next(e for e in failed.values() if isinstance(e, cf.BrokenExecutor)))
             for i, err in failed.items():
                 errors[i] = err
+                if isinstance(err, FitnessRaised):  # the fitness's own answer: never retried
+                    tries[i] = retries + 1
+                    continue
                 tries[i] += 1
                 if tries[i] <= retries:
                     again.append(i)
@@ -330,4 +471,5 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     return outputs, {i: errors[i] for i in range(len(Theta)) if tries[i] > retries}
 
 
-__all__ = ["MemberTimeout", "evaluate_parallel", "lost_worker_errors"]
+__all__ = ["FitnessRaised", "MemberTimeout", "WorkerLost", "check_on_error", "evaluate_parallel",
+           "lost_worker_errors"]

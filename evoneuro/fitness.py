@@ -170,7 +170,8 @@ class NetworkFitness(FitnessProblem):
     ``f(network, *args, **kwargs) -> float`` where ``network(X)`` runs the net (see
     :class:`evoneuro.fitness.NetworkFunction`). A NaN or infinite score counts as the
     worst value and warns once; an exception in ``f`` stops the run with a
-    :class:`evoneuro.TrainingError` that carries the best result so far.
+    :class:`evoneuro.TrainingError` that carries the best result so far, or, with
+    ``on_error="worst"``, counts as the worst value with one warning.
 
     Parameters
     ----------
@@ -187,6 +188,8 @@ class NetworkFitness(FitnessProblem):
     executor, retries
         Parallel evaluation of the members; see :class:`evoneuro.FitnessProblem`. With a
         process pool or a dask cluster ``f`` must pickle.
+    on_error : {"raise", "worst"}, default="raise"
+        What an exception raised by ``f`` does; see :class:`evoneuro.FitnessProblem`.
 
     Examples
     --------
@@ -203,14 +206,14 @@ class NetworkFitness(FitnessProblem):
     """
 
     def __init__(self, net: Network, f: Callable[..., Any], *, maximize: bool = False, args: tuple = (),
-                 kwargs: dict | None = None, executor=None, retries: int = 2) -> None:
+                 kwargs: dict | None = None, executor=None, retries: int = 2, on_error: str = "raise") -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be an evoneuro network (MLP, RNN, ...), got {type(net).__name__}")
         kind_of(net)  # a TypeError naming the known kinds if no callable form is registered
         if not callable(f):
             raise TypeError(f"f must be callable, got {type(f).__name__}")
         super().__init__(_ScoreNetwork(net, f), net.n_params, args=args, kwargs=kwargs,
-                         maximize=maximize, executor=executor, retries=retries)
+                         maximize=maximize, executor=executor, retries=retries, on_error=on_error)
         self.net = net
         self.f = f
         self.layer_slices = [(s.w_start, s.b_end) for s in net.layers]

@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from evoneuro._validation import check_positive_float, check_positive_int, fitness_numbers
+from evoneuro._validation import check_bool, check_positive_float, check_positive_int, fitness_numbers
+from evoneuro.distributed import check_on_error
 from evoneuro.evaluator import Evaluator
 from evoneuro.regularization import Regularization, check_droppable, penalty, perturb, weight_mask
 
@@ -126,6 +127,13 @@ class SupervisedProblem(Problem):
         bs = check_positive_int(batch_size, "batch_size", allow_none=True)
         self.batch_size = self.n_samples if bs is None or bs >= self.n_samples else bs
         self.regularization = Regularization(alpha, input_noise, weight_noise, dropout)
+        largest = float(np.finfo(evaluator.dtype).max)
+        for name in ("input_noise", "weight_noise"):
+            sd = getattr(self.regularization, name)
+            if not 8.0 * sd < largest:  # eight standard deviations stay finite
+                raise ValueError(f"{name}={sd:g} is too large for the evaluator's {evaluator.dtype.name}: its noise "
+                                 f"would overflow to infinity (largest {largest:.3g}); give a standard deviation "
+                                 f"below {largest / 8:.3g}")
         if self.regularization.dropout:
             check_droppable(self.net)
         self._not_decayed = np.flatnonzero(~weight_mask(self.net))  # biases, gains: a few hundred
@@ -193,7 +201,24 @@ class SupervisedProblem(Problem):
         if reg.alpha:
             losses = losses + penalty(reg, self._not_decayed, Theta, len(Xb), grads)
         self.evals += len(Theta) * self.net.forward_cost(Xb.shape) * (3 if need_grad else 1)
-        return self._nonfinite_to_worst(losses), grads
+        losses = self._nonfinite_to_worst(losses)
+        if grads is not None:
+            grads = self._nonfinite_grads_to_zero(losses, grads)
+        return losses, grads
+
+    def _nonfinite_grads_to_zero(self, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
+        """A member whose loss is the worst value, or whose gradient overflowed, gets a zero
+        gradient: a gradient step from it would write NaN into the weights."""
+        bad = ~np.isfinite(losses) | ~np.isfinite(grads).all(axis=1)
+        if not bad.any():
+            return grads
+        if (np.isfinite(losses) & bad).any():
+            self._warn_once("nonfinite_grad", f"{int((np.isfinite(losses) & bad).sum())} of {losses.size} "
+                            "gradients were NaN or infinite for a finite loss; they count as zero (no step). "
+                            "Further occurrences are not reported.")
+        grads = grads.copy() if not grads.flags.writeable else grads
+        grads[bad] = 0.0
+        return grads
 
     def full_loss(self, x) -> float:
         """The loss of ``x`` on all training rows, weight decay included (no noise, no dropout)."""
@@ -210,7 +235,9 @@ class FitnessProblem(Problem):
 
     Each evaluated member costs 1 in :attr:`evals` (and 2 more for its gradient). A NaN or
     infinite value counts as the worst loss (+inf) and warns once; a return that is not a
-    number (None, a bool, a string) is a ``TypeError`` at once.
+    number (None, a bool, a string) is a ``TypeError`` at once. An exception raised by
+    ``fun`` stops the run (``on_error="raise"``), or counts as the worst value with one
+    warning (``on_error="worst"``): a flaky simulator does not end a long run.
 
     A per-vector ``fun`` gets each vector as a float64 array of its own (it may keep or
     change it). A vectorized ``fun`` gets the population as the optimizer asked it, without
@@ -253,6 +280,15 @@ class FitnessProblem(Problem):
         are cancelled and retried, then count as the worst value. None: no limit on the
         fitness's run time (lost workers and a cluster without workers are detected all
         the same).
+    on_error : {"raise", "worst"}, default="raise"
+        What an exception raised by ``fun`` does. ``"raise"``: it stops the run (a
+        :class:`evoneuro.TrainingError` that carries the best result so far, unless it
+        happens in the first step). ``"worst"``: the member counts as the worst value
+        (+inf as a loss), is not tried again, and the first such exception is shown in one
+        warning per problem; with ``vectorized=True`` an exception makes the whole
+        population the worst value. Only ``Exception`` subclasses are caught (Ctrl-C still
+        stops the run), and only ``fun``'s: a return that is not a number, or a ``grad``
+        that raises, is an error either way.
 
     Examples
     --------
@@ -262,11 +298,28 @@ class FitnessProblem(Problem):
     >>> losses, _ = prob.evaluate(np.ones((4, 3)))
     >>> losses, prob.evals
     (array([3., 3., 3., 3.]), 4)
+
+    A simulator that fails for some inputs, counted as the worst value instead of ending
+    the run:
+
+    >>> import warnings
+    >>> def simulate(x):
+    ...     if x[0] > 1.0:
+    ...         raise RuntimeError("the simulation diverged")
+    ...     return float(np.sum(x ** 2))
+    >>> flaky = en.FitnessProblem(simulate, n_params=2, on_error="worst")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     losses, _ = flaky.evaluate(np.array([[0.5, 0.0], [2.0, 0.0], [3.0, 0.0]]))
+    >>> losses, len(caught)
+    (array([0.25,  inf,  inf]), 1)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    member(s) [1, 2] of 3 raised ...; first: RuntimeError: the simulation diverged (...)...
     """
 
     def __init__(self, fun, n_params: int, *, vectorized: bool = False, args=(), kwargs=None,
                  maximize: bool = False, grad=None, executor=None, retries: int = 2,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, on_error: str = "raise") -> None:
         super().__init__()
         if not callable(fun):
             raise TypeError(f"fun must be callable, got {type(fun).__name__}")
@@ -279,10 +332,10 @@ class FitnessProblem(Problem):
         self.fun = fun
         self.grad = grad
         self.n_params = check_positive_int(n_params, "n_params")
-        self.vectorized = bool(vectorized)
+        self.vectorized = check_bool(vectorized, "vectorized")
         self.args = args
         self.kwargs = {} if kwargs is None else dict(kwargs)
-        self.maximize = bool(maximize)
+        self.maximize = check_bool(maximize, "maximize")
         self.deterministic = True
         if executor is not None:
             if not callable(getattr(executor, "submit", None)):
@@ -293,12 +346,22 @@ class FitnessProblem(Problem):
         self.executor = executor
         self.retries = check_positive_int(retries, "retries", minimum=0)
         self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
+        self.on_error = check_on_error(on_error)
 
     def _values(self, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``fun``'s values ``(P,)`` and the mask of members lost on an executor (or None)."""
+        """``fun``'s values ``(P,)`` and the mask of members already counted as the worst
+        value (lost on an executor, or raising under ``on_error="worst"``), or None."""
         P = len(Theta)
+        worst = getattr(self, "on_error", "raise") == "worst"  # problems pickled before it existed
         if self.vectorized:
-            values = fitness_numbers(self.fun(Theta, *self.args, **self.kwargs), P)
+            try:
+                out = self.fun(Theta, *self.args, **self.kwargs)
+            except Exception as err:
+                if not worst:
+                    raise
+                self._warn_raised(list(range(P)), P, err)
+                return np.full(P, np.inf), np.ones(P, dtype=bool)
+            values = fitness_numbers(out, P)
             if values.shape not in ((P,), (P, 1)):
                 raise ValueError(
                     f"a vectorized fitness must return shape ({P},) for Theta of shape "
@@ -311,7 +374,19 @@ class FitnessProblem(Problem):
         else:
             # each vector a float64 copy of its own: the user may keep or change it, and
             # f(result.x) is exactly the value told
-            outs = [self.fun(np.array(t, dtype=np.float64), *self.args, **self.kwargs) for t in Theta]
+            outs, raised = [], {}
+            for i, t in enumerate(Theta):
+                try:
+                    outs.append(self.fun(np.array(t, dtype=np.float64), *self.args, **self.kwargs))
+                except Exception as err:
+                    if not worst:
+                        raise
+                    outs.append(None)
+                    raised[i] = err
+            if raised:
+                self._warn_raised(list(raised), P, next(iter(raised.values())))
+                lost = np.zeros(P, dtype=bool)
+                lost[list(raised)] = True
         values = np.empty(P)
         for i, out in enumerate(outs):
             if lost is not None and lost[i]:
@@ -340,16 +415,33 @@ class FitnessProblem(Problem):
                              f"got {grads.shape[1:] if not self.vectorized else grads.shape}")
         return -grads if self.maximize else grads
 
+    def _warn_raised(self, rows: list[int], P: int, err: BaseException) -> None:
+        """One warning per problem for members whose fitness raised (``on_error="worst"``),
+        showing the first exception and where it was raised."""
+        import traceback
+
+        frames = traceback.extract_tb(err.__traceback__)
+        where = f"at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "no traceback"
+        more = " ..." if len(rows) > 20 else ""
+        self._warn_once("raised", f"member(s) {rows[:20]}{more} of {P} raised an exception in the fitness; first: "
+                        f"{type(err).__name__}: {str(err)[:200]} ({where}). on_error='worst': they count as "
+                        "the worst value (+inf). Further occurrences are not reported.")
+
     def _parallel(self, Theta: np.ndarray) -> tuple[list, np.ndarray]:
-        from evoneuro.distributed import MemberTimeout, evaluate_parallel
+        from evoneuro.distributed import FitnessRaised, MemberTimeout, evaluate_parallel
 
         Theta = np.asarray(Theta, dtype=np.float64)  # what a per-vector fun gets serially
         outs, failed = evaluate_parallel(self.fun, Theta, self.executor, self.args, self.kwargs,
-                                         self.retries, getattr(self, "timeout", None))
+                                         self.retries, getattr(self, "timeout", None),
+                                         getattr(self, "on_error", "raise"))
         lost = np.zeros(len(Theta), dtype=bool)
         lost[list(failed)] = True
+        raised = [i for i, e in failed.items() if isinstance(e, FitnessRaised)]
+        if raised:
+            self._warn_raised(raised, len(Theta), failed[raised[0]].error)
         for cause, rows in (("timeout", [i for i, e in failed.items() if isinstance(e, MemberTimeout)]),
-                            ("lost", [i for i, e in failed.items() if not isinstance(e, MemberTimeout)])):
+                            ("lost", [i for i, e in failed.items()
+                                      if not isinstance(e, (MemberTimeout, FitnessRaised))])):
             if rows:
                 err = failed[rows[0]]
                 why = ("did not finish in time" if cause == "timeout"
@@ -381,5 +473,5 @@ class FitnessProblem(Problem):
         self.evals += len(Theta) * (3 if need_grad else 1)
         losses = -values if self.maximize else values
         if lost is not None:
-            losses[lost] = np.inf  # already reported, as lost
+            losses[lost] = np.inf  # already reported, as lost or raising
         return self._nonfinite_to_worst(losses, reported=lost), grads

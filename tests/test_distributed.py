@@ -38,6 +38,16 @@ def die_always(x):
     os._exit(1)
 
 
+def exit_if_negative_counting(x, tally):
+    """Kill the worker for members whose first entry is negative, appending a line to
+    ``tally`` first: its line count is the number of worker deaths."""
+    if x[0] < 0:
+        with open(tally, "a") as f:
+            f.write("died\n")
+        os._exit(1)
+    return sphere(x)
+
+
 def net_score(network):
     return float(np.sum(network(np.linspace(-1, 1, 8).reshape(4, 2)) ** 2))
 
@@ -188,8 +198,32 @@ def test_dask_member_that_always_kills_its_worker_is_worst_with_one_warning(clie
     first, second, messages = within(240, evaluate_twice, prob)
     np.testing.assert_array_equal(first, EXPECTED)
     np.testing.assert_array_equal(second, EXPECTED)
-    assert len(messages) == 1 and "member(s) [1] of 4" in messages[0] and "KilledWorker" in messages[0]
+    assert len(messages) == 1 and "member(s) [1] of 4" in messages[0] and "lost its worker" in messages[0]
     np.testing.assert_array_equal(prob.evaluate(THETA[[0, 2]])[0], [1.0, 4.0])  # the cluster lives on
+
+
+@pytest.mark.slow
+def test_poison_member_on_a_default_dask_cluster_costs_at_most_three_workers(importable, tmp_path):
+    """dask's own defaults (allowed-failures 3: 4 attempts per task, lost-worker-timeout 15 s):
+    evoneuro's 3 tries are the member's only tries, so one member that kills its worker
+    costs 3 worker deaths, not 3 x 4, and the run goes on."""
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    tally = tmp_path / "deaths"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        prob = en.FitnessProblem(exit_if_negative_counting, 2, args=(str(tally),), executor=client)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            losses, _ = within(240, prob.evaluate, THETA)
+            after, _ = within(240, prob.evaluate, THETA[[0, 2, 3]])  # the run goes on, on the same cluster
+    deaths = len(tally.read_text().splitlines())
+    np.testing.assert_array_equal(losses, EXPECTED)
+    np.testing.assert_array_equal(after, [1.0, 4.0, 0.5])
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1 and "member(s) [1] of 4" in messages[0] and "3 tries" in messages[0]
+    assert deaths <= 3, f"the poison member cost {deaths} worker deaths"
 
 
 def test_dask_cluster_without_workers_is_an_error_not_a_hang(importable):

@@ -125,3 +125,32 @@ def test_gradient_free_optimizer_trains_a_recurrent_estimator(seqs):
     clf = en.EvoRNNClassifier(hidden_layer_sizes=(6,), cell="elman", optimizer="snes", max_evals=2_000_000,
                               backend="numpy", random_state=0).fit(X, y)
     assert clf.score(X, y) > 0.7
+
+
+@pytest.mark.parametrize("X, err, match", [
+    (np.zeros(12), ValueError, r"X must be sequences: an array of shape \(n_samples, n_steps, n_features\).*"
+                               r"got a 1-D array of shape \(12,\); X\[None\] is one sequence"),
+    (None, TypeError, "X must be sequences.*got NoneType"),
+    ("sequences", TypeError, "X must be sequences.*got str"),
+    (np.full((12, 5), "a"), TypeError, "X must hold real numbers, got dtype <U1. X must be sequences"),
+    (np.zeros((12, 5)) + 1j, ValueError, "Complex data not supported: X must hold real numbers.*sequences"),
+    (np.array([np.zeros(3), np.zeros(2)] * 6, dtype=object), ValueError,
+     "object array of sequences of different lengths.*pad_sequences"),
+    ([np.zeros((3, 1)), np.zeros((2, 1))] * 6, ValueError, r"different shapes \[\(2, 1\), \(3, 1\)\].*pad_sequences"),
+    (np.zeros((12, 2, 2, 2)), ValueError, "X must be sequences.*got a 4-D array"),
+    (np.zeros((12, 0, 1)), ValueError, "at least one step"),
+])
+def test_sequence_input_errors_name_x_as_sequences(X, err, match):
+    y = np.arange(12) % 2
+    for make in (en.EvoRNNClassifier, en.EvoRNNRegressor):
+        with pytest.raises(err, match=match):
+            make(**FAST).fit(X, y)
+    fitted = en.EvoRNNClassifier(**{**FAST, "max_iter": 2}).fit(np.zeros((12, 5)), y)
+    with pytest.raises(err, match=match):
+        fitted.predict(X)
+
+
+def test_init_pretrain_on_a_recurrent_estimator_says_pretraining_is_for_mlps():
+    X, y = np.random.default_rng(0).normal(size=(12, 5)), np.arange(12) % 2
+    with pytest.raises(ValueError, match="init='pretrain' is greedy layer-wise pretraining of an MLP.*RNNs"):
+        en.EvoRNNClassifier(**{**FAST, "init": "pretrain"}).fit(X, y)

@@ -228,3 +228,95 @@ def test_recurrent_function_matches_the_evaluator_for_every_cell(rng, cell, upda
     np.testing.assert_allclose(np.stack([f.run(s) for s in S if f.reset() is None]), expected, rtol=1e-12, atol=1e-14)
     f.reset()
     np.testing.assert_allclose(np.stack([f(S[:, t]) for t in range(7)], axis=1), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda **kw: en.FitnessProblem(sphere, 2, **kw), "maximize"),
+    (lambda **kw: en.FitnessProblem(sphere, 2, **kw), "vectorized"),
+    (lambda **kw: en.NetworkFitness(en.MLP(1, (2,), 1, output="linear"), lambda network: 0.0, **kw), "maximize"),
+])
+def test_flags_are_bools_not_truthy(make, name):
+    for bad in ("yes", "no", 1, None):
+        with pytest.raises(TypeError, match=f"{name} must be a bool"):
+            make(**{name: bad})
+    assert make(**{name: np.bool_(False)}).__dict__[name] is False
+
+
+def test_a_vectorized_fitness_returning_none_for_members_is_a_type_error():
+    for out in ([None] * 3, [1.0, None, 2.0], np.array([None, None, None], dtype=object)):
+        prob = en.FitnessProblem(lambda T, out=out: out, 2, vectorized=True)
+        with pytest.raises(TypeError, match="must return 3 numbers, got .*holding NoneType.*forget to return"):
+            prob.evaluate(np.zeros((3, 2)))
+    ragged = en.FitnessProblem(lambda T: [[1.0], [2.0, 3.0], [4.0]], 2, vectorized=True)
+    with pytest.raises(TypeError, match="ragged"):
+        ragged.evaluate(np.zeros((3, 2)))
+
+
+def flaky(x):
+    if x[0] > 1.0:
+        raise RuntimeError(f"diverged at {x[0]:g}")
+    return sphere(x)
+
+
+def test_on_error_worst_counts_a_raising_member_as_the_worst_value_with_one_warning():
+    Theta = np.array([[0.5, 0.0], [2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
+    prob = en.FitnessProblem(flaky, 2, on_error="worst")
+    with pytest.warns(RuntimeWarning) as record:
+        first, _ = prob.evaluate(Theta)
+        second, _ = prob.evaluate(Theta)
+    np.testing.assert_array_equal(first, [0.25, np.inf, 1.0, np.inf])
+    np.testing.assert_array_equal(second, first)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "member(s) [1, 3] of 4 raised" in message and "first: RuntimeError: diverged at 2" in message
+    assert "in flaky" in message  # where it was raised
+    with pytest.raises(RuntimeError, match="diverged"):  # the default stops
+        en.FitnessProblem(flaky, 2).evaluate(Theta)
+
+
+def test_on_error_worst_when_maximizing_and_vectorized_and_in_a_run():
+    Theta = np.array([[0.5, 0.0], [2.0, 0.0]])
+    with pytest.warns(RuntimeWarning, match="raised"):
+        losses, _ = en.FitnessProblem(flaky, 2, on_error="worst", maximize=True).evaluate(Theta)
+    np.testing.assert_array_equal(losses, [-0.25, np.inf])  # the worst for a maximised score too
+
+    def vec(T):
+        raise ValueError("the batch simulator failed")
+
+    with pytest.warns(RuntimeWarning, match="member.*of 2 raised.*ValueError: the batch simulator failed"):
+        losses, _ = en.FitnessProblem(vec, 2, vectorized=True, on_error="worst").evaluate(Theta)
+    np.testing.assert_array_equal(losses, [np.inf, np.inf])
+    # a run goes on through raising members: each step's best is a member that did not raise
+    prob = en.FitnessProblem(flaky, 2, on_error="worst")
+    with pytest.warns(RuntimeWarning, match="raised") as record:
+        res = en.minimize(prob, np.array([0.9, 0.5]), "es", {"sigma": 0.5, "popsize": 8}, max_steps=20,
+                          random_state=0)
+    assert len(record) == 1 and res.n_steps == 20 and np.isfinite(res.fun)
+
+
+def test_on_error_is_checked_and_network_fitness_takes_it():
+    with pytest.raises(ValueError, match="on_error must be 'raise'.*or 'worst'"):
+        en.FitnessProblem(sphere, 2, on_error="ignore")
+    net = en.MLP(1, (2,), 1, output="linear")
+
+    def score(network):
+        raise ArithmeticError("no score")
+
+    prob = en.NetworkFitness(net, score, on_error="worst")
+    with pytest.warns(RuntimeWarning, match="ArithmeticError: no score"):
+        losses, _ = prob.evaluate(net.init_population(3, np.random.default_rng(0)))
+    np.testing.assert_array_equal(losses, [np.inf] * 3)
+
+
+def test_on_error_worst_on_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    Theta = np.array([[0.5, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    with ThreadPoolExecutor(2) as ex:
+        prob = en.FitnessProblem(flaky, 2, executor=ex, on_error="worst")
+        with pytest.warns(RuntimeWarning) as record:
+            losses, _ = prob.evaluate(Theta)
+        with pytest.raises(RuntimeError, match="diverged"):
+            en.FitnessProblem(flaky, 2, executor=ex).evaluate(Theta)
+    np.testing.assert_array_equal(losses, [0.25, np.inf, 1.0])
+    assert len(record) == 1 and "member(s) [1] of 3 raised" in str(record[0].message)

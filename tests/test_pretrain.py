@@ -99,6 +99,9 @@ def test_estimator_takes_init_pretrain(digits):
     (en.MLP(4, (3,), 3), np.full((5, 4), 2.0), {"method": "rbm"}, ValueError, r"\[0, 1\]"),
     (en.MLP(4, (3,), 3), np.ones((5, 4)), {"method": "pca"}, ValueError, "method"),
     ("net", np.ones((5, 4)), {}, TypeError, "MLP"),
+    (en.MLP(4, (3,), 3), np.ones((5, 4)), {"tied": "yes"}, TypeError, "tied must be a bool"),
+    (en.MLP(4, (3,), 3), np.ones((5, 4)), {"return_info": 1}, TypeError, "return_info must be a bool"),
+    (en.RNN(4, (3,), 3), np.ones((5, 2, 4)), {}, TypeError, "feed-forward evoneuro.MLP"),
 ])
 def test_bad_arguments_are_clear_errors(net, X, kw, err, match):
     with pytest.raises(err, match=match):

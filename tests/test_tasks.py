@@ -25,8 +25,12 @@ def test_seeded_shapes_and_padding(make):
     a, b, c = make(0), make(0), make(1)
     _same(a, b)
     assert not np.array_equal(a.X_train, c.X_train)
-    for X, y, lengths in (a.data("train"), a.data("test")):
-        assert X.ndim == 3 and X.shape[2] == a.net.n_inputs and y.shape == (len(X), a.net.n_outputs)
+    for split in ("train", "test"):
+        X, y, lengths = a.data(split)
+        assert X.ndim == 3 and X.shape[2] == a.net.n_inputs and y.shape == (len(X),)  # as an estimator takes it
+        assert a.targets(split).shape == (len(X), a.net.n_outputs)  # as the paper's net takes it
+        if a.classification:
+            assert y.dtype.kind == "i" and np.array_equal(a.targets(split), a.class_targets[y])
         if lengths is not None:
             assert lengths.max() == X.shape[1]
             assert not X[np.arange(X.shape[1])[None, :] >= lengths[:, None]].any()  # zero padding
@@ -35,16 +39,17 @@ def test_seeded_shapes_and_padding(make):
 
 def test_latch_protocol():
     t1 = latch(1, 200, 10, 500, 600, random_state=0)
-    X, y, lengths = t1.data("train")
+    X, y, lengths = t1.net_data("train")
     assert 500 <= lengths.min() and lengths.max() <= 600
     assert sorted(np.unique(y).tolist()) == [-0.8, 0.8] and (y[:, 0] > 0).sum() == 100
+    assert sorted(np.unique(t1.y_train).tolist()) == [0, 1] and t1.y_train.sum() == 100
     assert (X[:, 0, 0] == 0).all() and (X[:, 1:, 1:] == 0).all()  # class indicators only at step 0
     np.testing.assert_array_equal(X[:, 0, 2], (y[:, 0] > 0))
     noise = np.concatenate([x[1:n, 0] for x, n in zip(X, lengths)])
     assert abs(noise.mean()) < 0.01 and abs(noise.std() - 0.2) < 0.005
     assert t1.free.sum() == 3 and t1.guess_range == 100
     t2 = latch(2, 20, 10, random_state=0)
-    np.testing.assert_array_equal(t2.X_train[:, 0, 0], t2.y_train[:, 0])  # starts with the target, +-1
+    np.testing.assert_array_equal(t2.X_train[:, 0, 0], t2.targets()[:, 0])  # starts with the target, +-1
 
 
 def test_latch_criterion_accepts_a_latch_and_rejects_a_leaky_unit():
@@ -64,16 +69,17 @@ def test_parity_and_two_sequence_targets():
     task = parity(50, 10, 10, 20, input_noise=0.2, random_state=0)
     X, y, _lengths = task.data("train")
     bits = np.sign(X[..., 0])
-    np.testing.assert_array_equal((bits == 1).sum(axis=1) % 2, y[:, 0])
+    np.testing.assert_array_equal((bits == 1).sum(axis=1) % 2, y)
     assert np.abs(np.abs(X[X != 0]) - 1).max() <= 0.2
     assert task.net.output == "linear" and task.net.activations[0].name == "sigmoid"
     elman = parity(hidden=3, self_connections=False, n_train=2, n_test=2, random_state=0, architecture="elman")
     assert elman.net.hidden == (3,) and not elman.net.self_connections and elman.free is None
     assert elman.net.output == "sigmoid" and elman.net.update == "parallel"
     task = two_sequence(1, 10, 2, 30, 40, random_state=0)
-    np.testing.assert_array_equal(task.X_train[:, 0, 0] > 0, task.y_train[:, 0] == 1)
-    out = np.where(task.y_train == 1, 0.95, 0.05)[None]
-    assert task.criterion(out, task.y_train)[0] and not task.criterion(1 - out, task.y_train)[0]
+    np.testing.assert_array_equal(task.X_train[:, 0, 0] > 0, task.y_train == 1)
+    targets = task.targets()
+    out = np.where(targets == 1, 0.95, 0.05)[None]
+    assert task.criterion(out, targets)[0] and not task.criterion(1 - out, targets)[0]
 
 
 def test_adding_versions_and_baselines():
@@ -86,12 +92,13 @@ def test_adding_versions_and_baselines():
     assert (marks.sum(axis=1) == 2).all() and (marks[:, :50].sum(axis=1) == 2).all()
     assert (marks[:, :10].sum(axis=1) >= 1).all()
     x1x2 = (X[..., 0] * marks).sum(axis=1) - np.where(marks[:, 0], X[:, 0, 0], 0)  # X1 = 0 when first
-    np.testing.assert_allclose(y[:, 0], 0.5 + x1x2 / 4)
+    np.testing.assert_allclose(y, 0.5 + x1x2 / 4)
     assert abs(((y - 0.5) ** 2).mean() - 1 / 24) < 0.004  # the constant 0.5's error
     le = adding(50, 20000, 10, version="le", random_state=0)
     assert abs(((le.y_train - 1) ** 2).mean() - 1 / 6) < 0.005  # predicting 1
-    good, bad = le.y_train + 0.05, np.ones_like(le.y_train)
-    assert le.criterion(good[None], le.y_train)[0] and not le.criterion(bad[None], le.y_train)[0]
+    targets = le.targets()
+    good, bad = targets + 0.05, np.ones_like(targets)
+    assert le.criterion(good[None], targets)[0] and not le.criterion(bad[None], targets)[0]
 
 
 def test_temporal_order_classes():
@@ -101,9 +108,11 @@ def test_temporal_order_classes():
     xy = (sym == 6) | (sym == 7)
     assert (xy.sum(axis=1) == 2).all() and xy[:, 10:21].any(axis=1).all() and xy[:, 50:61].any(axis=1).all()
     first, second = (np.where(xy[:, a:b], sym[:, a:b], 0).max(axis=1) - 6 for a, b in ((10, 21), (50, 61)))
-    np.testing.assert_array_equal(y.argmax(axis=1), 2 * first + second)
+    np.testing.assert_array_equal(y, 2 * first + second)
     assert (sym[:, 0] == 0).all() and (sym[np.arange(len(X)), lengths - 1] == 1).all()
-    assert task.criterion(y[None], y)[0] and not task.criterion(np.full_like(y, 0.5)[None], y)[0]
+    t = task.targets()
+    np.testing.assert_array_equal(t, np.eye(4)[y])
+    assert task.criterion(t[None], t)[0] and not task.criterion(np.full_like(t, 0.5)[None], t)[0]
 
 
 def test_guessing_solves_latch_one_quickly_and_is_seeded():
@@ -168,7 +177,7 @@ def test_parity_architectures_a1_and_a2():
         assert task.solved(theta) and task.solved(theta, "test")
         assert task.solved(theta[None])[0]
         out = task.predict(theta)[0, :, 0]
-        assert np.abs(out - task.y_train[:, 0]).max() < 1e-3
+        assert np.abs(out - task.y_train).max() < 1e-3
         wrong = theta.copy()
         task.net.unflatten(wrong)[0]["h"]["W_h"][0, -1] = 0.0  # o no longer reads h: not parity
         assert not task.solved(wrong)
@@ -195,3 +204,70 @@ def test_parity_guessing_a2_short_sequences():
 def test_parity_bad_architecture(kwargs, match):
     with pytest.raises(ValueError, match=match):
         parity(2, 2, 5, 6, random_state=0, **kwargs)
+
+
+SMALL = dict(n_train=4, n_test=4, min_length=5, max_length=8)
+
+
+@pytest.mark.parametrize("make, kwargs, err, match", [
+    (latch, {**SMALL, "n_train": -1}, ValueError, "n_train must be >= 1, got -1"),
+    (latch, {**SMALL, "n_train": 0}, ValueError, "n_train must be >= 1, got 0"),
+    (latch, {**SMALL, "n_train": 2.5}, TypeError, "n_train must be an int >= 1, got 2.5"),
+    (latch, {**SMALL, "n_test": 0}, ValueError, "n_test must be >= 1"),
+    (latch, {**SMALL, "noise": np.nan}, ValueError, "noise must be a finite number >= 0, got nan"),
+    (latch, {**SMALL, "noise": -0.1}, ValueError, "noise must be a finite number >= 0"),
+    (latch, {**SMALL, "noise": 1e308}, ValueError, "noise must be at most 1e.300"),
+    (latch, {**SMALL, "variant": True}, ValueError, r"variant must be one of \[1, 2\], got True"),
+    (latch, {**SMALL, "variant": 1.0}, ValueError, "variant must be one of"),
+    (latch, {**SMALL, "min_length": 9}, ValueError, "min_length must be <= max_length, got 9 > 8"),
+    (latch, {**SMALL, "max_length": 7.5}, TypeError, "max_length must be an int"),
+    (latch, {**SMALL, "random_state": -1}, ValueError, "random_state must be None, an int >= 0"),
+    (latch, {**SMALL, "random_state": "seed"}, TypeError, "random_state must be None, an int"),
+    (two_sequence, {**SMALL, "n_relevant": 0}, ValueError, "n_relevant must be >= 1"),
+    (two_sequence, {**SMALL, "n_relevant": 5}, ValueError, r"n_relevant must lie in \[1, min_length\)"),
+    (two_sequence, {**SMALL, "hidden": 0}, ValueError, "hidden must be >= 1"),
+    (parity, {**SMALL, "input_noise": -1}, ValueError, "input_noise must be a finite number >= 0"),
+    (parity, {**SMALL, "architecture": "A2", "self_connections": "no"}, TypeError,
+     "self_connections must be a bool"),
+    (adding, {"T": 20.5, "n_train": 4, "n_test": 4}, TypeError, "T must be an int >= 1, got 20.5"),
+    (adding, {"T": 11, "n_train": 4, "n_test": 4}, ValueError, "T is too short for version 'hochreiter': need T >= 12"),
+    (adding, {"T": 20, "n_train": 0, "n_test": 4}, ValueError, "n_train must be >= 1"),
+    (adding, {"T": 20, "n_train": 4, "n_test": 4, "threshold": -1}, ValueError,
+     "threshold must be a finite number > 0, got -1"),
+    (temporal_order, {"n_train": 2, "n_test": 2, "tolerance": -0.3}, ValueError,
+     "tolerance must be a finite number > 0, got -0.3"),
+    (temporal_order, {"n_train": 2, "n_test": 2, "n_relevant": 2.0}, ValueError, r"n_relevant.*must be one of \[2, 3\]"),
+])
+def test_task_generators_name_every_bad_argument(make, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        make(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"task": "x"}, TypeError, "task must be an evoneuro.tasks.Task"),
+    ({"batch": -1}, ValueError, "batch must be >= 1, got -1"),
+    ({"max_trials": 0}, ValueError, "max_trials must be >= 1"),
+    ({"screen": -1}, ValueError, "screen must be >= 0"),
+    ({"r": np.inf}, ValueError, "r must be a finite number > 0"),
+    ({"r": 0}, ValueError, "r must be a finite number > 0"),
+    ({"evaluator": "numpy"}, TypeError, "evaluator must be an evoneuro.Evaluator"),
+    ({"random_state": -1}, ValueError, "random_state must be None, an int >= 0"),
+])
+def test_guess_names_every_bad_argument(kwargs, err, match):
+    kw = {"task": latch(**SMALL, random_state=0), "max_trials": 10, **kwargs}
+    with pytest.raises(err, match=match):
+        guess(kw.pop("task"), **kw)
+
+
+def test_guess_refuses_an_evaluator_of_another_net_and_criteria_check_their_bounds():
+    task = latch(**SMALL, random_state=0)
+    with pytest.raises(ValueError, match="evaluator must evaluate task.net"):
+        guess(task, max_trials=10, evaluator=en.Evaluator(en.RNN(1, (2,), 1, output="linear")))
+    from evoneuro.tasks import mse_below, within
+
+    with pytest.raises(ValueError, match="tolerance must be a finite number > 0"):
+        within(-1)
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        mse_below("0.1")
+    with pytest.raises(ValueError, match="r must be a finite number > 0"):
+        task.bounds(np.nan)

@@ -71,6 +71,50 @@ def pad_sequences(sequences, dtype: Any = np.float64) -> tuple[np.ndarray, np.nd
     return X, lengths
 
 
+_SEQUENCES = ("sequences: an array of shape (n_samples, n_steps, n_features), or (n_samples, n_steps) for "
+              "one feature per step; sequences of different lengths as a list of 2-D arrays go through "
+              "evoneuro.pad_sequences(X), which returns X and the lengths= to pass")
+
+
+def _check_sequences(X) -> np.ndarray:
+    """``X`` as a numeric 2-D or 3-D array, or a ``TypeError``/``ValueError`` that names
+    ``X`` as a sequence input (what scikit-learn's and numpy's own messages do not)."""
+    if X is None or isinstance(X, (str, bytes)):
+        raise TypeError(f"X must be {_SEQUENCES}; got {type(X).__name__}")
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"X must be dense {_SEQUENCES}; got a sparse matrix")
+    if isinstance(X, (list, tuple)) and len(X) and len({np.shape(s) for s in X}) > 1:
+        raise ValueError(f"X holds sequences of different shapes {sorted({np.shape(s) for s in X})[:4]}; X must be "
+                         f"{_SEQUENCES}")
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError):  # ragged nesting numpy cannot make an array of
+        raise ValueError(f"X holds sequences of different lengths or shapes; X must be {_SEQUENCES}") from None
+    if arr.dtype == object:
+        shapes = {np.shape(v) for v in arr.ravel()}
+        if len(shapes) > 1 or shapes and shapes != {()}:
+            raise ValueError(f"X is an object array of sequences of different lengths or shapes; X must be "
+                             f"{_SEQUENCES}")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"X must hold real numbers; got an object array holding "
+                            f"{sorted({type(v).__name__ for v in arr.ravel()})}. X must be {_SEQUENCES}") from None
+    if np.iscomplexobj(arr):  # a ValueError, as scikit-learn's estimators raise for it
+        raise ValueError(f"Complex data not supported: X must hold real numbers, got dtype {arr.dtype}. X must be "
+                         f"{_SEQUENCES}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"X must hold real numbers, got dtype {arr.dtype}. X must be {_SEQUENCES}")
+    if arr.ndim not in (2, 3):
+        hint = ("; X[None] is one sequence of these values, X[:, None] as many one-step sequences"
+                if arr.ndim == 1 else "")
+        raise ValueError(f"X must be {_SEQUENCES}; got a {arr.ndim}-D array of shape {arr.shape}{hint}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0 or (arr.ndim == 3 and arr.shape[2] == 0):
+        raise ValueError(f"X must hold at least one sequence of at least one step with at least one feature; got "
+                         f"shape {arr.shape}")
+    return arr
+
+
 class _EvoRNN(BaseEvoEstimator, BaseEstimator):
     """The sequence estimators' shared constructor, network and input checks."""
 
@@ -82,7 +126,7 @@ class _EvoRNN(BaseEvoEstimator, BaseEstimator):
                  alpha: float = DEFAULT_ALPHA, input_noise: float = 0.0, weight_noise: float = 0.0,
                  dropout: float = 0.0, backend: str = "auto", dtype: Any = "float32", n_jobs: int | None = None,
                  batch_size: int | str | None = "auto", max_iter: int | None = None, max_evals: int | None = None,
-                 max_time: float | None = None, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 max_time: float | None = None, early_stopping: bool | str = "auto", validation_fraction: float = 0.1,
                  n_iter_no_change: int = 10, tol: float = 1e-4, warm_start: bool = False,
                  random_state: Any = None, verbose: bool = False) -> None:
         self._assign_params(locals())
@@ -112,19 +156,13 @@ class _EvoRNN(BaseEvoEstimator, BaseEstimator):
                              f"{self.n_features_in_}: expected shape {shape}")
         return X
 
-    def _check_ragged(self, X) -> None:
-        if isinstance(X, (list, tuple)) and len(X) and len({np.shape(s) for s in X}) > 1:
-            raise ValueError("X holds sequences of different lengths; pad them to one length and pass lengths= "
-                             "(evoneuro.estimators.pad_sequences(X) returns both)")
-
     def _validate_fit_data(self, X, y, first: bool, lengths):
-        self._check_ragged(X)
+        X = _check_sequences(X)
         X, y = check_X_y(X, y, dtype=_FLOATS, allow_nd=True, **self._y_checks)
         return self._sequences(X, first), y, lengths
 
     def _validate_predict_data(self, X, lengths):
-        self._check_ragged(X)
-        return self._sequences(check_array(X, dtype=_FLOATS, allow_nd=True), first=False), lengths
+        return self._sequences(check_array(_check_sequences(X), dtype=_FLOATS, allow_nd=True), first=False), lengths
 
     # --- the public methods, with lengths ------------------------------------------------
 
@@ -237,10 +275,9 @@ class EvoRNNRegressor(RegressorMixinEvo, RegressorMixin, _EvoRNN):
         return self._targets(self._outputs(X, lengths))
 
     def score(self, X, y, sample_weight=None, lengths=None) -> float:
-        """R² of the predictions for sequences ``X`` (with ``lengths``)."""
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(y, self.predict(X, lengths), sample_weight=sample_weight))
+        """R² of the predictions for sequences ``X`` (with ``lengths``), on the standardised
+        scale as :meth:`EvoMLPRegressor.score`."""
+        return self._r2(self._outputs(X, lengths), y, sample_weight)
 
 
 __all__ = ["EvoRNNClassifier", "EvoRNNRegressor", "pad_sequences"]

@@ -101,6 +101,8 @@ def check_rng(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None or isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be None, an int >= 0 or a numpy Generator, got {random_state}")
         return np.random.default_rng(random_state)
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))

@@ -36,7 +36,7 @@ from evoneuro._validation import check_dtype
 from evoneuro.optimizers._noise import NoiseTable
 from evoneuro.optimizers._shaping import cma_weights, weighted_sum
 from evoneuro.optimizers.base import Optimizer, worst_to_finite
-from evoneuro.optimizers.es import _popsize, _positive
+from evoneuro.optimizers.es import _popsize, _spread
 
 
 class SepCMAES(Optimizer):
@@ -115,7 +115,7 @@ class SepCMAES(Optimizer):
         self._chi_n = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n**2))
         # --- state
         self.mean = x0.copy()
-        self.sigma = _positive(p["sigma0"], "sigma0")
+        self.sigma = _spread(p["sigma0"], "sigma0")
         self.diag_C = np.ones(n)
         self.p_sigma = np.zeros(n)
         self.p_c = np.zeros(n)
@@ -270,7 +270,7 @@ class CMAES(Optimizer):
 
     def _initialize(self, x0: np.ndarray) -> None:
         p, n = self._params, x0.size
-        self._sigma0 = _positive(p["sigma0"], "sigma0")
+        self._sigma0 = _spread(p["sigma0"], "sigma0")
         self._popsize0 = None if p["popsize"] is None else _popsize(p["popsize"])
         restarts = p["restarts"]
         if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 0:

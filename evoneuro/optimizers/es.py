@@ -38,9 +38,23 @@ from evoneuro.optimizers.base import Optimizer
 
 
 def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < np.inf:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
     return float(value)
+
+
+#: Largest search spread (``sigma``, ``sigma0``): a few times it must stay finite in float32
+#: populations, and no weight vector needs a wider search.
+MAX_SPREAD = 1e30
+
+
+def _spread(value, name: str) -> float:
+    """A search spread: a finite number in ``(0, MAX_SPREAD]``."""
+    value = _positive(value, name)
+    if value > MAX_SPREAD:
+        raise ValueError(f"{name} must be at most {MAX_SPREAD:g} (wider members overflow float32 to infinity), "
+                         f"got {value!r}")
+    return value
 
 
 def _popsize(value, name: str = "popsize", minimum: int = 2) -> int:
@@ -114,7 +128,7 @@ class OpenAIES(Optimizer):
         self._P = _popsize(p["popsize"])
         if self._P % 2:
             raise ValueError(f"popsize must be even (antithetic pairs), got {self._P}")
-        self.sigma = _positive(p["sigma"], "sigma")
+        self.sigma = _spread(p["sigma"], "sigma")
         self._lr = _positive(p["learning_rate"], "learning_rate")
         self._wd = float(p["weight_decay"])
         if self._wd < 0:
@@ -238,7 +252,7 @@ class SNES(Optimizer):
             raise ValueError(f"antithetic sampling needs an even popsize, got {self._P}")
         self._utilities = nes_utilities(self._P)
         self.mu = x0.copy()
-        self.sigma = np.full(n, _positive(p["sigma0"], "sigma0"))
+        self.sigma = np.full(n, _spread(p["sigma0"], "sigma0"))
         self._noise = NoiseTable(n, self.rng, self._dtype)
         self._s: np.ndarray | None = None
 

@@ -41,7 +41,7 @@ from deap import base, creator, tools
 from evoneuro._validation import check_dtype
 from evoneuro.optimizers._noise import NoiseTable
 from evoneuro.optimizers.base import Optimizer
-from evoneuro.optimizers.es import _popsize, _positive
+from evoneuro.optimizers.es import _popsize, _positive, _spread
 
 # deap.creator classes must exist before a pickled GA is loaded: create them at import.
 if not hasattr(creator, "EvoneuroFitnessMin"):
@@ -154,7 +154,7 @@ class GA(Optimizer):
                 raise ValueError(f"{key} must be a probability in [0, 1], got {p[key]!r}")
         self._alpha = float(p["alpha"])
         self._eta = _positive(p["eta"], "eta")
-        self._mutation_sigma = _positive(p["mutation_sigma"], "mutation_sigma")
+        self._mutation_sigma = _spread(p["mutation_sigma"], "mutation_sigma")
         self._dtype = dt = check_dtype(p["dtype"])
         self._uniform = NoiseTable(n, self.rng, dt, kind="uniform")
         # the mutation's N(0, 1) values are a slice of a noise table at a random offset: one
@@ -170,7 +170,7 @@ class GA(Optimizer):
             self.stats.register("avg" if stat == "mean" else stat, _OverFinite(stat))
         self.logbook = tools.Logbook()
         self.logbook.header = ["gen", "nevals", "min", "avg", "max", "std"]
-        pop = NoiseTable(n, self.rng, dt).rows(self.rng, self._P) * dt.type(_positive(p["sigma0"], "sigma0"))
+        pop = NoiseTable(n, self.rng, dt).rows(self.rng, self._P) * dt.type(_spread(p["sigma0"], "sigma0"))
         pop += x0.astype(dt)
         pop[0] = x0
         self._pop = pop

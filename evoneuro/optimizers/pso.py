@@ -33,7 +33,7 @@ import numpy as np
 from evoneuro._validation import check_dtype
 from evoneuro.optimizers._noise import NoiseTable
 from evoneuro.optimizers.base import Optimizer
-from evoneuro.optimizers.es import _popsize, _positive
+from evoneuro.optimizers.es import _popsize, _positive, _spread
 
 
 def constriction_factor(phi1: float, phi2: float) -> float:
@@ -113,7 +113,7 @@ class PSO(Optimizer):
             raise ValueError(f"form must be 'inertia' or 'constriction', got {p['form']!r}")
         self.coefficients = (w, c1, c2)
         self._vmax = None if p["vmax"] is None else _positive(p["vmax"], "vmax")
-        sigma0 = _positive(p["sigma0"], "sigma0")
+        sigma0 = _spread(p["sigma0"], "sigma0")
         normal = NoiseTable(n, self.rng, dt)
         self._uniform = NoiseTable(n, self.rng, dt, kind="uniform")
         X = normal.rows(self.rng, self._P) * dt.type(sigma0)

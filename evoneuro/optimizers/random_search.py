@@ -38,7 +38,7 @@ import numpy as np
 from evoneuro._validation import check_dtype
 from evoneuro.optimizers._noise import NoiseTable
 from evoneuro.optimizers.base import Optimizer
-from evoneuro.optimizers.es import _popsize, _positive
+from evoneuro.optimizers.es import _popsize, _spread
 
 
 class RandomSearch(Optimizer):
@@ -117,7 +117,7 @@ class RandomSearch(Optimizer):
             raise ValueError(f"mode must be 'local' or 'global', got {p['mode']!r}")
         self.mode = p["mode"]
         self._lam = _popsize(p["popsize"], minimum=1)
-        self.sigma = _positive(p["sigma"], "sigma")
+        self.sigma = _spread(p["sigma"], "sigma")
         self._dtype = check_dtype(p["dtype"])
         self._center = x0.copy()  # the parent (local) or the fixed start (global)
         self._noise = NoiseTable(n, self.rng, self._dtype)

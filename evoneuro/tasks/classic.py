@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evoneuro._validation import check_bool, check_positive_float, check_positive_int
+from evoneuro.network.init import check_rng
 from evoneuro.network.rnn import RNN
 from evoneuro.tasks._base import Task, same_sign, within
 
@@ -36,7 +38,34 @@ _GUESSING = ("Schmidhuber & Hochreiter (1996), Guessing can outperform many long
 
 
 def _rng(random_state) -> np.random.Generator:
-    return random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    return check_rng(random_state)
+
+
+def _check_sizes(n_train, n_test, min_length=1, max_length=1) -> None:
+    """The arguments every generator shares: ints >= 1, ``min_length <= max_length``."""
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("min_length", min_length),
+                        ("max_length", max_length)):
+        check_positive_int(value, name)
+    if min_length > max_length:
+        raise ValueError(f"min_length must be <= max_length, got {min_length} > {max_length}")
+
+
+#: Largest noise scale: beyond it a few standard deviations overflow float64 to infinity.
+MAX_NOISE = 1e300
+
+
+def _check_noise(value, name: str) -> float:
+    """A noise scale: a finite number in ``[0, MAX_NOISE]``."""
+    value = check_positive_float(value, name, allow_zero=True)
+    if value > MAX_NOISE:
+        raise ValueError(f"{name} must be at most {MAX_NOISE:g} (the noise would overflow to infinity), got {value!r}")
+    return value
+
+
+def _check_choice(value, name: str, choices: tuple) -> None:
+    """``value`` one of the int ``choices`` (not a bool, not a float that equals one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 def _lengths(rng, n: int, min_length: int, max_length: int) -> np.ndarray:
@@ -126,8 +155,8 @@ def latch(variant: int = 1, n_train: int = 100, n_test: int = 100, min_length: i
     >>> import numpy as np
     >>> from evoneuro.tasks import latch
     >>> task = latch(variant=2, n_train=4, n_test=4, min_length=5, max_length=8, random_state=0)
-    >>> task.X_train.shape, task.y_train.ravel().tolist(), task.net.n_params
-    ((4, 8, 1), [-1.0, 1.0, -1.0, 1.0], 5)
+    >>> task.X_train.shape, task.y_train.tolist(), task.targets().ravel().tolist(), task.net.n_params
+    ((4, 8, 1), [0, 1, 0, 1], [-1.0, 1.0, -1.0, 1.0], 5)
     >>> theta = task.fixed.copy()
     >>> unit = task.net.unflatten(theta)[0]["h"]
     >>> unit["W_h"][...], unit["W_i"][...] = 50.0, 10.0   # a large self-weight latches the sign
@@ -136,10 +165,10 @@ def latch(variant: int = 1, n_train: int = 100, n_test: int = 100, min_length: i
     >>> good, task.solved(theta)
     (True, False)
     """
-    if variant not in (1, 2):
-        raise ValueError(f"variant must be 1 or 2, got {variant!r}")
+    _check_choice(variant, "variant", (1, 2))
+    _check_sizes(n_train, n_test, min_length, max_length)
+    sd = _check_noise(noise, "noise")
     rng = _rng(random_state)
-    sd = float(noise)
 
     def make(n, rng):
         cls, lengths = _classes(n), _lengths(rng, n, min_length, max_length)
@@ -153,8 +182,7 @@ def latch(variant: int = 1, n_train: int = 100, n_test: int = 100, min_length: i
             X = np.zeros((n, T, 3))
             X[:, :, 0] = _pad(seq, lengths)
             X[np.arange(n), 0, 1 + cls] = 1.0  # channel 1: class 0 starts, channel 2: class 1
-        target = (0.8 if variant == 1 else 1.0) * np.where(cls == 1, 1.0, -1.0)
-        return X, target[:, None], lengths
+        return X, cls, lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = _split(make, n_train, n_test, rng)
     net = RNN(3 if variant == 1 else 1, hidden=1, n_outputs=1, cell="elman", activation="tanh",
@@ -165,7 +193,8 @@ def latch(variant: int = 1, n_train: int = 100, n_test: int = 100, min_length: i
         free, fixed = _set(["W_h", "W_i", "b"], net, {"W_out": 1.0})
     return Task(f"latch{'I' * variant}", Xtr, ytr, Xte, yte, ltr, lte, net, same_sign(), 100.0, free, fixed,
                 {"variant": variant, "n_train": n_train, "n_test": n_test, "min_length": min_length,
-                     "max_length": max_length, "noise": noise}, _GUESSING)
+                     "max_length": max_length, "noise": noise}, _GUESSING,
+                class_targets=(0.8 if variant == 1 else 1.0) * np.array([[-1.0], [1.0]]))
 
 
 def two_sequence(n_relevant: int = 1, n_train: int = 100, n_test: int = 100, min_length: int = 500,
@@ -185,20 +214,23 @@ def two_sequence(n_relevant: int = 1, n_train: int = 100, n_test: int = 100, min
     --------
     >>> from evoneuro.tasks import two_sequence
     >>> task = two_sequence(n_relevant=3, n_train=4, n_test=2, min_length=6, max_length=6, random_state=0)
-    >>> task.X_train[:, :3, 0].tolist(), task.y_train.ravel().tolist()
-    ([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], [0.0, 1.0, 0.0, 1.0])
+    >>> task.X_train[:, :3, 0].tolist(), task.y_train.tolist()
+    ([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], [0, 1, 0, 1])
     """
+    _check_sizes(n_train, n_test, min_length, max_length)
+    check_positive_int(n_relevant, "n_relevant")
+    if not n_relevant < min_length:
+        raise ValueError(f"n_relevant must lie in [1, min_length) = [1, {min_length}), got {n_relevant}")
+    sd = _check_noise(noise, "noise")
+    check_positive_int(hidden, "hidden")
     rng = _rng(random_state)
-    sd = float(noise)
-    if not 1 <= n_relevant < min_length:
-        raise ValueError(f"n_relevant must lie in [1, min_length), got {n_relevant}")
 
     def make(n, rng):
         cls, lengths = _classes(n), _lengths(rng, n, min_length, max_length)
         T = int(lengths.max())
         X = sd * rng.standard_normal((n, T))
         X[:, :n_relevant] = np.where(cls == 1, 1.0, -1.0)[:, None]
-        return _pad(X, lengths)[:, :, None], cls[:, None].astype(float), lengths
+        return _pad(X, lengths)[:, :, None], cls, lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = _split(make, n_train, n_test, rng)
     net = RNN(1, hidden=hidden, n_outputs=1, activation="sigmoid", output="sigmoid")
@@ -206,7 +238,7 @@ def two_sequence(n_relevant: int = 1, n_train: int = 100, n_test: int = 100, min
                 {"n_relevant": n_relevant, "n_train": n_train, "n_test": n_test, "min_length": min_length,
                      "max_length": max_length, "noise": noise, "hidden": hidden},
                 "Hochreiter & Schmidhuber (1997), LSTM can solve hard long time lag problems, NIPS 9; "
-                + _GUESSING)
+                + _GUESSING, class_targets=np.array([[0.0], [1.0]]))
 
 
 def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_length: int = 600,
@@ -269,7 +301,7 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     >>> from evoneuro.tasks import parity
     >>> task = parity(n_train=20, n_test=20, min_length=30, max_length=40, random_state=0)
     >>> X, y, lengths = task.data("train")
-    >>> bool((((X[..., 0] == 1).sum(axis=1) % 2) == y[:, 0]).all()), np.unique(X[X != 0]).tolist()
+    >>> bool((((X[..., 0] == 1).sum(axis=1) % 2) == y).all()), np.unique(X[X != 0]).tolist()
     (True, [-1.0, 1.0])
     >>> int(task.free.sum()), int(parity(n_train=2, n_test=2, architecture="A2", random_state=0).free.sum())
     (7, 53)
@@ -288,6 +320,10 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     hidden = default if hidden is None else hidden
     if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
         raise ValueError(f"hidden must be a positive int or None, got {hidden!r}")
+    _check_sizes(n_train, n_test, min_length, max_length)
+    input_noise = _check_noise(input_noise, "input_noise")
+    if self_connections is not None:
+        check_bool(self_connections, "self_connections")
     if arch == "A1" and self_connections not in (None, True):
         raise ValueError(f"A1 is fully connected: self_connections must be None or True for architecture='A1' "
                          f"(use architecture='A2' or 'elman' to drop them), got {self_connections!r}")
@@ -298,9 +334,9 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
         lengths = _lengths(rng, n, min_length, max_length)
         T = int(lengths.max())
         bits = _pad(rng.choice([-1.0, 1.0], size=(n, T)), lengths)
-        y = ((bits == 1.0).sum(axis=1) % 2).astype(float)
+        y = (bits == 1.0).sum(axis=1) % 2
         X = bits + input_noise * rng.uniform(-1.0, 1.0, bits.shape) if input_noise else bits
-        return _pad(X, lengths)[:, :, None], y[:, None], lengths
+        return _pad(X, lengths)[:, :, None], y, lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = _split(make, n_train, n_test, rng)
     if arch == "elman":
@@ -320,4 +356,4 @@ def parity(n_train: int = 100, n_test: int = 100, min_length: int = 500, max_len
     return Task("parity", Xtr, ytr, Xte, yte, ltr, lte, net, within(0.1), 100.0, free, fixed,
                 {"n_train": n_train, "n_test": n_test, "min_length": min_length, "max_length": max_length,
                  "input_noise": input_noise, "architecture": arch, "hidden": hidden,
-                 "self_connections": self_connections}, _GUESSING)
+                 "self_connections": self_connections}, _GUESSING, class_targets=np.array([[0.0], [1.0]]))

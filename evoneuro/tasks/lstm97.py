@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.network.rnn import RNN
 from evoneuro.tasks._base import Task, mse_below, within
-from evoneuro.tasks.classic import _rng
+from evoneuro.tasks.classic import _check_choice, _check_sizes, _rng
 
 _LSTM97 = "Hochreiter & Schmidhuber (1997), Long short-term memory, Neural Computation 9(8)"
 
@@ -53,16 +54,21 @@ def adding(T: int = 100, n_train: int = 10_000, n_test: int = 2_560, version: st
     >>> import numpy as np
     >>> from evoneuro.tasks import adding
     >>> task = adding(T=20, n_train=500, n_test=10, version="le", random_state=0)
-    >>> X, y, _ = task.data("train")
-    >>> X.shape, bool(np.allclose((X[..., 0] * X[..., 1]).sum(axis=1), y[:, 0]))
-    ((500, 20, 2), True)
-    >>> bool(task.criterion(y[None], y)[0]), bool(task.criterion(np.ones_like(y)[None], y)[0])
+    >>> X, y, _ = task.data("train")  # y (N,): what EvoRNNRegressor takes
+    >>> X.shape, y.shape, bool(np.allclose((X[..., 0] * X[..., 1]).sum(axis=1), y))
+    ((500, 20, 2), (500,), True)
+    >>> t = task.targets("train")       # (N, 1): what task.net and its criterion take
+    >>> bool(task.criterion(t[None], t)[0]), bool(task.criterion(np.ones_like(t)[None], t)[0])
     (True, False)
     """
-    if version not in ("hochreiter", "le"):
+    if not isinstance(version, str) or version not in ("hochreiter", "le"):
         raise ValueError(f"version must be 'hochreiter' or 'le', got {version!r}")
+    check_positive_int(T, "T")
     if T < (4 if version == "le" else 12):
-        raise ValueError(f"T is too short for version {version!r}: {T}")
+        raise ValueError(f"T is too short for version {version!r}: need T >= {4 if version == 'le' else 12}, got {T}")
+    _check_sizes(n_train, n_test)
+    check_positive_int(hidden, "hidden")
+    check_positive_float(threshold, "threshold")
     rng = _rng(random_state)
 
     def make(n, rng):
@@ -72,7 +78,7 @@ def adding(T: int = 100, n_train: int = 10_000, n_test: int = 2_560, version: st
             X[:, :, 0] = rng.uniform(0.0, 1.0, (n, T))
             i, j = rng.integers(0, T // 2, n), rng.integers(T // 2, T, n)
             X[rows, i, 1] = X[rows, j, 1] = 1.0
-            return X, (X[rows, i, 0] + X[rows, j, 0])[:, None], None
+            return X, X[rows, i, 0] + X[rows, j, 0], None
         lengths = rng.integers(T, T + T // 10 + 1, n)
         Tmax = int(lengths.max())
         X = np.zeros((n, Tmax, 2))
@@ -86,7 +92,7 @@ def adding(T: int = 100, n_train: int = 10_000, n_test: int = 2_560, version: st
         X[rows, i, 1] = X[rows, j, 1] = 1.0
         x1, x2 = (np.where(k == 0, 0.0, X[rows, k, 0]) for k in (i, j))
         X[np.arange(Tmax)[None, :] >= lengths[:, None]] = 0.0
-        return X, (0.5 + (x1 + x2) / 4.0)[:, None], lengths
+        return X, 0.5 + (x1 + x2) / 4.0, lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = make(n_train, rng), make(n_test, rng)
     net = RNN(2, hidden=hidden, n_outputs=1, cell=cell, output="linear")
@@ -107,19 +113,22 @@ def temporal_order(n_relevant: int = 2, n_train: int = 10_000, n_test: int = 2_5
     otherwise random among a, b, c, d but for ``n_relevant`` positions holding X or Y:
     6a (``n_relevant=2``) at steps drawn in [10, 20] and [50, 60], 6b (3) in [10, 20],
     [33, 43] and [66, 76]. Lengths uniform in [100, 110]. The class is the X/Y pattern
-    (4 or 8 classes, X before Y in binary: XX = 0, XY = 1, YX = 2, YY = 3), one-hot
-    targets on sigmoid outputs; a sequence is processed correctly when every output is
+    (4 or 8 classes, X before Y in binary: XX = 0, XY = 1, YX = 2, YY = 3): ``y`` holds the
+    class labels, :meth:`~evoneuro.tasks.Task.targets` the paper's one-hot targets on
+    sigmoid outputs; a sequence is processed correctly when every output is
     within 0.3 of its target (the paper's rule), and the task is solved when all are.
 
     Examples
     --------
     >>> from evoneuro.tasks import temporal_order
     >>> task = temporal_order(n_train=3, n_test=1, random_state=0)
-    >>> task.X_train.shape[0], task.X_train.shape[2], task.y_train.shape, task.net.n_outputs
-    (3, 8, (3, 4), 4)
+    >>> task.X_train.shape[0], task.X_train.shape[2], task.y_train.shape, task.targets().shape
+    (3, 8, (3,), (3, 4))
     """
-    if n_relevant not in (2, 3):
-        raise ValueError(f"n_relevant must be 2 (task 6a) or 3 (task 6b), got {n_relevant!r}")
+    _check_choice(n_relevant, "n_relevant (2: task 6a, 3: task 6b)", (2, 3))
+    _check_sizes(n_train, n_test)
+    check_positive_int(hidden, "hidden")
+    check_positive_float(tolerance, "tolerance")
     windows = [(10, 20), (50, 60)] if n_relevant == 2 else [(10, 20), (33, 43), (66, 76)]
     rng = _rng(random_state)
 
@@ -136,10 +145,11 @@ def temporal_order(n_relevant: int = 2, n_train: int = 10_000, n_test: int = 2_5
         X = np.eye(len(SYMBOLS))[sym]
         X[np.arange(T)[None, :] >= lengths[:, None]] = 0.0
         label = (which * (2 ** np.arange(n_relevant)[::-1])).sum(axis=1)
-        return X, np.eye(2 ** n_relevant)[label], lengths
+        return X, label, lengths
 
     (Xtr, ytr, ltr), (Xte, yte, lte) = make(n_train, rng), make(n_test, rng)
     net = RNN(len(SYMBOLS), hidden=hidden, n_outputs=2 ** n_relevant, cell=cell, output="sigmoid")
     return Task(f"temporal_order{n_relevant}", Xtr, ytr, Xte, yte, ltr, lte, net, within(tolerance), None,
                 None, None, {"n_relevant": n_relevant, "n_train": n_train, "n_test": n_test, "hidden": hidden,
-                                 "cell": cell, "tolerance": tolerance}, _LSTM97)
+                                 "cell": cell, "tolerance": tolerance}, _LSTM97,
+                class_targets=np.eye(2 ** n_relevant))

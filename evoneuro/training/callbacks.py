@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import sys
 import tempfile
 from typing import Any
 
 import numpy as np
 
-from evoneuro._validation import check_positive_float, check_positive_int
+from evoneuro._validation import check_bool, check_positive_float, check_positive_int
 
 
 class Callback:
@@ -167,6 +168,9 @@ class EarlyStopping(Callback):
     monitor : {"loss", "best_loss", "val_score"}, default="loss"
         Losses must decrease, ``val_score`` (from ``History(validation=...)``) increase.
         Records without the monitored value are skipped.
+    min_steps : int, default=0
+        Stop only when the last improvement is also at least this many steps back (the
+        start counts as one), for records that are far apart in progress made.
 
     Examples
     --------
@@ -179,8 +183,10 @@ class EarlyStopping(Callback):
 
     stop_reason = "early_stopping"
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "loss") -> None:
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, monitor: str = "loss",
+                 min_steps: int = 0) -> None:
         self.patience = check_positive_int(patience, "patience")
+        self.min_steps = check_positive_int(min_steps, "min_steps", minimum=0)
         self.min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
         if monitor not in ("loss", "best_loss", "val_score"):
             raise ValueError(f"monitor must be 'loss', 'best_loss' or 'val_score', got {monitor!r}")
@@ -199,7 +205,7 @@ class EarlyStopping(Callback):
             self.best, self.wait, self.best_step = value, 0, record["step"]
         else:
             self.wait += 1
-        return self.wait >= self.patience
+        return self.wait >= self.patience and record["step"] - (self.best_step or 0) >= self.min_steps
 
 
 class ProgressBar(Callback):
@@ -255,27 +261,40 @@ class ProgressBar(Callback):
 class Checkpoint(Callback):
     """Pickle the whole trainer to ``path`` every ``every`` steps (and at the end).
 
-    Resume with ``pickle.load(open(path, "rb")).run()``: the continued run gives the
-    same result as an uninterrupted one (``docs/reliability.md``; an executor is not
-    saved, set ``trainer.problem.executor`` again). Everything the trainer holds must
-    pickle (a fitness given as a lambda does not).
+    Resume with ``Checkpoint.load(path).run()`` (or ``pickle.load(open(path, "rb")).run()``):
+    the continued run gives the same result as an uninterrupted one
+    (``docs/reliability.md``; an executor is not saved, set ``trainer.problem.executor``
+    again). Everything the trainer holds must pickle (a fitness given as a lambda does not).
 
     The file is written crash-safely: the pickle goes to a temporary file in the same
     directory, is flushed to disk (``fsync``), and only then replaces ``path`` in one
     atomic rename (``os.replace``), whose directory entry is flushed too. A run killed at
     any moment, even mid-write, leaves at ``path`` the last complete checkpoint; a save
-    that fails (an object that does not pickle, a full disk) raises and also leaves it.
+    that fails (an object that does not pickle, a full disk) raises and also leaves it,
+    and removes its temporary file. A process killed mid-write cannot remove its own: the
+    temporary file's name holds the host and process id that wrote it, and the next
+    :meth:`save` or :meth:`load` of ``path`` removes those of processes that no longer run.
 
     Parameters
     ----------
     path : str or path-like
+        The checkpoint file. Its folder must exist and be writable (checked here, not at
+        the first save hours into a run).
     every : int, default=100
     at_end : bool, default=True
         Also save when :meth:`Trainer.run` returns.
 
+    Raises
+    ------
+    TypeError
+        ``path`` is not a str or path-like, ``every`` not an int, ``at_end`` not a bool.
+    ValueError
+        ``path`` is empty or a folder, or its folder does not exist or is not writable;
+        ``every`` < 1.
+
     Examples
     --------
-    >>> import os, pickle, tempfile
+    >>> import os, tempfile
     >>> import numpy as np
     >>> import evoneuro as en
     >>> path = os.path.join(tempfile.mkdtemp(), "run.pkl")
@@ -283,20 +302,21 @@ class Checkpoint(Callback):
     >>> trainer = en.Trainer(prob, "es", x0=np.ones(3), max_steps=20, random_state=0,
     ...                      callbacks=[en.Checkpoint(path, every=5)])
     >>> first = trainer.run(max_steps=10)          # a crash after step 10 would leave...
-    >>> resumed = pickle.load(open(path, "rb"))   # ...this, which goes on to step 20
+    >>> resumed = en.Checkpoint.load(path)         # ...this, which goes on to step 20
     >>> resumed.run().n_steps
     20
     """
 
     def __init__(self, path, every: int = 100, at_end: bool = True) -> None:
-        self.path = os.fspath(path)
+        self.path = _check_path(path)
         self.every = check_positive_int(every, "every")
-        self.at_end = bool(at_end)
+        self.at_end = check_bool(at_end, "at_end")
 
     def save(self, trainer) -> None:
         """Write ``trainer`` to :attr:`path` atomically (see the class docstring)."""
         folder = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(self.path) + ".", suffix=".tmp", dir=folder)
+        _remove_stale(self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f"{os.path.basename(self.path)}.{_WRITER}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(trainer, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -311,6 +331,18 @@ class Checkpoint(Callback):
             raise
         _fsync_dir(folder)  # the rename itself survives a power loss
 
+    @staticmethod
+    def load(path):
+        """The trainer saved at ``path`` (``pickle.load``), after removing the temporary
+        files that killed writers left beside it.
+
+        Only load checkpoints you trust: unpickling runs code.
+        """
+        path = _check_path(path)
+        _remove_stale(path)
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
     def on_step(self, trainer, record: dict) -> None:
         if record["step"] % self.every == 0:
             self.save(trainer)
@@ -318,6 +350,67 @@ class Checkpoint(Callback):
     def on_end(self, trainer, result) -> None:
         if self.at_end:
             self.save(trainer)
+
+
+#: ``host-pid`` of this process: the middle of its temporary checkpoint files' names.
+_WRITER = f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+
+
+def _check_path(path) -> str:
+    """``path`` as a str naming a file in an existing, writable folder."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like (pathlib.Path), got {type(path).__name__} {path!r}")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path or path.endswith(os.sep) or os.path.isdir(path):
+        raise ValueError(f"path must name a checkpoint file, got {path!r}" +
+                         (" (a folder)" if path and os.path.isdir(path) else ""))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"path {path!r} is in a folder that does not exist ({folder}); create it first "
+                         "(os.makedirs), so the run does not fail at its first checkpoint")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"path {path!r} is in a folder this process cannot write to ({folder})")
+    return path
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftover (a pid reused after a kill); saves of a path are sequential
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, ValueError, OverflowError):  # another user's, or no such check here
+        return True
+    return True
+
+
+def _remove_stale(path: str) -> None:
+    """Remove the temporary files of ``path`` whose writer on this host no longer runs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = os.path.basename(path) + "."
+    host = _WRITER.rsplit("-", 1)[0]
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        writer = name[len(prefix):-4].rsplit(".", 1)[0]  # "host-pid" (then mkstemp's random part)
+        who, _, pid = writer.rpartition("-")
+        if who == host and pid.isdigit() and _alive(int(pid)):
+            continue
+        if who and who != host and pid.isdigit():
+            continue  # another host's writer: it may still be writing
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: str) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from evoneuro._validation import check_bool
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.init import check_rng
 from evoneuro.network.spec import MLP
@@ -171,6 +172,8 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     method = method.lower()
+    tied = check_bool(tied, "tied")
+    return_info = check_bool(return_info, "return_info")
     rng = check_rng(random_state)
     codes = Evaluator(net, backend="numpy", dtype="float64").check_X(X)
     if method == "rbm":

@@ -66,6 +66,11 @@ def resolve_init(net: "Network", init: Any, rng: np.random.Generator, X=None, in
             start = data_init if key == "auto" else lsuv_init
             return start(net, np.asarray(X)[:INIT_ROWS], rng)
         if key == "pretrain":
+            if not getattr(net, "feedforward", False):
+                raise ValueError(
+                    f"init='pretrain' is greedy layer-wise pretraining of an MLP's hidden layers "
+                    f"(evoneuro.pretrain); it does not apply to {type(net).__name__}s. Use init='auto' "
+                    "(the default), 'lsuv', a scheme such as 'orthogonal', a gain, a callable or a vector")
             if X is None:
                 raise ValueError("init='pretrain' needs training data X")
             if init_params is not None and not isinstance(init_params, dict):
@@ -75,7 +80,12 @@ def resolve_init(net: "Network", init: Any, rng: np.random.Generator, X=None, in
     if isinstance(init, Real) and not isinstance(init, bool):
         if not (np.isfinite(init) and init > 0):
             raise ValueError(f"init as a number is a gain on Glorot's scheme and must be > 0, got {init!r}")
-        return net.init(rng, scheme="glorot", gain=float(init))
+        with np.errstate(over="ignore"):
+            theta = net.init(rng, scheme="glorot", gain=float(init))
+        if not (np.abs(theta) < np.finfo(np.float32).max).all():  # finite in either evaluator precision
+            raise ValueError(f"init={init!r} as a gain on Glorot's scheme gives weights beyond float32's range "
+                             f"({float(np.finfo(np.float32).max):.3g}); a gain is a factor near 1 (4 for sigmoid units)")
+        return theta
     if callable(init):
         theta = init(net, rng, X)
         return _check_vector(net, theta, "the array init(net, rng, X) returned")
