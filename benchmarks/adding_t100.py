@@ -68,7 +68,7 @@ METHODS = (
 def run(m: Method, seed: int, scale: float) -> dict:
     """Train one seed; return test MSE, evaluations, nets or steps and seconds."""
     task = adding(T, n_train=m.n_train, n_test=1_000, version="le", hidden=m.hidden, random_state=seed)
-    X, y, lengths = task.data("train")
+    X, y, lengths = task.net_data("train")
     ev = en.Evaluator(task.net, n_jobs=1)
     problem = en.SupervisedProblem(ev, X, y, batch_size=m.batch_size, lengths=lengths)
     rng = np.random.default_rng(seed)
@@ -77,7 +77,7 @@ def run(m: Method, seed: int, scale: float) -> dict:
     steps = None if m.max_steps is None else max(1, int(m.max_steps * scale))
     evals = None if m.max_evals is None else max(1, int(m.max_evals * scale))
     res = en.Trainer(problem, opt, x0=x0, max_steps=steps, max_evals=evals, random_state=seed, n_jobs=1).run()
-    Xt, yt, lt = task.data("test")
+    Xt, yt, lt = task.net_data("test")
     mse = float(np.mean((ev.forward(res.x, Xt, lengths=lt)[0] - yt) ** 2))
     return {"seed": seed, "test_mse": mse, "evals": float(res.n_evals), "steps": int(res.n_steps),
             "nets": float(res.n_evals) / (T * len(X)), "seconds": float(res.seconds)}

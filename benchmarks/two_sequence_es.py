@@ -69,7 +69,7 @@ def fitness(out: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def guess_then_cmaes(task, ev, sigma0: float, popsize: int, cap: int, seed: int) -> int | None:
     """Nets evaluated by CMA-ES restarted from promising guesses until one solves ``task``."""
-    X, y, lengths = task.data("train")
+    X, y, lengths = task.net_data("train")
     low, high = task.bounds()
     rng = np.random.default_rng(seed)
     guesser = RandomSearch(mode="global", distribution="uniform", low=low, high=high, popsize=64,
@@ -108,7 +108,7 @@ def near_misses(n: int, lag: int, seed: int = 0) -> str:
     """How many of ``n`` guesses on task ``seed`` get 60 %, 80 % and all training sequences right."""
     task = two_sequence(min_length=lag, max_length=lag * 6 // 5, random_state=seed)
     ev = en.Evaluator(task.net, backend="numba", dtype="float64", n_jobs=1)
-    X, y, lengths = task.data("train")
+    X, y, lengths = task.net_data("train")
     low, high = task.bounds()
     Theta = np.random.default_rng(seed).uniform(low, high, size=(n, len(low)))
     right = (np.abs(ev.forward(Theta, X, lengths=lengths) - y[None])[..., 0] < 0.1).mean(axis=1)
@@ -126,7 +126,7 @@ def nets_to_solution(task, ev, name: str, sigma0: float, popsize: int | None, ca
     if name == "cmaes":
         kw["bounds"] = [-100.0, 100.0]
     opt = get_optimizer(name, **kw)
-    X, y, lengths = task.data("train")
+    X, y, lengths = task.net_data("train")
     rng = np.random.default_rng(seed)
     x0 = resolve_init(task.net, "auto", rng, X) if from_data else np.zeros(task.net.n_params)
     with warnings.catch_warnings():

@@ -8,7 +8,7 @@ GA, CMA-ES, ES and PSO all drive it, so comparisons are fair.
 from evoneuro import _moved
 from evoneuro._version import __version__
 from evoneuro.training.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar
-from evoneuro.evaluator import Evaluator
+from evoneuro.evaluator import Evaluator, warmup
 from evoneuro.fitness import NetworkFitness
 from evoneuro.network import ACTIVATIONS, INITS, MLP, RNN, Activation
 from evoneuro.network.critical import critical_init, critical_variance
@@ -25,10 +25,18 @@ _moved.install()  # the public modules' old paths (evoneuro.trainer, evoneuro.co
 
 def __getattr__(name: str):
     # The estimators import scikit-learn (seconds); load them on first use only.
-    if name in ("EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor"):
+    if name in ("EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor", "pad_sequences"):
         from evoneuro import estimators
 
         return getattr(estimators, name)
+    if name == "load_dataset":  # the data sets of evoneuro compare (scikit-learn's, or a CSV file)
+        from evoneuro.bench.datasets import load_dataset
+
+        return load_dataset
+    if name == "tasks":  # the long-time-lag tasks: en.tasks.adding(...), as evoneuro.tasks
+        import importlib
+
+        return importlib.import_module("evoneuro.tasks")
     if name == "diagnose":  # its reference code for every network kind is not needed at import
         from evoneuro.diagnostics import diagnose
 
@@ -65,7 +73,10 @@ __all__ = [
     "critical_variance",
     "diagnose",
     "get_optimizer",
+    "load_dataset",
     "lsuv_init",
     "minimize",
+    "pad_sequences",
     "pretrain",
+    "warmup",
 ]

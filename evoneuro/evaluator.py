@@ -8,7 +8,7 @@ import numpy as np
 
 from evoneuro._threads import check_n_jobs
 from evoneuro._validation import check_dtype, check_positive_int
-from evoneuro.backends import get_backend
+from evoneuro.backends import get_backend, numba_available
 from evoneuro.network.base import Network
 
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of intermediate arrays per backend call
@@ -196,3 +196,70 @@ class Evaluator:
         if theta.ndim != 1:
             raise ValueError(f"theta must be one vector of shape ({self.net.n_params},), got {theta.shape}")
         return self.forward(theta, X, lengths=lengths)[0]
+
+
+#: What :func:`warmup` can compile: a network kind, or one recurrent cell ("rnn": all three).
+WARMUP_KINDS = {"mlp": ("mlp",), "rnn": ("elman", "lstm", "gru"), "elman": ("elman",), "lstm": ("lstm",),
+                "gru": ("gru",)}
+
+
+def warmup(kinds=("mlp", "rnn"), dtypes=("float32",)) -> dict[str, float]:
+    """Compile the Numba kernels of ``kinds`` now, so that no later fit waits for them.
+
+    Numba compiles a kind's kernels for this CPU the first time a process needs them (a
+    few seconds to tens of seconds, said once on stderr) and caches them on disk, so a
+    later process loads them in a fraction of a second. ``evoneuro warmup`` runs this once
+    after installing: every fit, ``minimize`` and ``predict`` then starts at once. Each
+    kind's forward and gradient kernels are compiled, as the estimators use them (float32
+    by default).
+
+    Parameters
+    ----------
+    kinds : sequence of str, default=("mlp", "rnn")
+        ``"mlp"``, ``"rnn"`` (the Elman, LSTM and GRU cells) or single cells ``"elman"``,
+        ``"lstm"``, ``"gru"``.
+    dtypes : sequence of {"float32", "float64"}, default=("float32",)
+
+    Returns
+    -------
+    dict
+        Seconds spent compiling per kind (``"mlp"``, ``"elman"``, ...; dtypes summed): 0.0
+        for kernels already in the disk cache. Empty when Numba is not installed (nothing
+        to compile: the NumPy backend runs).
+
+    Examples
+    --------
+    >>> import evoneuro as en
+    >>> seconds = en.warmup(kinds=["mlp"])   # compiles, or loads the cached kernels
+    >>> sorted(seconds)
+    ['mlp']
+    """
+    from evoneuro.network.rnn import RNN
+    from evoneuro.network.spec import MLP
+
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    if isinstance(dtypes, str):
+        dtypes = [dtypes]
+    wrong = [k for k in kinds if k not in WARMUP_KINDS]
+    if wrong or not kinds:
+        raise ValueError(f"kinds must name some of {list(WARMUP_KINDS)}, got {list(kinds)!r}")
+    dtypes = [check_dtype(d) for d in dtypes]
+    if not numba_available():
+        return {}
+    from evoneuro.backends.numba.compiling import seconds
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 0, 1])
+    spent: dict[str, float] = {}
+    for kind in dict.fromkeys(k for name in kinds for k in WARMUP_KINDS[name]):
+        net = MLP(2, (3,), 2) if kind == "mlp" else RNN(1, (3,), 2, cell=kind)
+        X = rng.normal(size=(4, 2) if kind == "mlp" else (4, 3, 1))
+        c0 = seconds()
+        for dtype in dtypes:
+            ev = Evaluator(net, backend="numba", dtype=dtype, n_jobs=1)
+            Theta = net.init_population(2, rng)
+            ev.loss_and_grad(Theta, X, y)
+            ev.loss(Theta, X, y)  # the forward kernel, when the gradient's came from the cache
+        spent[kind] = seconds() - c0
+    return spent

@@ -135,3 +135,29 @@ def test_cli_rejects_bad_optimizer_syntax(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--optimizers", "adam:0.01"])
     assert "name:key=value" in capsys.readouterr().err
+
+
+def test_curves_plot_orders_the_legend_by_final_loss_and_keeps_coinciding_curves_apart():
+    pytest.importorskip("matplotlib")
+    from evoneuro.bench.compare import Comparison, RunResult
+    from evoneuro.bench.plots import plot_curves
+
+    evals = np.linspace(1e3, 1e6, 400)
+    same = list(1 / np.sqrt(evals))  # two optimizers on one curve
+
+    def run(name, loss, curve):
+        return RunResult(name, {}, 0, 3, 0.9, 0.9, loss, 1.0, 1e6, 400, "max_evals",
+                         {"evals": list(evals), "seconds": list(evals / 1e6), "loss": curve})
+
+    runs = [run("ga", 3e-1, list(0.5 + 0 * evals)), run("sep-cmaes", 1e-3, same), run("snes", 1.1e-3, same),
+            run("irprop+", 8e-5, list(1 / evals))]
+    fig = plot_curves(Comparison({"dataset": "toy", "hidden": [8], "activation": "sigmoid"}, runs))
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [t.split(":")[0] for t in labels] == ["irprop+", "sep-cmaes", "snes", "ga"]
+    assert labels[0].startswith("irprop+: 8.0e-05")
+    assert "drawn at the edge" not in ax.get_ylabel() and ax.get_ylim()[0] < 1e-6  # irprop+'s whole curve shows
+    styles = {(line.get_color(), line.get_marker(), str(line.get_linestyle())) for line in ax.get_lines()}
+    assert len(styles) == len(runs)
+    starts = {line.get_markevery()[0] for line in ax.get_lines()}
+    assert len(starts) == len(runs)  # markers of coinciding curves at different x

@@ -3,6 +3,7 @@
 import io
 import pickle
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -69,6 +70,50 @@ def test_max_time():
     res = en.minimize(slow, [1.0], "irprop-", max_time=0.1, grad=sphere_grad)
     assert res.stop_reason == "max_time"
     assert res.seconds >= 0.1 and res.n_steps >= 1
+
+
+@pytest.mark.parametrize("optimizer", ["snes", "random"])
+def test_max_time_stops_within_one_step_or_five_percent(optimizer):
+    # A deliberately slow fitness whose every 7th call is ten times slower: steps of
+    # uneven length. The run ends within one step of the limit (the longest step it took),
+    # or 5 % of it, whichever is larger; the set-up and result add little around it.
+    calls = [0]
+
+    def slow(x):
+        calls[0] += 1
+        time.sleep(0.02 if calls[0] % 7 == 0 else 0.002)
+        return sphere(x)
+
+    limit = 0.6
+    t0 = time.perf_counter()
+    res = en.minimize(slow, np.ones(3), optimizer, max_time=limit, random_state=0)
+    wall = time.perf_counter() - t0 - res.compile_seconds
+    steps = np.diff([0.0] + [r["seconds"] for r in res.history.records])
+    allowed = max(steps.max(), 0.05 * limit)
+    assert res.stop_reason == "max_time" and res.n_steps >= 3
+    assert limit <= res.seconds <= limit + allowed
+    assert wall <= limit + allowed + 0.5  # outside the loop: the optimizer's set-up, the result
+
+
+def test_minimize_default_budget_warns_only_when_it_cut_the_run_short():
+    from evoneuro.training.defaults import default_budget
+    from evoneuro.training.minimize import DEFAULT_EVALS_PER_PARAM, default_run_budget
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a run that converged within the default: no warning
+        res = en.minimize(sphere, np.ones(3), "cmaes", random_state=0)
+    budget = default_run_budget(en.FitnessProblem(sphere, 3))
+    assert budget == {"max_evals": 3 * DEFAULT_EVALS_PER_PARAM}
+    assert res.stop_reason == "max_evals" and res.n_evals <= budget["max_evals"] and res.fun < 1e-20
+
+    def rosenbrock(x):
+        return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    with pytest.warns(UserWarning, match=r"default budget \(max_evals=20,000\) ended the run"):
+        res = en.minimize(rosenbrock, np.zeros(20), "snes", random_state=0)
+    assert res.n_evals <= 20_000
+    net_problem = make_problem(batch_size=20)  # a network problem: the estimators' cap
+    assert default_run_budget(net_problem) == default_budget(net_problem.net, net_problem.steps_per_epoch)
 
 
 def test_target_in_the_users_sign():

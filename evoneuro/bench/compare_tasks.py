@@ -25,7 +25,11 @@ TASK_LAGS: dict[str, Callable[[int], dict]] = {
     # the Elman stand-in: a sigmoid output for cross-entropy (the guessing paper's A1 reads its
     # output unit through a pinned linear readout, which compare's own RNN does not pin)
     "parity": lambda T: {"min_length": T, "max_length": T + T // 10, "architecture": "elman"},
+    # the paper's lengths (100-110) and windows for X and Y: its lag is not a parameter
+    "temporal_order": lambda T: {},
 }
+#: Tasks whose lag is fixed by their generator: the one lag they take.
+FIXED_LAGS = {"temporal_order": 100}
 
 
 @dataclass
@@ -52,6 +56,8 @@ def make_task(name: str, lag: int, n_train: int, n_test: int, random_state: int)
         raise ValueError(f"task must be one of {sorted(TASK_LAGS)}, got {name!r}")
     if not isinstance(lag, (int, np.integer)) or lag < 2:
         raise ValueError(f"lag must be an int >= 2, got {lag!r}")
+    if name in FIXED_LAGS and lag != FIXED_LAGS[name]:
+        raise ValueError(f"task {name!r} has the paper's fixed lengths: its lag is {FIXED_LAGS[name]}, got {lag}")
     return getattr(tasks, name)(n_train=n_train, n_test=n_test, random_state=random_state, **TASK_LAGS[name](lag))
 
 
@@ -65,7 +71,7 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
     from evoneuro.training.starts import resolve_init
 
     params = dict(params or {})
-    X, y, lengths = task.data("train")
+    X, y, lengths = task.net_data("train")  # the paper net's targets (N, n_outputs)
     net = RNN(X.shape[2], tuple(hidden), task.net.n_outputs, cell=cell, output=task.net.output,
               readout=task.net.readout)
     regularization, opt_params = split_params(params)
@@ -74,7 +80,7 @@ def run_task(task, hidden: Sequence[int], cell: str, optimizer: str, params: dic
                       regularization=regularization, backend=backend, n_jobs=n_jobs, max_evals=budget_evals,
                       max_time=budget_seconds, random_state=seed)
     res, ev = fit.result, fit.evaluator
-    Xt, yt, lt = task.data("test")
+    Xt, yt, lt = task.net_data("test")
     out = ev.forward(res.x, Xt, lengths=lt)
     test_loss = float(ev.loss(res.x, Xt, yt, lengths=lt)[0])
     return TaskRun(optimizer, params, seed, test_loss, bool(task.criterion(out, yt)[0]), float(res.fun),

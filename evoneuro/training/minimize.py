@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -11,8 +12,38 @@ from evoneuro._validation import check_positive_int
 from evoneuro.training.callbacks import Callback
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
-from evoneuro.problems import FitnessProblem, Problem
+from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
+from evoneuro.training.defaults import DEFAULT_MAX_WORK, default_budget
 from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError, _check_budget
+
+#: Evaluations per parameter of a run given no budget: a fitness function of ``n``
+#: parameters gets ``1000 n`` calls (CMA-ES solves most smooth problems of up to a few
+#: hundred parameters well within that; pycma's own cap, ``1e3 n^2``, is far larger), and
+#: never more than the estimators' work cap allows (``DEFAULT_MAX_WORK / n``).
+DEFAULT_EVALS_PER_PARAM = 1000
+
+
+def default_run_budget(problem: Problem) -> dict:
+    """The budget :func:`minimize` gives a run when it gets none (``max_evals``,
+    ``max_time`` and ``max_steps`` all None).
+
+    A network problem (:class:`~evoneuro.SupervisedProblem`) gets the estimators' cap
+    (:func:`evoneuro.training.defaults.default_budget`: at least 2,000 steps, at most 1,000
+    passes over the data and ``DEFAULT_MAX_WORK / n_params`` evaluations); any other
+    problem ``DEFAULT_EVALS_PER_PARAM * n_params`` evaluations (calls of a fitness
+    function), at most ``DEFAULT_MAX_WORK / n_params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evoneuro as en
+    >>> default_run_budget(en.FitnessProblem(lambda x: float(np.sum(x ** 2)), 10))
+    {'max_evals': 10000}
+    """
+    if isinstance(problem, SupervisedProblem):
+        return default_budget(problem.net, problem.steps_per_epoch)
+    n = max(int(problem.n_params), 1)
+    return {"max_evals": int(min(DEFAULT_EVALS_PER_PARAM * n, max(DEFAULT_MAX_WORK / n, 1)))}
 
 
 def minimize(
@@ -56,7 +87,11 @@ def minimize(
         Hyperparameters for a named optimizer.
     max_evals, max_time, max_steps, target
         Budgets, as for :class:`Trainer` (evaluations of ``f`` for a callable; a
-        ``target`` in ``f``'s own sign).
+        ``target`` in ``f``'s own sign). With none of ``max_evals``, ``max_time`` and
+        ``max_steps``, the default budget (:func:`default_run_budget`) applies: 1,000
+        calls of ``f`` per parameter, or for a network problem the estimators' cap; a
+        ``UserWarning`` says when it ended a run whose best loss was still falling (in
+        its last tenth of steps).
     callbacks, progress, random_state
         As for :class:`Trainer`.
     vectorized, args, kwargs, maximize, grad
@@ -127,6 +162,10 @@ def minimize(
         raise ValueError(f"optimizer {opt.name!r} needs gradients: pass grad= (the gradient of the "
                          "fitness) or choose a gradient-free optimizer")
     sign = -1.0 if getattr(problem, "maximize", False) else 1.0
+    default = None
+    if max_evals is None and max_time is None and max_steps is None:
+        default = default_run_budget(problem)
+        max_evals, max_steps = default.get("max_evals"), default.get("max_steps")
     trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
                       target=None if target is None else sign * _check_budget("target", target),
                       callbacks=callbacks,
@@ -139,7 +178,22 @@ def minimize(
         raise
     if sign < 0:
         _to_user_sign(result)
+    if default is not None and result.stop_reason in ("max_evals", "max_steps") and _still_improving(result):
+        spent = ", ".join(f"{k}={v:,}" for k, v in default.items())
+        warnings.warn(f"minimize: the default budget ({spent}) ended the run; give max_evals, max_time or "
+                      "max_steps to go further", UserWarning, stacklevel=2)
     return result
+
+
+def _still_improving(result: OptimizeResult, tail: float = 0.1, rtol: float = 1e-8) -> bool:
+    """Whether the best loss fell in the last ``tail`` of the steps by more than ``rtol``
+    (relative, and absolute below 1): a run that had converged ends without a warning."""
+    best = [r["best_loss"] for r in result.history.records if "best_loss" in r]
+    if len(best) < 2:
+        return True
+    before = best[max(0, int(len(best) * (1 - tail)) - 1)]
+    change = abs(before - best[-1])  # in the user's sign when maximising; either way a change
+    return bool(np.isfinite(change) and change > rtol * max(1.0, abs(best[-1])))
 
 
 def _to_user_sign(result: OptimizeResult) -> None:
@@ -150,4 +204,4 @@ def _to_user_sign(result: OptimizeResult) -> None:
                 r[k] = -r[k]
 
 
-__all__ = ["minimize"]
+__all__ = ["DEFAULT_EVALS_PER_PARAM", "default_run_budget", "minimize"]

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from evoneuro.training._compile_clock import compile_clock as _compile_clock
+from evoneuro.training._compile_clock import compile_seconds
 from evoneuro._threads import check_n_jobs, limit_threads
 from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.training.lsuv import INIT_ROWS, data_init
@@ -130,7 +130,9 @@ class Trainer:
         when the previous step's cost would take the total past the budget, so the
         budget is exceeded only when step costs vary, by less than one step.
     max_time : float, optional
-        Wall-clock seconds; checked between steps, so the last step may run over.
+        Wall-clock seconds of the steps (callbacks included, Numba's one-off compilation
+        not). Checked between steps: the run stops at the end of the first step that
+        reaches it, so it runs over by less than one step.
     max_steps : int, optional
         Number of steps (each one minibatch, one optimizer generation).
     target : float, optional
@@ -283,11 +285,10 @@ class Trainer:
         """One minibatch, one optimizer step, then the callbacks; returns the step's record."""
         t0 = time.perf_counter()
         evals0 = self.problem.evals
-        with _compile_clock() as clock:  # listens for the whole run when run() set it up
-            c0 = clock.total
-            self.problem.begin_step(self.rng)
-            losses = self.optimizer.step(self.problem)
-            compiled = clock.total - c0
+        c0 = compile_seconds()
+        self.problem.begin_step(self.rng)
+        losses = self.optimizer.step(self.problem)
+        compiled = compile_seconds() - c0
         t0 += compiled  # one-off compilation is not part of the run's time
         self.compile_seconds += compiled
         self.n_steps += 1
@@ -329,7 +330,7 @@ class Trainer:
             cb.on_start(self)
         reason = None
         try:
-            with limit_threads(self.n_jobs), _compile_clock():
+            with limit_threads(self.n_jobs):
                 while reason is None:
                     reason = self._callback_stop or self._budget_reason(budget)
                     if reason is None:

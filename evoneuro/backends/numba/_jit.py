@@ -6,7 +6,8 @@ Jit options
     zero-division check inside a loop stops LLVM from vectorising it. :data:`OPTS` allows
     fused multiply-adds only, so every sum runs in the order written; :data:`REDUCE` also
     lets LLVM reassociate, for sums over samples that vectorise only that way (their
-    results depend on the build, never on the thread count).
+    results depend on the build, never on the thread count). A function only compiled
+    code calls adds :data:`INNER`: no Python wrapper is built for it.
 
 Activation codes
     A hidden activation reaches the kernels as an integer code (:data:`ACT_CODES`) and its
@@ -30,6 +31,11 @@ CACHED = {"cache": True}
 NUMPY_ERRORS = {**CACHED, "error_model": "numpy"}
 OPTS = {**NUMPY_ERRORS, "fastmath": {"contract"}}
 REDUCE = {**NUMPY_ERRORS, "fastmath": {"contract", "reassoc"}}
+#: For the kernels' helpers, which only compiled code calls: Numba otherwise builds a Python
+#: wrapper for every function and signature, unboxing each argument (tuples of arrays for
+#: some helpers), about a fifth of a cold start's compile time (``bench_startup.py``). The
+#: kernels the pool runs, and the few helpers the tests call from Python, keep theirs.
+INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 IDENTITY, SIGMOID, TANH, SOFTSIGN, GAUSSIAN, RELU, SIGMOID_F32, TANH_F32, GAUSSIAN_F32 = range(9)
 ACT_CODES = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "softsign": SOFTSIGN,

@@ -33,6 +33,7 @@ from numba.extending import overload
 from evoneuro.backends.numba._jit import (
     GAUSSIAN,
     GAUSSIAN_F32,
+    INNER,
     OPTS,
     RELU,
     SIGMOID,
@@ -192,36 +193,61 @@ def tanh_f32(x):
 
 
 # --- forward: z = a f(b z) in place -----------------------------------------------------
+# Each dtype compiles the formulas it uses only (float32 sigmoid, tanh and gaussian have
+# codes of their own, see :func:`~._jit.act_code`): the other dtype's loops would double the
+# compile time of every kernel. A code of the other dtype's family gets this dtype's formula.
 
 
-@njit(**OPTS)
 def activate(z, code, a, b):
-    """``z = a f(b z)`` in place, over a flat array."""
+    """``z = a f(b z)`` in place, over a flat array (compiled code only)."""
+    raise TypeError("activate runs in compiled code only")
+
+
+@overload(activate, jit_options={**OPTS, **INNER})
+def _activate(z, code, a, b):
+    return _activate_f32 if z.dtype == types.float32 else _activate_f64
+
+
+def _activate_f32(z, code, a, b):
     m = z.shape[0]
-    if code == SIGMOID_F32:
+    if code == SIGMOID_F32 or code == SIGMOID:
         for i in range(m):
             z[i] = a * _sigmoid_f32(b * z[i])[0]
-    elif code == TANH_F32:
+    elif code == TANH_F32 or code == TANH:
         for i in range(m):
             z[i] = a * _tanh_f32(b * z[i])[0]
-    elif code == GAUSSIAN_F32:
+    elif code == GAUSSIAN_F32 or code == GAUSSIAN:
         for i in range(m):
             u = b * z[i]
             z[i] = a * _exp_f32(-(u * u))[0]
-    elif code == SIGMOID:
+    else:
+        _activate_plain(z, code, a, b)
+
+
+def _activate_f64(z, code, a, b):
+    m = z.shape[0]
+    if code == SIGMOID or code == SIGMOID_F32:
         for i in range(m):
             z[i] = a * (0.5 + 0.5 * _tanh_f64(0.5 * (b * z[i])))
-    elif code == TANH:
+    elif code == TANH or code == TANH_F32:
         for i in range(m):
             z[i] = a * _tanh_f64(b * z[i])
-    elif code == SOFTSIGN:
-        for i in range(m):
-            u = b * z[i]
-            z[i] = a * (u / (1.0 + abs(u)))
-    elif code == GAUSSIAN:
+    elif code == GAUSSIAN or code == GAUSSIAN_F32:
         for i in range(m):
             u = b * z[i]
             z[i] = a * _exp_f64(-(u * u))[0]
+    else:
+        _activate_plain(z, code, a, b)
+
+
+@njit(inline="always", **OPTS)
+def _activate_plain(z, code, a, b):
+    """The activations without ``exp``: softsign, relu, identity (both dtypes)."""
+    m = z.shape[0]
+    if code == SOFTSIGN:
+        for i in range(m):
+            u = b * z[i]
+            z[i] = a * (u / (1.0 + abs(u)))
     elif code == RELU:
         for i in range(m):
             z[i] = a * max(b * z[i], 0.0)
@@ -233,57 +259,83 @@ def activate(z, code, a, b):
 # --- gradient mode: h = a f(b z), z := a b f'(b z) --------------------------------------
 
 
-@njit(**OPTS)
 def activate_grad(z, h, code, a, b):
-    """``h = a f(b z)`` and ``z`` overwritten by the derivative ``a b f'(b z)`` (flat arrays).
+    """``h = a f(b z)`` and ``z`` overwritten by the derivative ``a b f'(b z)`` (flat arrays;
+    compiled code only).
 
     float64 derivatives follow the NumPy reference (from ``y`` for sigmoid and tanh);
     float32 ones come from ``u`` (see the module docstring).
     """
+    raise TypeError("activate_grad runs in compiled code only")
+
+
+@overload(activate_grad, jit_options={**OPTS, **INNER})
+def _activate_grad(z, h, code, a, b):
+    return _activate_grad_f32 if z.dtype == types.float32 else _activate_grad_f64
+
+
+def _activate_grad_f32(z, h, code, a, b):
     m = z.shape[0]
     ab = a * b
-    one = a / a  # 1 in the array dtype: a Python literal would promote float32 to float64
-    if code == SIGMOID_F32:
+    if code == SIGMOID_F32 or code == SIGMOID:
         for i in range(m):
             y, d = _sigmoid_f32(b * z[i])
             h[i] = a * y
             z[i] = ab * d
-    elif code == TANH_F32:
+    elif code == TANH_F32 or code == TANH:
         for i in range(m):
             y, d = _tanh_f32(b * z[i])
             h[i] = a * y
             z[i] = ab * d
-    elif code == GAUSSIAN_F32:
+    elif code == GAUSSIAN_F32 or code == GAUSSIAN:
         for i in range(m):
             u = b * z[i]
             y = _exp_f32(-(u * u))[0]
             h[i] = a * y
             z[i] = ab * (-2 * u * y)
-    elif code == SIGMOID:
+    else:
+        _activate_grad_plain(z, h, code, a, b)
+
+
+def _activate_grad_f64(z, h, code, a, b):
+    m = z.shape[0]
+    ab = a * b
+    one = a / a  # 1 in the array dtype
+    if code == SIGMOID or code == SIGMOID_F32:
         for i in range(m):
             fy = 0.5 + 0.5 * _tanh_f64(0.5 * (b * z[i]))
             y = a * fy
             fy = y / a
             h[i] = y
             z[i] = ab * (fy * (one - fy))
-    elif code == TANH:
+    elif code == TANH or code == TANH_F32:
         for i in range(m):
             y = a * _tanh_f64(b * z[i])
             fy = y / a
             h[i] = y
             z[i] = ab * (one - fy * fy)
-    elif code == SOFTSIGN:
-        for i in range(m):
-            u = b * z[i]
-            q = one + abs(u)
-            h[i] = a * (u / q)
-            z[i] = ab / (q * q)
-    elif code == GAUSSIAN:
+    elif code == GAUSSIAN or code == GAUSSIAN_F32:
         for i in range(m):
             u = b * z[i]
             y = _exp_f64(-(u * u))[0]
             h[i] = a * y
             z[i] = ab * (-2 * u * y)
+    else:
+        _activate_grad_plain(z, h, code, a, b)
+
+
+@njit(inline="always", **OPTS)
+def _activate_grad_plain(z, h, code, a, b):
+    """Softsign, relu and identity with their derivatives (both dtypes)."""
+    m = z.shape[0]
+    ab = a * b
+    one = a / a  # 1 in the array dtype: a Python literal would promote float32 to float64
+    if code == SOFTSIGN:
+        for i in range(m):
+            u = b * z[i]
+            q = one + abs(u)
+            h[i] = a * (u / q)
+            z[i] = ab / (q * q)
     elif code == RELU:
         for i in range(m):
             u = b * z[i]
@@ -295,7 +347,7 @@ def activate_grad(z, h, code, a, b):
             z[i] = ab
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def multiply(d, g):
     """``d *= g`` elementwise (flat arrays): the chain rule through stored derivatives."""
     for i in range(d.shape[0]):

@@ -19,7 +19,11 @@ the batch size (:func:`~._jit.n_groups`; never on the population size or the thr
 so results are bit-for-bit the same however the :class:`~evoneuro.Evaluator` chunks the
 population and however many threads run it. Each kernel is compiled on first use for the
 dtypes it meets and cached on disk (``NUMBA_CACHE_DIR``, else next to the source, else the
-user's cache directory when the install is read-only).
+user's cache directory when the install is read-only); the first compilation of a kind in a
+process says so on stderr, once, with its duration (:mod:`.compiling`). A kind's first
+gradient call that compiles also compiles its forward kernel on one sample: ``predict`` and
+held-out scores need it, so a fit compiles, and counts in its ``compile_seconds``,
+everything the first ``predict`` will run.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import functools
 import time
 
 from evoneuro._threads import check_n_jobs
-from evoneuro.backends.numba import pool, readout
+from evoneuro.backends.numba import compiling, pool, readout
 from evoneuro.backends.numba.tuner import ThreadTuner
 from evoneuro.network.kinds import kind_of, table
 
@@ -102,22 +106,38 @@ class NumbaBackend:
     def fit_readouts(self, Z, T, y, ridge, temperature=True, loo=True, **activation):
         """Ridge readouts of a population on this backend's threads (see
         :func:`.readout.fit_readouts`, whose arguments these are)."""
-        return readout.fit_readouts(Z, T, y, ridge, temperature, loo, n_jobs=self.n_jobs, **activation)
+        try:
+            return readout.fit_readouts(Z, T, y, ridge, temperature, loo, n_jobs=self.n_jobs, **activation)
+        finally:
+            compiling.close()
 
     def forward(self, net, Theta, X, return_hidden: bool = False, lengths=None):
         code = _kind_code(net)
         if code is None:
             return self._reference.forward(net, Theta, X, return_hidden, lengths)
-        return code.forward(self, net, Theta, X, return_hidden, lengths)
+        try:
+            return code.forward(self, net, Theta, X, return_hidden, lengths)
+        finally:
+            compiling.close()
 
     def loss(self, net, Theta, X, y, lengths=None):
         code = _kind_code(net)
         if code is None:
             return self._reference.loss(net, Theta, X, y, lengths)
-        return code.loss(self, net, Theta, X, y, lengths)
+        try:
+            return code.loss(self, net, Theta, X, y, lengths)
+        finally:
+            compiling.close()
 
     def loss_and_grad(self, net, Theta, X, y, lengths=None):
         code = _kind_code(net)
         if code is None:
             return self._reference.loss_and_grad(net, Theta, X, y, lengths)
-        return code.loss_and_grad(self, net, Theta, X, y, lengths)
+        compiled = compiling.seconds()
+        try:
+            result = code.loss_and_grad(self, net, Theta, X, y, lengths)
+            if compiling.seconds() != compiled:  # a cold start: the forward kernel too, on one sample
+                code.loss(self, net, Theta[:1], X[:1], y[:1], None if lengths is None else lengths[:1])
+            return result
+        finally:
+            compiling.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from evoneuro.backends.numba import compiling
 from evoneuro.backends.numba._jit import CACHED
 
 
@@ -125,3 +126,7 @@ def ga_vary(Theta, elite, parents, crossed, sbx, uniform, offsets, c1, c2, count
         last = out[ne + m - 1]
         last[:] = Theta[parents[m - 1]]
         _mutate(last, where, start, counts[m - 1], normal, noff, sigma)
+
+
+for _label, _kernel in (("CMA-ES", scaled_rows), ("PSO", pso_update), ("GA", ga_vary)):
+    compiling.name(_label, _kernel, closes=True)  # called by the optimizers, not through the backend

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import OPTS
+from evoneuro.backends.numba import compiling
+from evoneuro.backends.numba._jit import INNER, OPTS
 from evoneuro.backends.numba.intrinsics import fetch_add
 from evoneuro.backends.numba.activations import activate, activate_grad, multiply
 from evoneuro.backends.numba.mlp_layers import (
@@ -62,13 +63,13 @@ OUT, OUT_HIDDEN, LOSS = 0, 1, 2
 PLAIN, LAYERNORM, COSINE, RBF = 0, 1, 2, 3
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _kind(general, l, L):
     """Hidden layer ``l``'s kind code (``PLAIN`` for the output layer)."""
     return general[2][l] if l < L - 1 else PLAIN
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, keep, general, scratch):
     """Run one tile through every layer; returns the slot of ``buf`` holding the logits.
 
@@ -112,7 +113,7 @@ def _forward_tile(th, XT, r0, R, sizes, offs, codes, ab, buf, hid, hid_offs, p, 
     return cur
 
 
-@njit(**OPTS)
+@njit(inline="always", **OPTS)  # into its one kernel: compiled on its own, its code would compile twice
 def _forward_task(Theta, XT, N, sizes, offs, codes, ab, mode, softmax, y, Y, out, hid, hid_offs, loss,
                   buf, p, r0, general, scratch):
     K = sizes[-1]
@@ -159,7 +160,7 @@ def forward_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, mode, s
     return done
 
 
-@njit(**OPTS)
+@njit(inline="always", **OPTS)  # into its one kernel: compiled on its own, its code would compile twice
 def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss, g,
                    hs, h_offs, ds, d_offs, dbuf, zero, general, scratch):
     """Forward one tile keeping every layer's input ``hs`` and derivative ``ds``; loss rows
@@ -278,3 +279,6 @@ def loss_grad_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, softm
         done += 1
         task = fetch_add(counter, 1)
     return done
+
+
+compiling.name("MLP", forward_work, loss_grad_work)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import OPTS
+from evoneuro.backends.numba._jit import INNER, OPTS
 from evoneuro.backends.numba.tiles import TILE, row_dot, row_sum
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def add_rows(a, b, n):
     """``a[:n] += b[:n]`` on ``(width, TILE)`` tiles."""
     for j in range(n):
@@ -21,7 +21,7 @@ def add_rows(a, b, n):
             a[j, r] += b[j, r]
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def layernorm(zT, n, th, b0, eps, ahat, inv):
     """LayerNorm of every sample (column) of ``zT[:n]`` in place: ``ahat`` the normalised
     values, ``inv`` each sample's ``1 / sqrt(var + eps)``; ``β = th[b0:b0+n]``, ``γ`` after.
@@ -50,7 +50,7 @@ def layernorm(zT, n, th, b0, eps, ahat, inv):
             zT[j, r] = a * gj + bj
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def layernorm_backward(dz, n, th, g, b0, ahat, inv):
     """From ``dz = dL/dz`` of a LayerNorm layer: ``β``'s and ``γ``'s gradients added to ``g``,
     and ``dz`` replaced in place by ``dL/da``, ``a = h W``."""
@@ -74,7 +74,7 @@ def layernorm_backward(dz, n, th, g, b0, ahat, inv):
             dz[j, r] = inv[r] * (dz[j, r] * gj - m1[r] - ahat[j, r] * m2[r])
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _column_squares(n, K, th, w0):
     """``sum_k W[k, j]**2`` of the ``(K, n)`` weights at ``th[w0:]``, per unit (float64)."""
     sq = np.zeros(n)
@@ -85,7 +85,7 @@ def _column_squares(n, K, th, w0):
     return sq
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _weight_norms(n, K, th, w0):
     """``‖[w_j, b_j]‖`` of the ``n`` units of the layer at ``th[w0:]`` (``K`` inputs)."""
     wn = _column_squares(n, K, th, w0)
@@ -95,7 +95,7 @@ def _weight_norms(n, K, th, w0):
     return wn
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def cosine(zT, n, hT, K, th, w0, hn):
     """Cosine normalisation of ``zT[:n] = h W + b`` in place: divided by ``‖[h, 1]‖`` per
     sample (left in ``hn``) and by ``‖[w, b]‖`` per unit."""
@@ -118,7 +118,7 @@ def cosine(zT, n, hT, K, th, w0, hn):
             zT[j, r] = zT[j, r] * rh[r] * c
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
     """From ``dz = dL/dz`` of a cosine layer (``n`` units, ``K`` inputs): ``dz`` replaced by
     ``dL/da = dz / (‖[h,1]‖ ‖[w,b]‖)``, the weight norms' share ``[w, b] dL/d‖[w,b]‖ / ‖[w,b]‖``
@@ -143,7 +143,7 @@ def cosine_backward(dz, n, K, th, g, w0, z, hn, c):
             dz[j, r] = dz[j, r] * gz[r] * f
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def rbf(zT, n, hT, K, th, w0, r_out):
     """RBF units from ``zT[:n] = h C`` in place: ``z = sqrt(max(‖h‖² - 2 h C + ‖c‖², 0) s)``,
     ``s = exp(-2ρ) / 2``; ``r_out`` gets ``r = z²``."""
@@ -161,7 +161,7 @@ def rbf(zT, n, hT, K, th, w0, r_out):
             zT[j, r] = np.sqrt(q)
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def rbf_backward(dr, n, K, th, g, w0, rr, c):
     """From ``dr = dL/dr`` of an RBF layer (``n`` units, ``K`` inputs; ``rr`` its ``r``): ``ρ``'s
     gradient and the centres' ``2 C colsum(dq)`` added to ``g``, ``dr`` replaced by

@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba import pool
-from evoneuro.backends.numba._jit import IDENTITY, REDUCE, act_code
+from evoneuro.backends.numba import compiling, pool
+from evoneuro.backends.numba._jit import IDENTITY, INNER, REDUCE, act_code
 from evoneuro.backends.numba.activations import _exp_f32, activate
 from evoneuro.backends.numba.intrinsics import fetch_add
 
@@ -37,7 +37,7 @@ MAX_TEMPERATURE = 50.0  # the same cap as the reference: a separable batch would
 NEWTON_STEPS = 8
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _normal_equations(Ht, Tt, y, softmax, ridge, A, B):
     """``A = H1ᵀH1 + ridge·D`` (lower triangle) and ``B = H1ᵀT`` from ``Ht = H1ᵀ`` ``(h+1, N)``."""
     m, N = Ht.shape
@@ -65,7 +65,7 @@ def _normal_equations(Ht, Tt, y, softmax, ridge, A, B):
                 B[i, k] = b
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _cholesky(A) -> bool:
     """In-place lower Cholesky factor of the lower triangle of ``A``; False if not positive."""
     m = A.shape[0]
@@ -85,7 +85,7 @@ def _cholesky(A) -> bool:
     return True
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _solve_columns(L, B, W, v):
     """``W = (LLᵀ)⁻¹ B`` column by column."""
     m, K = B.shape
@@ -102,7 +102,7 @@ def _solve_columns(L, B, W, v):
             W[i, k] = s / L[i, i]
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _leverages(L, Ht, V, lev):
     """``lev[n] = ‖L⁻¹ h1_n‖²``: ``V = L⁻¹ H1ᵀ`` by row operations over all samples at once."""
     m, N = Ht.shape
@@ -121,7 +121,7 @@ def _leverages(L, Ht, V, lev):
             lev[n] += V[k, n] * V[k, n]
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _temperature(U, picked, s_max, norm, mean, second):
     """Newton's method on the mean cross-entropy of ``s Z`` from ``s = 1`` (see the reference).
 
@@ -158,7 +158,7 @@ def _temperature(U, picked, s_max, norm, mean, second):
     return s
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def _losses(Zt, Tt, y, softmax, s, norm):
     """Mean cross-entropy of ``s Zt`` (softmax) or squared error of ``Zt``, ``Zt`` ``(K, N)``."""
     K, N = Zt.shape
@@ -259,6 +259,9 @@ def readout_work(counter, n_tasks, H, code, ab, Tt, y, ridge, softmax, temperatu
         done += 1
         task = fetch_add(counter, 1)
     return done
+
+
+compiling.name("readout", readout_work)
 
 
 def fit_readouts(Z, T, y, ridge, temperature=True, loo=True, activation=None, scale=1.0, slope=1.0,

@@ -76,6 +76,11 @@ def _macs(net, X_shape) -> int:
     return N * T * sum(s.fan_in * s.fan_out for s in net.layers)
 
 
+def _no_grad(dtype) -> tuple:
+    """The kernel's gradient arguments ``(G, n_groups)`` in a forward call: placeholders."""
+    return np.empty((1, 1, 1), dtype), 1
+
+
 def _denominator(net, X, lens) -> float:
     """Number of terms the mean loss averages: sequences (last) or valid steps (all)."""
     return float(lens.sum()) if net.readout == "all" else float(X.shape[0])
@@ -90,8 +95,8 @@ def forward(backend, net, Theta, X, return_hidden: bool = False, lengths=None):
     hid_offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
     hid = np.empty((P, N, T, hid_offs[-1]) if return_hidden else (1, 1, 1, 1), Theta.dtype)
     args = (Theta, X, lens, *layout, labels, targets, np.zeros((1, 1, 1)), 1.0,
-            out, hid, hid_offs, kernels.OUT, return_hidden)
-    backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
+            out, hid, hid_offs, kernels.OUT, return_hidden, *_no_grad(Theta.dtype))
+    backend._run(kernels.KERNELS[CELLS[net.cell]], P * -(-N // TILE), args, P * _macs(net, X.shape),
                  ("rnn", Theta.dtype))
     z = out if net.readout == "all" else out[:, :, 0]
     y = output_fn(net.output, z, np)
@@ -108,8 +113,8 @@ def loss(backend, net, Theta, X, y, lengths=None):
     rows = _loss_rows(net, P, N, T)
     unused = np.empty((1, 1, 1, 1), Theta.dtype)
     args = (Theta, X, lens, *layout, labels, targets, rows, 1.0, unused, unused,
-            np.zeros(1, np.int64), kernels.LOSS, False)
-    backend._run(kernels.forward_work, P * -(-N // TILE), args, P * _macs(net, X.shape),
+            np.zeros(1, np.int64), kernels.LOSS, False, *_no_grad(Theta.dtype))
+    backend._run(kernels.KERNELS[CELLS[net.cell]], P * -(-N // TILE), args, P * _macs(net, X.shape),
                  ("rnn", Theta.dtype))
     return rows.sum(axis=(1, 2)) / _denominator(net, X, lens)
 
@@ -122,8 +127,10 @@ def loss_and_grad(backend, net, Theta, X, y, lengths=None):
     S = n_groups(N)
     G = np.empty((P, S, net.n_params), Theta.dtype)
     denom = _denominator(net, X, lens)
-    args = (Theta, X, lens, *layout, labels, targets, rows, 1.0 / denom, G, S)
-    backend._run(kernels.loss_grad_work, P * S, args, 3 * P * _macs(net, X.shape),
+    unused = np.empty((1, 1, 1, 1), Theta.dtype)
+    args = (Theta, X, lens, *layout, labels, targets, rows, 1.0 / denom, unused, unused,
+            np.zeros(1, np.int64), kernels.GRAD, False, G, S)
+    backend._run(kernels.KERNELS[CELLS[net.cell]], P * S, args, 3 * P * _macs(net, X.shape),
                  ("rnn-grad", Theta.dtype))
     grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
     return rows.sum(axis=(1, 2)) / denom, grads

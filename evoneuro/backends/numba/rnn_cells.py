@@ -14,13 +14,19 @@ a unit saturates). Forward functions write the new state into ``hn``; with ``kee
 step's pre-activations ``z`` into ``zk``. Backward functions take ``dh`` (``dL/dh_t``,
 overwritten by the recurrent part of ``dL/dh_{t-1}``), return ``dL/dz`` in ``dz``, and add
 ``dL/dx_t`` into ``dxb`` when ``below`` (the layer under it needs it).
+
+The cell functions are compiled only through :func:`cell_forward` and :func:`cell_backward`,
+with the cell a constant: every forward function takes the arguments of :func:`cell_forward`
+and every backward function those of :func:`cell_backward`, ignoring what its cell does not
+use.
 """
 
 from __future__ import annotations
 
-from numba import njit
+from numba import types
+from numba.extending import overload
 
-from evoneuro.backends.numba._jit import OPTS
+from evoneuro.backends.numba._jit import INNER, OPTS
 from evoneuro.backends.numba.activations import activate, activate_grad
 from evoneuro.backends.numba.rnn_tiles import ACC, BIAS, ZERO, matmul_rows
 from evoneuro.backends.numba.tiles import I0, I1, TILE, copy_rows
@@ -35,8 +41,7 @@ N_COEF = (1, 6, 5)  # coefficients per unit a step keeps for BPTT
 # --- Elman: h = φ(x W_i + h W_h + b) ------------------------------------------------------
 
 
-@njit(**OPTS)
-def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero):
+def elman_forward(cell, U, U2, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K = d + H
     z = coef if grad else Z  # in gradient mode z becomes φ'(z) in place: the coefficient
     matmul_rows(U, K, w, off, H, I1, z, H, off + K * H, BIAS)
@@ -49,8 +54,7 @@ def elman_forward(U, d, H, w, off, Z, hn, coef, grad, code, a, b, keep, zk, zero
         copy_rows(z, I0, hn, I0, H)
 
 
-@njit(**OPTS)
-def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
+def elman_backward(cell, dh, dc, coef, dz, E, w, off, d, H, below, dxb, zero):
     for j in range(H):
         for r in range(TILE):
             dz[j, r] = dh[j, r] * coef[j, r]
@@ -63,8 +67,7 @@ def elman_backward(dh, coef, dz, w, off, d, H, below, dxb, zero):
 # coef rows: A_i = g σ'_i, A_f = c_{t-1} σ'_f, A_g = i φ'_g, A_o = φ(c) σ'_o, B = o φ'(c), F = f
 
 
-@njit(**OPTS)
-def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
+def lstm_forward(cell, U, U2, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 4 * H
     one = a / a
     matmul_rows(U, K, w, off, GH, I1, Z, GH, off + K * GH, BIAS)
@@ -110,8 +113,7 @@ def lstm_forward(U, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, k
                 hn[j, r] = Z[3 * H + j, r] * E[j, r]
 
 
-@njit(**OPTS)
-def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
+def lstm_backward(cell, dh, dc, coef, dz, E, w, off, d, H, below, dxb, zero):
     GH = 4 * H
     for j in range(H):
         for r in range(TILE):
@@ -130,8 +132,7 @@ def lstm_backward(dh, dc, coef, dz, w, off, d, H, below, dxb, zero):
 # coef rows: C_n = (1 - u) φ'_n, C_r = h σ'_r, C_u = (h - n) σ'_u, u, r. U2 = [x; r h].
 
 
-@njit(**OPTS)
-def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep, zk, zero):
+def gru_forward(cell, U, U2, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
     K, GH = d + H, 3 * H
     one = a / a
     matmul_rows(U, K, w, off, GH, I1, Z, 2 * H, off + K * GH, BIAS)
@@ -171,8 +172,7 @@ def gru_forward(U, U2, d, H, w, off, Z, Y, hn, coef, grad, code, a, b, sig, keep
                 hn[j, r] = n + Z[H + j, r] * (U[d + j, r] - n)
 
 
-@njit(**OPTS)
-def gru_backward(dh, coef, dz, E, w, off, d, H, below, dxb, zero):
+def gru_backward(cell, dh, dc, coef, dz, E, w, off, d, H, below, dxb, zero):
     GH = 3 * H
     dzn = dz[2 * H:GH]
     for j in range(H):
@@ -190,3 +190,32 @@ def gru_backward(dh, coef, dz, E, w, off, d, H, below, dxb, zero):
     matmul_rows(dz, 2 * H, w, off + d * GH, I1, GH, dh, H, I0, ACC)
     if below:
         matmul_rows(dz, 2 * H, w, off, I1, GH, dxb, d, I0, ACC)
+
+
+# --- the cell a kernel is compiled for -----------------------------------------------------
+# The recurrent kernels hold the cell as a constant (:func:`.rnn_kernels.kernel`): these two
+# compile the cell's own functions above in its place, so a kernel holds one cell's code.
+
+_FORWARD = {ELMAN: elman_forward, LSTM: lstm_forward, GRU: gru_forward}
+_BACKWARD = {ELMAN: elman_backward, LSTM: lstm_backward, GRU: gru_backward}
+
+
+def cell_forward(cell, U, U2, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
+    """One forward step of ``cell`` (:data:`ELMAN`, :data:`LSTM` or :data:`GRU`, a constant of
+    the compiled code): :func:`elman_forward`, :func:`lstm_forward` or :func:`gru_forward`."""
+    raise TypeError("cell_forward runs in compiled code only")
+
+
+def cell_backward(cell, dh, dc, coef, dz, E, w, off, d, H, below, dxb, zero):
+    """One backward step of ``cell`` (a constant of the compiled code)."""
+    raise TypeError("cell_backward runs in compiled code only")
+
+
+@overload(cell_forward, jit_options={**OPTS, **INNER}, prefer_literal=True)
+def _cell_forward(cell, U, U2, d, H, w, off, Z, Y, E, c, hn, coef, grad, code, a, b, sig, keep, zk, zero):
+    return _FORWARD[cell.literal_value] if isinstance(cell, types.IntegerLiteral) else None
+
+
+@overload(cell_backward, jit_options={**OPTS, **INNER}, prefer_literal=True)
+def _cell_backward(cell, dh, dc, coef, dz, E, w, off, d, H, below, dxb, zero):
+    return _BACKWARD[cell.literal_value] if isinstance(cell, types.IntegerLiteral) else None

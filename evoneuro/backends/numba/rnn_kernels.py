@@ -22,9 +22,14 @@ gradient there; ``readout="all"`` scores the valid steps only. Steps past a sequ
 get ``dL/dh = 0``, hence no gradient, as in the reference. Padding lanes of the last tile
 have length 0.
 
-The ``*_work`` functions are the kernels :mod:`.pool` runs on every thread (see
-:mod:`.mlp_kernels`); they release the GIL. ``spec`` packs ``(cell, gate sigmoid
-code, output, readout_all, self_connections, gates, coefficients per unit)``.
+:data:`KERNELS` holds one kernel per cell, which :mod:`.pool` runs on every thread (see
+:mod:`.mlp_kernels`); it releases the GIL and runs forward tasks (modes :data:`OUT`,
+:data:`LOSS`) or gradient tasks (:data:`GRAD`). The cell is a constant of its kernel, and
+the forward and gradient tasks share one compiled kernel: a kernel Numba compiles costs
+about as much again for every function it calls that is compiled on its own, so one kernel
+holding one cell's code compiles in a fraction of the time of three cells in two kernels
+(``benchmarks/bench_startup.py``). ``spec`` packs ``(cell, gate sigmoid code, output,
+readout_all, self_connections, gates, coefficients per unit)``.
 """
 
 from __future__ import annotations
@@ -32,19 +37,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import OPTS
+from evoneuro.backends.numba import compiling
+from evoneuro.backends.numba._jit import INNER, OPTS
 from evoneuro.backends.numba.intrinsics import fetch_add
-from evoneuro.backends.numba.rnn_cells import (
-    ELMAN,
-    GRU,
-    LSTM,
-    elman_backward,
-    elman_forward,
-    gru_backward,
-    gru_forward,
-    lstm_backward,
-    lstm_forward,
-)
+from evoneuro.backends.numba.rnn_cells import ELMAN, GRU, LSTM, cell_backward, cell_forward
 from evoneuro.backends.numba.rnn_tiles import (
     ACC,
     BIAS,
@@ -58,10 +54,13 @@ from evoneuro.backends.numba.tiles import FALSE, I0, I1, TILE, TRUE, copy_rows
 
 
 CHUNK = 8  # steps per weight-gradient sum: a chunk's dL/dz of an LSTM(32) layer fits L2
-OUT, LOSS = 0, 1  # forward modes: logits (and pre-activations), or loss rows
+# Modes of the forward pass: logits (and pre-activations), loss rows, or loss rows and the
+# histories BPTT reads. Typed, not literals (see tiles.I0): both kernels share one compiled
+# forward pass.
+OUT, LOSS, GRAD = I0, I1, np.full(1, 2, np.int64)[0]
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _local_weights(th, w, sizes, offs, spec):
     """``w = th`` with the recurrent diagonals zeroed when self-connections are off."""
     for i in range(th.shape[0]):  # a loop: an array-to-slice copy compiles a formatted shape error, slowly
@@ -70,7 +69,7 @@ def _local_weights(th, w, sizes, offs, spec):
         _zero_diagonals(w, sizes, offs, spec[5])
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _zero_diagonals(v, sizes, offs, G):
     """Zero ``W_h[j, gate H + j]`` of every layer and gate in a flat parameter vector."""
     for l in range(sizes.shape[0] - 2):
@@ -80,7 +79,7 @@ def _zero_diagonals(v, sizes, offs, G):
                 v[offs[l] + (d + j) * G * H + q * H + j] = 0
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _buffers(sizes, spec, dtype_one):
     """Per-thread work tiles of the forward pass."""
     L = sizes.shape[0] - 2
@@ -94,7 +93,7 @@ def _buffers(sizes, spec, dtype_one):
             np.zeros((H, TILE), dt))
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _history(sizes, spec, T, grad, dtype_one):
     """Per-thread step histories for BPTT (size-1 placeholders without ``grad``)."""
     L = sizes.shape[0] - 2
@@ -112,13 +111,14 @@ def _history(sizes, spec, T, grad, dtype_one):
             np.zeros((Kout, TILE), dt))
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv, out, hid,
-                  hid_offs, p, lens_t, valid, bufs, hist, grad, keep, mode):
+                  hid_offs, p, lens_t, valid, bufs, hist, keep, mode, cell):
     """Steps ``0..Tr-1`` of lanes ``n0..n0+R``: logits into ``out`` (mode OUT) or loss rows
-    into ``rows`` (LOSS; with ``grad`` also the histories and ``dL/dlogits``)."""
+    into ``rows`` (LOSS; GRAD also the histories and ``dL/dlogits``)."""
     L = sizes.shape[0] - 2
-    cell, sig, output, read_all = spec[0], spec[1], spec[2], spec[3] == 1
+    grad = mode == GRAD
+    sig, output, read_all = spec[1], spec[2], spec[3] == 1
     Ht, Kout, oo = sizes[L], sizes[L + 1], offs[L]
     zero = w[0] - w[0]
     Ucur, Z, Yb, E, C, U2, hn, O, zk, hlast = bufs
@@ -136,14 +136,8 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
             U = Ucur[l]
             coef = Ch[l, t] if grad else Z
             code, a, b = codes[l], ab[l, 0], ab[l, 1]
-            if cell == ELMAN:
-                elman_forward(U, d, H, w, offs[l], Z, hn, coef, grad, code, a, b, keep, zk, zero)
-            elif cell == LSTM:
-                lstm_forward(U, d, H, w, offs[l], Z, Yb, E, C[l], hn, coef, grad, code, a, b, sig,
-                             keep, zk, zero)
-            else:
-                gru_forward(U, U2, d, H, w, offs[l], Z, Yb, hn, coef, grad, code, a, b, sig, keep,
-                            zk, zero)
+            cell_forward(cell, U, U2, d, H, w, offs[l], Z, Yb, E, C[l], hn, coef, grad, code, a, b, sig,
+                         keep, zk, zero)
             if grad:
                 store_step(U, 0, Uh[l], 0, d + H, t)
                 if cell == GRU:
@@ -186,11 +180,11 @@ def _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv
             readout_loss(O, Kout, valid, n0, I0, output, y, Y, rows[p], inv, dlast, TRUE if grad else FALSE)
 
 
-@njit(**OPTS)
-def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
-    """BPTT of the tile :func:`_forward_tile` just ran with ``grad``; gradient added to ``g``."""
+@njit(**OPTS, **INNER)
+def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs, cell):
+    """BPTT of the tile :func:`_forward_tile` just ran in mode GRAD; gradient added to ``g``."""
     L = sizes.shape[0] - 2
-    cell, read_all, G = spec[0], spec[3] == 1, spec[5]
+    read_all, G = spec[3] == 1, spec[5]
     Ht, Kout, oo = sizes[L], sizes[L + 1], offs[L]
     top = L - 1
     zero = w[0] - w[0]
@@ -216,12 +210,7 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
             d, H, off = sizes[l], sizes[l + 1], offs[l]
             below = l > 0
             dxb = dh[l - 1] if below else E
-            if cell == ELMAN:
-                elman_backward(dh[l], Ch[l, t], DZ, w, off, d, H, below, dxb, zero)
-            elif cell == LSTM:
-                lstm_backward(dh[l], dc[l], Ch[l, t], DZ, w, off, d, H, below, dxb, zero)
-            else:
-                gru_backward(dh[l], Ch[l, t], DZ, E, w, off, d, H, below, dxb, zero)
+            cell_backward(cell, dh[l], dc[l], Ch[l, t], DZ, E, w, off, d, H, below, dxb, zero)
             store_step(DZ, 0, DZc[l], 0, G * H, slot)
         if slot == 0:  # a chunk [t, t + ns) is complete: its weight sums
             ns = min(CHUNK, Tr - t)
@@ -239,7 +228,7 @@ def _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, hlast, hist, bbufs):
                              oo + Ht * Kout)
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def _lanes(lens, n0, R, lens_t):
     """Lengths of the tile's lanes (0 on padding lanes); returns the longest."""
     longest = 0
@@ -249,9 +238,9 @@ def _lanes(lens, n0, R, lens_t):
     return longest
 
 
-@njit(nogil=True, **OPTS)
-def forward_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
-                 out, hid, hid_offs, mode, keep):
+@njit(inline="always", **OPTS)
+def _forward_work(cell, counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
+                  out, hid, hid_offs, mode, keep):
     """Forward tasks ``p * n_tiles + tile``: logits (and pre-activations) or loss rows."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
@@ -261,7 +250,7 @@ def forward_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec,
     one = np.ones(1, Theta.dtype)
     w = np.empty(Theta.shape[1], Theta.dtype)
     bufs = _buffers(sizes, spec, one)
-    hist = _history(sizes, spec, T, False, one)
+    hist = _history(sizes, spec, T, mode == GRAD, one)
     lens_t = np.zeros(TILE, np.int64)
     valid = np.zeros(TILE, np.bool_)
     full = mode == OUT and (spec[3] == 1 or keep)  # outputs at every step, padding included
@@ -275,15 +264,15 @@ def forward_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec,
         R = min(TILE, N - n0)
         longest = _lanes(lens, n0, R, lens_t)
         _forward_tile(w, X, n0, R, T if full else longest, sizes, offs, codes, ab, spec, y, Y, rows,
-                      inv, out, hid, hid_offs, p, lens_t, valid, bufs, hist, False, keep, mode)
+                      inv, out, hid, hid_offs, p, lens_t, valid, bufs, hist, keep, mode, cell)
         done += 1
         task = fetch_add(counter, 1)
     return done
 
 
-@njit(nogil=True, **OPTS)
-def loss_grad_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
-                   G, n_groups):
+@njit(inline="always", **OPTS)
+def _loss_grad_work(cell, counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
+                    G, n_groups):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
     over the tiles of sequence group ``s``."""
     task = fetch_add(counter, 1)
@@ -298,12 +287,12 @@ def loss_grad_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spe
     dt = Theta.dtype
     w = np.empty(Theta.shape[1], dt)
     bufs = _buffers(sizes, spec, one)
-    hist = _history(sizes, spec, T, True, one)
+    hist = _history(sizes, spec, T, TRUE, one)
     bbufs = (np.zeros((L, H, TILE), dt), np.zeros((L, H, TILE), dt),
              np.zeros((spec[5] * H, TILE), dt), np.zeros((L, spec[5] * H, CHUNK, TILE), dt),
              np.zeros((sizes[L + 1], CHUNK, TILE), dt), np.zeros((2 * H, TILE), dt),
              np.zeros((H, TILE), dt))
-    unused = np.zeros((1, 1, 1, 1), dt)  # out and hid: same types as forward_work's
+    unused = np.zeros((1, 1, 1, 1), dt)  # out and hid: the types of the forward tasks'
     lens_t = np.zeros(TILE, np.int64)
     valid = np.zeros(TILE, np.bool_)
     done = 0
@@ -317,10 +306,39 @@ def loss_grad_work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spe
             R = min(TILE, N - n0)
             Tr = _lanes(lens, n0, R, lens_t)
             _forward_tile(w, X, n0, R, Tr, sizes, offs, codes, ab, spec, y, Y, rows, inv, unused,
-                          unused, lens, p, lens_t, valid, bufs, hist, True, False, LOSS)
-            _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, bufs[9], hist, bbufs)
+                          unused, lens, p, lens_t, valid, bufs, hist, FALSE, GRAD, cell)
+            _backward_tile(w, g, Tr, sizes, offs, spec, lens_t, bufs[9], hist, bbufs, cell)
         if spec[4] == 0:  # masked self-connections have no effect, hence zero gradient
             _zero_diagonals(g, sizes, offs, spec[5])
         done += 1
         task = fetch_add(counter, 1)
     return done
+
+
+def kernel(cell: int):
+    """The kernel of ``cell``: forward tasks (``mode`` OUT or LOSS, outputs into ``out`` and
+    ``hid`` or loss rows into ``rows``) or gradient tasks (GRAD, gradients into ``G``); the
+    arguments the mode does not use are size-1 placeholders.
+
+    ``cell`` is a constant in it (a closure variable, so Numba's disk cache keys the kernel
+    by its value), and :func:`~.rnn_cells.cell_forward` and :func:`~.rnn_cells.cell_backward`
+    pick that cell's code when it compiles: the first LSTM fit does not wait for the Elman
+    and GRU cells to compile.
+    """
+
+    @njit(nogil=True, **OPTS)
+    def work(counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y, rows, inv,
+             out, hid, hid_offs, mode, keep, G, n_groups):
+        if mode == GRAD:
+            return _loss_grad_work(cell, counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y,
+                                   rows, inv, G, n_groups)
+        return _forward_work(cell, counter, n_tasks, Theta, X, lens, sizes, offs, codes, ab, spec, y, Y,
+                             rows, inv, out, hid, hid_offs, mode, keep)
+
+    return work
+
+
+#: The kernel of each cell, by its code (:data:`~.rnn_cells.CELLS`).
+KERNELS = tuple(kernel(cell) for cell in (ELMAN, LSTM, GRU))
+for _cell, _label in ((ELMAN, "Elman RNN"), (LSTM, "LSTM"), (GRU, "GRU")):
+    compiling.name(_label, KERNELS[_cell])

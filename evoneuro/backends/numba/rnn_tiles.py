@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import OPTS, REDUCE
+from evoneuro.backends.numba._jit import INNER, OPTS, REDUCE
 from evoneuro.backends.numba.tiles import I0, I1, TILE, matmul_tile
 
 
@@ -38,7 +38,7 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
     matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS, mode == ACC)
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
     """BPTT's weight sums over a chunk of ``ns`` steps of one tile.
 
@@ -98,7 +98,7 @@ def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
         g[boff + j] += s
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
     """Loss of the logits tile ``O (K, TILE)`` for the ``valid`` lanes into ``rows[n0 + r, ty]``.
 
@@ -147,7 +147,7 @@ def readout_loss(O, K, valid, n0, ty, output, y, Y, rows, inv, dO, need_grad):
             rows[n, ty] = acc / K
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def store_step(src, s0, dst, d0, n, t):
     """``dst[d0 + j, t, :] = src[s0 + j, :]``: a step's tile into a ``(rows, steps, TILE)`` history."""
     for j in range(n):

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import OPTS, REDUCE
+from evoneuro.backends.numba._jit import INNER, OPTS, REDUCE
 from evoneuro.backends.numba.activations import exp_nonpositive
 from evoneuro.backends.numba.simd import (
     TILE,
@@ -45,7 +45,7 @@ FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 # the whole loop (the backward passes of the normalised and RBF layers call these instead).
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def row_dot(a, b, j):
     """``sum_r a[j, r] * b[j, r]`` over the ``TILE`` samples, in float64."""
     s = 0.0
@@ -54,7 +54,7 @@ def row_dot(a, b, j):
     return s
 
 
-@njit(**REDUCE)
+@njit(**REDUCE, **INNER)
 def row_sum(a, j):
     """``sum_r a[j, r]`` over the ``TILE`` samples, in float64."""
     s = 0.0
@@ -124,7 +124,7 @@ def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
         g[b0 + j] += row_sum(dzT, j)
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def copy_rows(src, s0, dst, d0, n):
     """``dst[d0 + j, :] = src[s0 + j, :]`` for ``j < n`` (``(rows, TILE)`` tiles), as a loop:
     an array-to-slice assignment compiles a formatted shape-mismatch error (seconds of a cold
@@ -137,7 +137,7 @@ def copy_rows(src, s0, dst, d0, n):
 # --- outputs and losses ----------------------------------------------------------------
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def softmax_tile(zT, K, R, outT):
     """Softmax over the first axis, for the first ``R`` samples; ``outT`` may be ``zT``."""
     for r in range(R):
@@ -194,7 +194,7 @@ def softmax_loss_tile(zT, K, R, y, r0, N, loss, need_grad):
                 zT[j, r] = 0
 
 
-@njit(**OPTS)
+@njit(**OPTS, **INNER)
 def mse_loss_tile(zT, K, R, Y, r0, N, loss, need_grad):
     """Squared error of rows ``r0..r0+R`` (mean over outputs) into ``loss[r0 + r]``.
 

@@ -22,6 +22,7 @@ import functools
 import numpy as np
 from numba import njit
 
+from evoneuro.backends.numba import compiling
 from evoneuro.backends.numba._jit import NUMPY_ERRORS
 
 
@@ -96,6 +97,9 @@ def _grad_rows(Theta, Gp, lay, inv, G):
                         i = k * fo + j
                         g[v0 + i] = c_w[j] * gp[w1 + i] - c_v[j] * th[v0 + i]
             g[b0:b0 + fo] = gp[b1:b1 + fo]
+
+
+compiling.name("MLP", _effective_rows, _grad_rows)
 
 
 @functools.lru_cache(maxsize=64)
