@@ -10,9 +10,11 @@ early stopping, warm start, history — lives here once.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions  # private, but how constraints are declared
 from sklearn.utils.validation import validate_data as _validate_data
@@ -25,8 +27,13 @@ from evoneuro.training.recipe import Fit, Validation, fit_network
 from evoneuro.training.starts import check_init, resolve_init
 
 _FLOATS = (np.float64, np.float32)
-#: Steps of a fit given no budget at all (``max_iter``, ``max_evals`` and ``max_time`` None).
-DEFAULT_MAX_ITER = 1000
+#: ``early_stopping="auto"`` holds data out when its split gets at least this many rows
+#: (200 rows at the default ``validation_fraction=0.1``), and, for a classifier, every class
+#: at least 2 rows in all and one in each part. Measured in ``benchmarks/defaults_suite.py``:
+#: the smallest held-out sets of the suite (diabetes, 34 rows; friedman1 with noise 3, 30)
+#: stop at the right point, while below 20 rows one row more or less moves the score
+#: too much to tell a plateau from noise (iris, wine: 12 and 14 rows, kept off).
+AUTO_MIN_VALIDATION = 20
 
 
 def parameter_constraints() -> dict:
@@ -39,7 +46,9 @@ def parameter_constraints() -> dict:
         "init_params": [dict, None],
         "optimizer": [str, Optimizer],
         "optimizer_params": [dict, None],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        # beyond 1e6 the decay outweighs any data term a millionfold: every weight is driven
+        # to zero, and the penalty of an ordinary start overflows
+        "alpha": [Interval(Real, 0, 1e6, closed="both")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "weight_noise": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -50,7 +59,7 @@ def parameter_constraints() -> dict:
         "max_iter": [positive_int, None],
         "max_evals": [positive_int, None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [positive_int],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -83,6 +92,10 @@ class BaseEvoEstimator:
     def _val_score(self, y_true, out) -> float:
         raise NotImplementedError
 
+    def _scale_start(self, net, x0: np.ndarray) -> np.ndarray:
+        """The start as the target side wants it (a regressor shrinks its output layer)."""
+        return x0
+
     def _validate_fit_data(self, X, y, first: bool, lengths):
         """``X``, ``y`` (and ``lengths``) checked for ``fit``; sets ``n_features_in_`` when ``first``."""
         if lengths is not None:
@@ -104,10 +117,22 @@ class BaseEvoEstimator:
         return name, repr(sorted((self.optimizer_params or {}).items()))
 
     def _budgets(self) -> dict:
-        budgets = {"max_steps": self.max_iter, "max_evals": self.max_evals, "max_time": self.max_time}
-        if all(v is None for v in budgets.values()):
-            budgets["max_steps"] = DEFAULT_MAX_ITER
-        return budgets
+        # none given: the fit recipe's default cap (evoneuro.training.defaults.default_budget)
+        return {"max_steps": self.max_iter, "max_evals": self.max_evals, "max_time": self.max_time}
+
+    def _holds_out(self, y) -> bool:
+        """Whether this fit holds data out: ``early_stopping`` as given, or by the "auto" rule."""
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        if any(v is not None for v in self._budgets().values()):
+            return False  # a budget given is spent as given
+        n_val = math.ceil(self.validation_fraction * len(y))
+        if n_val < AUTO_MIN_VALIDATION or len(y) - n_val < AUTO_MIN_VALIDATION:
+            return False
+        if self._output == "softmax":
+            counts = np.unique(y, return_counts=True)[1]
+            return bool(counts.min() >= 2 and n_val >= len(counts) and len(y) - n_val >= len(counts))
+        return True
 
     def _split(self, X, y, lengths, seed: int):
         """``X_train, X_val, y_train, y_val, lengths_train, lengths_val`` (lengths may be None)."""
@@ -120,7 +145,7 @@ class BaseEvoEstimator:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} of {len(X)} samples leaves "
                 f"{n_val} for validation and {len(X) - n_val} for training; early_stopping needs at "
-                f"least {n_classes} in each. Use more data, another validation_fraction, or "
+                f"least {n_classes} in each{' (one of each class)' if stratify is not None else ''}. Use more data, another validation_fraction, or "
                 "early_stopping=False")
         arrays = (X, y) if lengths is None else (X, y, lengths)
         parts = train_test_split(*arrays, test_size=n_val, random_state=seed, stratify=stratify)
@@ -144,13 +169,15 @@ class BaseEvoEstimator:
 
         net = self._make_net(self.n_features_in_)
         validation = None
-        if self.early_stopping and not incremental:  # partial_fit: one pass over the given data
+        if not incremental and self._holds_out(y):  # partial_fit: one pass over the given data
             X, X_val, y, y_val, lengths, lengths_val = self._split(X, y, lengths, split_seed)
             validation = Validation(X_val, y_val, self._val_score, lengths_val, self.n_iter_no_change, self.tol)
         if first:
             pretraining = {"backend": self.backend, "dtype": self.dtype, "n_jobs": self.n_jobs,
                            **(self.init_params or {})}  # the estimator's evaluator unless said otherwise
             x0 = resolve_init(net, self.init, np.random.default_rng(init_seed), X, pretraining)
+            if isinstance(self.init, (str, Real)):  # a scheme, not the user's own vector or callable
+                x0 = self._scale_start(net, x0)
             optimizer, params = self.optimizer, self.optimizer_params
         else:
             if net != self.net_:
@@ -168,6 +195,10 @@ class BaseEvoEstimator:
                           n_jobs=self.n_jobs, validation=validation, progress=bool(self.verbose),
                           random_state=run_seed, **budgets)
         self._store(fit, first)
+        if fit.capped and validation is not None:
+            warnings.warn(f"{type(self).__name__}: the default budget ({fit.default_budget}) ended the fit while "
+                          "the held-out score was still improving; give max_iter, max_evals or max_time to "
+                          "go further", ConvergenceWarning, stacklevel=2)
         return self
 
     def _store(self, fit: Fit, first: bool) -> None:
@@ -233,7 +264,7 @@ PARAMETERS_DOC = """\
         Hyperparameters of a named optimizer (e.g. ``{"popsize": 32}``). Those not given
         take the measured defaults of :mod:`evoneuro.training.defaults`, which set each
         gradient-free optimizer's spread relative to the start's weight scale.
-    alpha : float, default=1e-4
+    alpha : float in [0, 1e6], default=1e-4
         L2 weight decay, scikit-learn's ``alpha``: ``0.5 * alpha * ||W||² / n`` is added
         to the mean loss of each batch of ``n`` rows (weight matrices, not biases), so
         every optimizer, gradient-free ones included, sees it. See
@@ -262,19 +293,33 @@ PARAMETERS_DOC = """\
         ``None``: always the full batch.
     max_iter : int or None, default=None
         Optimizer steps per ``fit`` (one minibatch and one generation each, not epochs).
-        When ``max_iter``, ``max_evals`` and ``max_time`` are all None, a fit takes
-        1,000 steps; otherwise only the budgets given apply, and the first one spent ends it.
+        When ``max_iter``, ``max_evals`` and ``max_time`` are all None, a fit runs until
+        the held-out rule (``early_stopping``) stops it, within a cap
+        (:func:`evoneuro.training.defaults.default_budget`): 10,000 steps or 1,000 passes
+        over the training data, whichever is more, and at most ``3e11 / n_weights``
+        evaluations (10-60 s of work on one 2-core machine for nets of a few thousand
+        weights), whichever is spent first; a ``ConvergenceWarning`` says when the cap ended
+        a fit that held data out. Otherwise only the budgets given apply, and the first one
+        spent ends the fit.
     max_evals : int or None, default=None
         Budget in sample-forward equivalents (see :class:`evoneuro.Trainer`).
     max_time : float or None, default=None
         Wall-clock budget in seconds. Numba's one-off compilation is not counted (it is
         reported as ``compile_seconds_``).
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the data (stratified for classifiers), score it
-        once per pass over the training data, stop when the score (accuracy, R^2) has not
-        improved by ``tol`` for ``n_iter_no_change`` passes, and keep the weights with the
-        best score. Without it a fit runs until its budget is spent.
-        ``partial_fit`` always does one pass over its data.
+        once per pass over the training data (minus the log-loss for classifiers, R² for
+        regressors), stop when the score has not improved by ``tol`` for
+        ``n_iter_no_change`` passes and for the optimizer's ``patience_steps`` steps (1,000
+        for Adam and SGD, 100 for the Rprop family, 2,000 for the others, see
+        :class:`evoneuro.optimizers.base.Optimizer`), and keep the weights with the best
+        score. ``"auto"``: on when no budget is given (``max_iter``, ``max_evals`` and
+        ``max_time`` None: a budget given is spent as given) and the data allow a split:
+        the held-out part and the rest get at least 20 rows each (200 rows at the default
+        ``validation_fraction``) and, for classifiers, every class has 2 rows or more and
+        each part at least as many rows as there are classes; below that every row is
+        needed for training and the default budget alone ends the fit.
+        ``partial_fit`` never holds data out: it does one pass over its data.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -296,9 +341,9 @@ ATTRIBUTES_DOC = """\
     net_ : MLP or RNN
         The network specification.
     params_ : ndarray (n_params,)
-        The fitted weights as one flat vector: the best point told (full batch), the
-        optimizer's current point (minibatches), or the best-validation point
-        (``early_stopping``).
+        The fitted weights as one flat vector: the best-validation point when the fit held
+        data out (``early_stopping``), else the best point told (full batch) or the
+        optimizer's current point (minibatches).
     coefs_, intercepts_ : list of ndarray
         Per-layer weights ``(fan_in, fan_out)`` and biases, as in scikit-learn's MLP (a
         recurrent layer's ``W`` stacks its input and recurrent weights of every gate; see
@@ -318,6 +363,7 @@ ATTRIBUTES_DOC = """\
     stop_reason_ : str
         Why the last fit stopped (``"max_steps"``, ``"max_time"``, ``"early_stopping"``...).
     validation_scores_, best_validation_score_ : list of float, float or None
-        Held-out scores per pass and the best one (``early_stopping`` only)."""
+        Held-out scores per pass and the best one, when the fit held data out (minus
+        the mean log-loss for classifiers, R² for regressors); None otherwise."""
 
-__all__ = ["ATTRIBUTES_DOC", "BaseEvoEstimator", "DEFAULT_MAX_ITER", "PARAMETERS_DOC", "parameter_constraints"]
+__all__ = ["ATTRIBUTES_DOC", "AUTO_MIN_VALIDATION", "BaseEvoEstimator", "PARAMETERS_DOC", "parameter_constraints"]

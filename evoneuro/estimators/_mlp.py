@@ -38,7 +38,7 @@ class _EvoMLP(BaseEvoEstimator, BaseEstimator):
                  optimizer_params: dict | None = None, alpha: float = DEFAULT_ALPHA, input_noise: float = 0.0,
                  weight_noise: float = 0.0, dropout: float = 0.0, backend: str = "auto", dtype: Any = "float32",
                  n_jobs: int | None = None, batch_size: int | str | None = "auto", max_iter: int | None = None,
-                 max_evals: int | None = None, max_time: float | None = None, early_stopping: bool = False,
+                 max_evals: int | None = None, max_time: float | None = None, early_stopping: bool | str = "auto",
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
                  warm_start: bool = False, random_state: Any = None, verbose: bool = False) -> None:
         self._assign_params(locals())

@@ -82,11 +82,18 @@ class _Base:
     fn: ArrayFn
     deriv: ArrayFn
     max_deriv: float  # sup_u |f'(u)|, used to call a unit "saturated"
+    # The spread of pre-activations the data-dependent start gives a unit of this kind
+    # (evoneuro.training.lsuv.data_init). Sigmoid 1.0: the headline measurement (10x32 on
+    # digits). Tanh 0.3: benchmarks/defaults_suite.py's tasks of 6 and 30 tanh layers, where
+    # 1.0 (tanh's curve at the place of sigmoid's 2.0) made rough functions that generalise
+    # worse (hastie 0.80 -> 0.94, classes-10 0.50 -> 0.64, digits 30x32 0.58 -> 0.96 with
+    # Adam; docs/guide/estimators.md). The other kinds keep 1.0, unmeasured.
+    start_std: float = 1.0
 
 
 _BASES: dict[str, _Base] = {
     "sigmoid": _Base(_sigmoid, _sigmoid_d, 0.25),
-    "tanh": _Base(_tanh, _tanh_d, 1.0),
+    "tanh": _Base(_tanh, _tanh_d, 1.0, start_std=0.3),
     "softsign": _Base(_softsign, _softsign_d, 1.0),
     # |d/du exp(-u^2)| = 2|u|exp(-u^2), largest at |u| = 1/sqrt(2).
     "gaussian": _Base(_gaussian, _gaussian_d, math.sqrt(2.0) * math.exp(-0.5)),
@@ -145,6 +152,12 @@ class Activation:
                 raise ValueError(f"activation {arg} must be finite and non-zero, got {v!r}")
         object.__setattr__(self, "scale", float(self.scale))
         object.__setattr__(self, "slope", float(self.slope))
+
+    @property
+    def start_std(self) -> float:
+        """The spread of pre-activations ``z`` the data-dependent start gives this unit
+        (the base's, divided by the input slope ``b``)."""
+        return _BASES[self.name].start_std / abs(self.slope)
 
     @property
     def max_derivative(self) -> float:

@@ -12,6 +12,9 @@ reruns the measurements (digits, and six other data sets for generality).
   population, or the full batch for the optimizers whose class sets ``full_batch``.
   ``FULL_BATCH`` is the frozenset of registry names that do (the Rprop family, PSO and
   random search), computed from the registry when it is read.
+- **Budget** when none is given (:func:`default_budget`): a fit runs until the held-out
+  rule stops it, within a cap in passes over the data and in work (evaluations times
+  weights), so that a large problem cannot run for hours unasked.
 - **Scales** relative to the start: an optimizer's initial spread (``sigma0``,
   ``sigma``, ...) is a fraction of the start's weight RMS (:func:`start_scale`), so it
   explores the same relative neighbourhood whatever the fan-in, activation or init.
@@ -42,6 +45,20 @@ DEFAULT_BATCH = 256
 #: 98.2, 98.2, 97.9, 97.2, 97.2 (table in docs/guide/estimators.md). 1e-4 costs nothing against 0 and keeps
 #: scikit-learn's meaning; larger values lost 0.3-1 point on digits.
 DEFAULT_ALPHA = 1e-4
+
+#: A fit given no budget may take at least this many steps: five times the longest
+#: held-out patience (2,000 generations of a population, ``Optimizer.patience_steps``), so
+#: that on small data, where a pass is one to a few steps, the held-out rule and not the
+#: cap ends a fit; and the whole budget of a data set too small to hold data out.
+DEFAULT_MIN_STEPS = 10_000
+#: ... and at most this many passes over the training data; held-out data usually stops it
+#: long before (``benchmarks/defaults_suite.py``).
+DEFAULT_MAX_EPOCHS = 1000
+#: ... and at most this much work, in sample-forward evaluations times the net's weights (a
+#: proxy for floating-point work): 3e11 is 10-60 s on one 2-core machine for the nets of
+#: ``benchmarks/defaults_suite.py`` (5e9-3e10 evaluation-weights per second measured there), so a
+#: default fit of a large net on large data ends within minutes.
+DEFAULT_MAX_WORK = 3e11
 
 
 def __getattr__(name: str):
@@ -82,6 +99,26 @@ def default_batch_size(optimizer, n_samples: int) -> int | None:
     if getattr(_defaults_class(optimizer), "full_batch", False):
         return None
     return DEFAULT_BATCH
+
+
+def default_budget(net, steps_per_epoch: int) -> dict:
+    """The budget of a fit given none: ``max_steps`` and ``max_evals`` for the trainer.
+
+    ``max(DEFAULT_MIN_STEPS, DEFAULT_MAX_EPOCHS * steps_per_epoch)`` steps (10,000, or
+    1,000 passes over the data when that is more) and
+    ``DEFAULT_MAX_WORK / n_params`` evaluations, the first spent ending the fit. It is a
+    cap: the estimators pair it with held-out data that stops a fit when its score stops
+    improving (``early_stopping="auto"``).
+
+    Examples
+    --------
+    >>> import evoneuro as en
+    >>> from evoneuro.training.defaults import default_budget
+    >>> default_budget(en.MLP(10, (32,), 2), steps_per_epoch=50)  # 418 weights
+    {'max_steps': 50000, 'max_evals': 717703349}
+    """
+    steps = max(DEFAULT_MIN_STEPS, DEFAULT_MAX_EPOCHS * int(steps_per_epoch))
+    return {"max_steps": steps, "max_evals": int(DEFAULT_MAX_WORK / max(net.n_params, 1))}
 
 
 def start_scale(net: "MLP", theta: np.ndarray) -> float:
@@ -189,5 +226,6 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     return get_optimizer(optimizer, **optimizer_params(optimizer, net, theta, given))
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "FULL_BATCH", "default_batch_size", "new_optimizer",
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "DEFAULT_MAX_EPOCHS", "DEFAULT_MAX_WORK", "DEFAULT_MIN_STEPS",
+           "FULL_BATCH", "default_budget", "default_batch_size", "new_optimizer",
            "optimizer_params", "start_scale"]

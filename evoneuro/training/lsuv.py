@@ -122,10 +122,12 @@ def _reference(net: "MLP", X):
 
 
 def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
-    """Orthonormal weights, then every unit standardised on ``X``: zero mean, unit variance.
+    """Orthonormal weights, then every unit standardised on ``X``: zero mean, a set spread.
 
     Layer by layer, each unit's pre-activation ``z_j = h·w_j + b_j`` is measured over the
-    rows of ``X``; ``w_j`` is divided by its standard deviation and ``b_j`` set so that its
+    rows of ``X``; ``w_j`` is scaled so that its standard deviation is the activation's
+    ``start_std`` (1 for sigmoid units, 0.3 for tanh units, measured; see
+    :class:`~evoneuro.network.activations.Activation`) and ``b_j`` set so that its
     mean is 0 (Krähenbühl et al. 2016; the data-dependent init of Salimans & Kingma 2016).
     Unlike :func:`lsuv_init`, which pools the variance over units *and* rows, every unit
     then varies with the input: in a 10×32 sigmoid net on digits the output's variance
@@ -172,7 +174,7 @@ def data_init(net: "MLP", X, rng=None, output_std: float = 1.0) -> np.ndarray:
         z = ev.forward(theta, X, return_hidden=True)[1][l][0]
         std = z.std(axis=0)
         std = np.where(std > 1e-12, std, 1.0)  # a unit blind to the batch keeps its weights
-        target = output_std if l == net.n_layers - 1 else 1.0
+        target = output_std if l == net.n_layers - 1 else net.activations[l].start_std
         W, b = s.weights(theta), s.bias(theta)
         W *= target / std
         b[...] = -z.mean(axis=0) * target / std

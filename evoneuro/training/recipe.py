@@ -33,7 +33,7 @@ from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.problems import Problem, SupervisedProblem
 from evoneuro.training.callbacks import Callback, EarlyStopping, History, ProgressBar
-from evoneuro.training.defaults import default_batch_size, new_optimizer
+from evoneuro.training.defaults import default_batch_size, default_budget, new_optimizer
 from evoneuro.training.trainer import OptimizeResult, Trainer
 
 
@@ -51,7 +51,8 @@ class Validation:
         Valid steps per sequence (recurrent nets).
     patience : int or None, default=10
         Stop when the score has not improved by ``tol`` for this many passes (scikit-learn's
-        ``n_iter_no_change``); None scores without stopping.
+        ``n_iter_no_change``) and for the optimizer's ``patience_steps`` steps (see
+        :class:`~evoneuro.optimizers.base.Optimizer`); None scores without stopping.
     tol : float, default=1e-4
         The smallest improvement that counts.
     """
@@ -107,6 +108,13 @@ class Fit:
     result: OptimizeResult
     history: History
     validation: ValidationScore | None = None
+    #: The budget :func:`~evoneuro.training.defaults.default_budget` set when none was given, else None.
+    default_budget: dict | None = None
+
+    @property
+    def capped(self) -> bool:
+        """Whether the default budget, not a rule or a budget the caller gave, ended the run."""
+        return self.default_budget is not None and self.result.stop_reason in ("max_steps", "max_evals")
 
     @property
     def optimizer(self) -> Optimizer:
@@ -170,7 +178,8 @@ def fit_network(
     max_evals, max_time, max_steps : int, float, int or None
         Budgets (see :class:`~evoneuro.Trainer`); the first spent ends the run.
     max_epochs : int or None
-        A budget in passes over the training data (steps per pass times this).
+        A budget in passes over the training data (steps per pass times this). With no
+        budget at all, :func:`~evoneuro.training.defaults.default_budget`'s cap applies.
     validation : Validation or None
         Held-out data scored once per pass, with early stopping when it has a patience;
         the fit keeps the best-scoring weights.
@@ -215,30 +224,38 @@ def fit_network(
     else:
         opt = new_optimizer(optimizer, net, x0 if wrap is None else problem.net_theta(x0), optimizer_params)
 
-    history, stopping = _validation_callbacks(evaluator, validation, supervised.steps_per_epoch)
+    history, stopping = _validation_callbacks(evaluator, validation, supervised.steps_per_epoch,
+                                              type(opt).patience_steps)
     extra = list(callbacks)
     if isinstance(progress, str):
         extra.append(ProgressBar(desc=progress, leave=False))
     if max_epochs is not None:
         steps = max_epochs * supervised.steps_per_epoch
         max_steps = steps if max_steps is None else min(max_steps, steps)
+    capped = None
+    if max_evals is None and max_time is None and max_steps is None:
+        capped = default_budget(net, supervised.steps_per_epoch)
+        max_steps, max_evals = capped["max_steps"], capped["max_evals"]
     trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
                       callbacks=[history, *stopping, *extra], progress=progress is True, n_jobs=n_jobs,
                       random_state=random_state)
     result = trainer.run()
-    return Fit(net, evaluator, problem, trainer, result, history, history.validation if validation is not None else None)
+    return Fit(net, evaluator, problem, trainer, result, history,
+               history.validation if validation is not None else None, capped)
 
 
-def _validation_callbacks(evaluator: Evaluator, validation: Validation | None, steps_per_epoch: int):
-    """The trainer's History (scoring held-out data once per pass) and an EarlyStopping."""
+def _validation_callbacks(evaluator: Evaluator, validation: Validation | None, steps_per_epoch: int,
+                          patience_steps: int):
+    """The trainer's History (scoring held-out data once per pass) and an EarlyStopping
+    whose patience is ``validation.patience`` passes and the optimizer's ``patience_steps``."""
     if validation is None:
         return History(), []
     if not isinstance(validation, Validation):
         raise TypeError(f"validation must be a Validation or None, got {type(validation).__name__}")
     scorer = ValidationScore(evaluator, validation.X, validation.y, validation.score, validation.lengths)
     history = History(validation=scorer, validation_every=steps_per_epoch)
-    stopping = [] if validation.patience is None else [EarlyStopping(validation.patience, validation.tol,
-                                                                     monitor="val_score")]
+    stopping = [] if validation.patience is None else [
+        EarlyStopping(validation.patience, validation.tol, monitor="val_score", min_steps=patience_steps)]
     return history, stopping
 
 
