@@ -24,11 +24,12 @@ Each cell is the test score (accuracy, or R²) and the seconds of the fit (with
 irprop+ and sep-cmaes at least scikit-learn's MLP (accuracy within 0.01, R² within
 0.02); on regression, each of the three at least the linear model, and none below zero
 where the linear model is above. Results are kept in a JSON file, so that a rerun only
-fits what is missing (``--refit NAME,...`` fits those methods again).
+fits what is missing (``--refit NAME,...`` fits those methods again, ``--fresh`` all).
 
 Usage::
 
-    python benchmarks/defaults_suite.py                          # all tasks (about an hour on 2 cores)
+    python benchmarks/defaults_suite.py --fresh                  # every fit again (25-40 min on 2 cores)
+    python benchmarks/defaults_suite.py --table-only             # the stored table
     python benchmarks/defaults_suite.py --tasks diabetes,friedman1-noisy --methods adam,ridge
 """
 
@@ -260,6 +261,7 @@ def main(argv=None) -> None:
     ap.add_argument("--refit-stopped-by", default="", help="fit again the stored fits that this stop reason ended")
     ap.add_argument("--results", default=str(RESULTS), help="the JSON file of stored results")
     ap.add_argument("--table-only", action="store_true", help="print the stored table and stop")
+    ap.add_argument("--fresh", action="store_true", help="fit everything again, ignoring the stored results")
     args = ap.parse_args(argv)
     import evoneuro.backends.numba.backend  # noqa: F401  all kernels' modules now, not at the first RNN fit
     suite = tasks()
@@ -272,7 +274,7 @@ def main(argv=None) -> None:
     methods = [m for m in args.methods.split(",") if m]
     refit = set(filter(None, args.refit.split(",")))
     path = Path(args.results)
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = json.loads(path.read_text()) if path.exists() and not args.fresh else {}
     if not args.table_only:
         print(f"load before: {load()}", flush=True)
         t_all = time.perf_counter()
