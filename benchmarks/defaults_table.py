@@ -97,7 +97,7 @@ def study_datasets(args) -> None:
     for dname, Xtr, Xte, ytr, yte in datasets():
         major = np.bincount(yte).max() / len(yte)
         for label, hidden in nets:
-            for act in ("sigmoid", "tanh"):
+            for act in args.activations.split(","):
                 accs = []
                 for name in names:
                     clf = en.EvoMLPClassifier(hidden_layer_sizes=hidden, activation=act, optimizer=name,
@@ -156,6 +156,7 @@ def main(argv=None) -> None:
     ap.add_argument("--evals", type=float, default=3e6, help="max_evals per fit (datasets, alpha, sweep)")
     ap.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     ap.add_argument("--backend", default="auto", help="evaluator backend (datasets; accuracy does not depend on it)")
+    ap.add_argument("--activations", default="sigmoid,tanh", help="datasets: comma-separated hidden activations")
     ap.add_argument("--optimizer", default="snes", help="sweep, alpha: the optimizer")
     ap.add_argument("--param", default="sigma0", help="sweep: its hyperparameter")
     ap.add_argument("--values", default="0.1,0.2", help="sweep, alpha: comma-separated values")

@@ -247,8 +247,10 @@ class BaseEvoEstimator:
 PARAMETERS_DOC = """\
     init : "auto", str, float, callable or array-like, default="auto"
         The start. ``"auto"``: orthonormal weights with every unit standardised (zero
-        mean, unit variance over up to 512 training rows), which keeps the input's signal
-        alive through deep saturating stacks; ``"lsuv"``; ``"pretrain"``: greedy
+        mean over up to 512 training rows, standard deviation 1 for sigmoid units and 0.3
+        for tanh units), which keeps the input's signal alive through deep saturating
+        stacks (a regressor's output layer is then scaled by 0.3, so that a fit starts
+        near the targets' mean); ``"lsuv"``; ``"pretrain"``: greedy
         layer-wise pretraining by :func:`evoneuro.pretrain` with ``init_params``;
         a scheme of :meth:`evoneuro.MLP.init` (``"glorot"``, ``"orthogonal"``,
         ``"critical"``, ...); a number ``g``: Glorot's scheme times ``g``; a callable

@@ -84,8 +84,10 @@ class EvoMLPRegressor(RegressorMixinEvo, RegressorMixin, _EvoMLP):
     A linear-output network with mean squared error. ``y`` may be ``(n,)`` or ``(n, k)``;
     predictions have the same number of dimensions. The targets are standardised
     internally (each column to zero mean and unit variance, with ``y_mean_`` and
-    ``y_scale_``, from the first ``fit``/``partial_fit`` batch), so that the default
-    start and step sizes suit any scale; ``loss_`` is on that standardised scale.
+    ``y_scale_``, from the first ``fit``/``partial_fit`` batch; exact for any finite
+    scale, 1e-300 to 1e300), so that the default start and step sizes suit any scale;
+    ``loss_`` and the held-out R² are on that standardised scale. The start's output layer
+    is scaled by 0.3 with zero biases, so a fit starts near the targets' mean.
     Sparse input is not supported (``TypeError``).
 
     Parameters
