@@ -76,45 +76,31 @@ def _int_at_least(minimum: int):
     return parse
 
 
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not abs(value) < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
+def _number(what: str = "a finite number", above: float | None = None, at_least: float | None = None,
+            cast=float):
+    """An argparse type: a finite number, above ``above`` or at least ``at_least`` when given,
+    returned as ``cast`` of it (``int`` for counts written like 3e7)."""
+    bound = f" > {above:g}" if above is not None else f" >= {at_least:g}" if at_least is not None else ""
+
+    def parse(text: str):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        ok = (abs(value) < float("inf") and (above is None or value > above)
+              and (at_least is None or value >= at_least))
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {what}{bound}, got {text!r}")
+        return cast(value)
+
+    parse.__name__ = f"{what}{bound}"
+    return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = _finite(text)
-    except argparse.ArgumentTypeError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
-
-
-def _budget_evals(text: str) -> int:
-    """Sample-forward evaluations: a finite number >= 1 such as 3e7, as an int."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 1 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 1 such as 3e7, got {text!r}")
-    return int(value)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
-    return value
+_finite = _number()
+_positive = _number(above=0)
+_seconds = _number("a finite number of seconds", above=0)
+_budget_evals = _number(at_least=1, cast=int)  # sample-forward evaluations, such as 3e7
 
 
 def _batch_size(text: str) -> int | str:
