@@ -97,7 +97,7 @@ def test_max_time_stops_within_one_step_or_five_percent(optimizer):
 
 def test_minimize_default_budget_warns_only_when_it_cut_the_run_short():
     from evoneuro.training.defaults import default_budget
-    from evoneuro.training.minimize import DEFAULT_EVALS_PER_PARAM, default_run_budget
+    from evoneuro.training.defaults import DEFAULT_EVALS_PER_PARAM, default_run_budget
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a run that converged within the default: no warning

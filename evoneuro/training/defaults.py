@@ -31,6 +31,7 @@ import numpy as np
 
 from evoneuro.optimizers.base import Optimizer, init_parameters
 from evoneuro.optimizers.registry import available, get_class, get_optimizer
+from evoneuro.problems import SupervisedProblem
 
 if TYPE_CHECKING:
     from evoneuro.network.spec import MLP
@@ -63,6 +64,11 @@ DEFAULT_MAX_EPOCHS = 1000
 #: ``benchmarks/defaults_suite.py`` (5e9-3e10 evaluation-weights per second measured there), so a
 #: default fit of a large net on large data ends within minutes.
 DEFAULT_MAX_WORK = 3e11
+#: Evaluations per parameter of a fitness function's run given no budget (``minimize``): a
+#: function of ``n`` parameters gets ``1000 n`` calls (CMA-ES solves most smooth problems of
+#: up to a few hundred parameters well within that; pycma's own cap, ``1e3 n^2``, is far
+#: larger), and never more than the work cap allows (``DEFAULT_MAX_WORK / n``).
+DEFAULT_EVALS_PER_PARAM = 1000
 
 
 def __getattr__(name: str):
@@ -123,6 +129,30 @@ def default_budget(net, steps_per_epoch: int) -> dict:
     """
     steps = max(DEFAULT_MIN_STEPS, DEFAULT_MAX_EPOCHS * int(steps_per_epoch))
     return {"max_steps": steps, "max_evals": int(DEFAULT_MAX_WORK / max(net.n_params, 1))}
+
+
+def default_run_budget(problem) -> dict:
+    """The budget of a run on ``problem`` given none (``max_evals``, ``max_time`` and
+    ``max_steps`` all None): the one rule of the fit recipe and :func:`evoneuro.minimize`.
+
+    A network problem (:class:`~evoneuro.SupervisedProblem`) gets :func:`default_budget`
+    (10,000 steps or 1,000 passes over the data, whichever is more, and at most
+    ``DEFAULT_MAX_WORK / n_params`` evaluations); any other problem
+    ``DEFAULT_EVALS_PER_PARAM * n_params`` evaluations (calls of a fitness function), at
+    most ``DEFAULT_MAX_WORK / n_params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evoneuro as en
+    >>> from evoneuro.training.defaults import default_run_budget
+    >>> default_run_budget(en.FitnessProblem(lambda x: float(np.sum(x ** 2)), 10))
+    {'max_evals': 10000}
+    """
+    if isinstance(problem, SupervisedProblem):
+        return default_budget(problem.net, problem.steps_per_epoch)
+    n = max(int(problem.n_params), 1)
+    return {"max_evals": int(min(DEFAULT_EVALS_PER_PARAM * n, max(DEFAULT_MAX_WORK / n, 1)))}
 
 
 def start_scale(net: "MLP", theta: np.ndarray) -> float:
@@ -230,6 +260,6 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     return get_optimizer(optimizer, **optimizer_params(optimizer, net, theta, given))
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "DEFAULT_MAX_EPOCHS", "DEFAULT_MAX_WORK", "DEFAULT_MIN_STEPS",
-           "FULL_BATCH", "default_budget", "default_batch_size", "new_optimizer",
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "DEFAULT_EVALS_PER_PARAM", "DEFAULT_MAX_EPOCHS", "DEFAULT_MAX_WORK",
+           "DEFAULT_MIN_STEPS", "FULL_BATCH", "default_budget", "default_run_budget", "default_batch_size", "new_optimizer",
            "optimizer_params", "start_scale"]

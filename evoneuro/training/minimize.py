@@ -12,39 +12,9 @@ from evoneuro._validation import check_positive_int
 from evoneuro.training.callbacks import Callback
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.optimizers.registry import get_optimizer
-from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
-from evoneuro.training.defaults import DEFAULT_MAX_WORK, default_budget
+from evoneuro.problems import FitnessProblem, Problem
+from evoneuro.training.defaults import default_run_budget
 from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError, _check_budget
-
-#: Evaluations per parameter of a run given no budget: a fitness function of ``n``
-#: parameters gets ``1000 n`` calls (CMA-ES solves most smooth problems of up to a few
-#: hundred parameters well within that; pycma's own cap, ``1e3 n^2``, is far larger), and
-#: never more than the estimators' work cap allows (``DEFAULT_MAX_WORK / n``).
-DEFAULT_EVALS_PER_PARAM = 1000
-
-
-def default_run_budget(problem: Problem) -> dict:
-    """The budget :func:`minimize` gives a run when it gets none (``max_evals``,
-    ``max_time`` and ``max_steps`` all None).
-
-    A network problem (:class:`~evoneuro.SupervisedProblem`) gets the estimators' cap
-    (:func:`evoneuro.training.defaults.default_budget`: at least 2,000 steps, at most 1,000
-    passes over the data and ``DEFAULT_MAX_WORK / n_params`` evaluations); any other
-    problem ``DEFAULT_EVALS_PER_PARAM * n_params`` evaluations (calls of a fitness
-    function), at most ``DEFAULT_MAX_WORK / n_params``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import evoneuro as en
-    >>> default_run_budget(en.FitnessProblem(lambda x: float(np.sum(x ** 2)), 10))
-    {'max_evals': 10000}
-    """
-    if isinstance(problem, SupervisedProblem):
-        return default_budget(problem.net, problem.steps_per_epoch)
-    n = max(int(problem.n_params), 1)
-    return {"max_evals": int(min(DEFAULT_EVALS_PER_PARAM * n, max(DEFAULT_MAX_WORK / n, 1)))}
-
 
 def minimize(
     fitness: Callable | Problem,
@@ -88,7 +58,8 @@ def minimize(
     max_evals, max_time, max_steps, target
         Budgets, as for :class:`Trainer` (evaluations of ``f`` for a callable; a
         ``target`` in ``f``'s own sign). With none of ``max_evals``, ``max_time`` and
-        ``max_steps``, the default budget (:func:`default_run_budget`) applies: 1,000
+        ``max_steps``, the default budget
+        (:func:`~evoneuro.training.defaults.default_run_budget`) applies: 1,000
         calls of ``f`` per parameter, or for a network problem the estimators' cap; a
         ``UserWarning`` says when it ended a run whose best loss was still falling (in
         its last tenth of steps).
@@ -204,4 +175,4 @@ def _to_user_sign(result: OptimizeResult) -> None:
                 r[k] = -r[k]
 
 
-__all__ = ["DEFAULT_EVALS_PER_PARAM", "default_run_budget", "minimize"]
+__all__ = ["minimize"]

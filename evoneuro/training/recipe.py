@@ -33,7 +33,7 @@ from evoneuro.evaluator import Evaluator
 from evoneuro.optimizers.base import Optimizer
 from evoneuro.problems import Problem, SupervisedProblem
 from evoneuro.training.callbacks import Callback, EarlyStopping, History, ProgressBar
-from evoneuro.training.defaults import default_batch_size, default_budget, new_optimizer
+from evoneuro.training.defaults import default_batch_size, default_run_budget, new_optimizer
 from evoneuro.training.trainer import OptimizeResult, Trainer
 
 
@@ -108,7 +108,7 @@ class Fit:
     result: OptimizeResult
     history: History
     validation: ValidationScore | None = None
-    #: The budget :func:`~evoneuro.training.defaults.default_budget` set when none was given, else None.
+    #: The budget :func:`~evoneuro.training.defaults.default_run_budget` set when none was given, else None.
     default_budget: dict | None = None
 
     @property
@@ -179,7 +179,7 @@ def fit_network(
         Budgets (see :class:`~evoneuro.Trainer`); the first spent ends the run.
     max_epochs : int or None
         A budget in passes over the training data (steps per pass times this). With no
-        budget at all, :func:`~evoneuro.training.defaults.default_budget`'s cap applies.
+        budget at all, :func:`~evoneuro.training.defaults.default_run_budget`'s cap applies.
     validation : Validation or None
         Held-out data scored once per pass, with early stopping when it has a patience;
         the fit keeps the best-scoring weights.
@@ -234,7 +234,7 @@ def fit_network(
         max_steps = steps if max_steps is None else min(max_steps, steps)
     capped = None
     if max_evals is None and max_time is None and max_steps is None:
-        capped = default_budget(net, supervised.steps_per_epoch)
+        capped = default_run_budget(supervised)
         max_steps, max_evals = capped["max_steps"], capped["max_evals"]
     trainer = Trainer(problem, opt, x0=x0, max_evals=max_evals, max_time=max_time, max_steps=max_steps,
                       callbacks=[history, *stopping, *extra], progress=progress is True, n_jobs=n_jobs,
