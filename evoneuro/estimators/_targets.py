@@ -110,8 +110,6 @@ class RegressorMixinEvo:
         y2 = np.asarray(y, dtype=np.float64)
         y2 = y2[:, None] if y2.ndim == 1 else y2
         if first:
-            if not np.isfinite(y2).all():
-                raise ValueError("y holds NaN or infinity; the regressor needs finite targets")
             self._y_ndim = np.ndim(y)
             self.y_mean_, self.y_scale_ = _column_scales(y2)
         elif y2.shape[1] != len(self.y_mean_):
