@@ -47,7 +47,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evoneuro._validation import _finite_cast, check_labels, check_targets
+from evoneuro._validation import _finite_cast, check_bool, check_labels, check_targets
 from evoneuro.network.activations import Activation, ActivationLike, get_activations
 from evoneuro.network.base import Network, check_size
 from evoneuro.network.init import INITS, check_rng, get_init, orthogonal
@@ -153,9 +153,7 @@ class RNN(Network):
         if self.output == "softmax" and self.n_outputs < 2:
             raise ValueError(f"output='softmax' needs n_outputs >= 2, got {self.n_outputs}")
         self.readout = _choice(readout, "readout", READOUTS)
-        if not isinstance(self_connections, (bool, np.bool_)):
-            raise TypeError(f"self_connections must be a bool, got {self_connections!r}")
-        self.self_connections = bool(self_connections)
+        self.self_connections = check_bool(self_connections, "self_connections")
         self.update = _choice(update, "update", UPDATES)
         if self.update == "sequential" and self.cell != "elman":
             raise ValueError(f"update='sequential' needs cell='elman', got cell={self.cell!r}")
