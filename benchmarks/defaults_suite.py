@@ -94,14 +94,9 @@ def _tabular(name: str, regression: bool, make) -> Task:
 
 def _sequence(name: str, regression: bool, make) -> Task:
     def data() -> Data:
-        t = make()
-        targets = []
-        for y in (t.y_train, t.y_test):
-            y = np.asarray(y)
-            if y.ndim == 2 and y.shape[1] > 1:  # one-hot classes
-                y = y.argmax(axis=1)
-            targets.append(y.ravel() if regression else np.asarray(y).ravel().astype(int))
-        return Data(t.X_train, t.X_test, *targets, t.lengths_train, t.lengths_test)
+        task = make()
+        (X_train, y_train, l_train), (X_test, y_test, l_test) = task.data("train"), task.data("test")
+        return Data(X_train, X_test, y_train, y_test, l_train, l_test)  # y as the estimators take it
 
     return Task(name, regression, data, sequence=True)
 
