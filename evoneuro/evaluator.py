@@ -190,6 +190,43 @@ class Evaluator:
             losses, grads = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         return losses.astype(np.float64, copy=False), grads.astype(self.dtype, copy=False)
 
+    def supports_partial_sums(self) -> bool:
+        """Whether :meth:`partial_sums` runs this net here: its losses and gradients then
+        split into fixed sample groups whose sums add up, in order, to the same bits
+        (data-parallel evaluation, :mod:`evoneuro.distributed`)."""
+        fn = getattr(self._backend, "supports_partial_sums", None)
+        return bool(fn is not None and fn(self.net))
+
+    def partial_sums(self, Theta, X, y, per_group: int, need_grad: bool = False,
+                     n_mean: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each group of ``per_group`` rows' loss sum ``(P, S)`` and its share of the
+        gradient of the mean loss over ``n_mean`` rows ``(P, S, n_params)`` (or None).
+
+        On validated arrays (``check_Theta``, ``check_X``, ``check_y``); the groups of a
+        batch of ``N`` rows are ``backends.numba._jit.group_rows(N)`` rows each, and
+        ``loss`` is their sums added in group order, divided by ``N``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import evoneuro as en
+        >>> net = en.MLP(4, (8,), 3)
+        >>> ev = en.Evaluator(net, backend="numba", dtype="float64")
+        >>> rng = np.random.default_rng(0)
+        >>> Theta, X, y = net.init_population(2, rng), rng.normal(size=(200, 4)), rng.integers(0, 3, 200)
+        >>> sums, _ = ev.partial_sums(Theta, X, y, per_group=64)
+        >>> sums.shape, bool(np.array_equal(ev.loss(Theta, X, y), (((sums[:, 0] + sums[:, 1]) + sums[:, 2])
+        ...                                                          + sums[:, 3]) / 200))
+        ((2, 4), True)
+        """
+        if not self.supports_partial_sums():
+            raise ValueError(f"backend {self.backend!r} has no per-group sums for this net; "
+                             "use backend='numba' (or evaluate the rows in one place)")
+        parts = [self._backend.partial_sums(self.net, Theta[c], X, y, per_group, need_grad, n_mean)
+                 for c in self._chunks(len(Theta), X.shape, need_grad)]
+        sums = np.concatenate([p[0] for p in parts])
+        return sums, (np.concatenate([p[1] for p in parts]) if need_grad else None)
+
     def predict(self, theta, X, lengths=None) -> np.ndarray:
         """Outputs of one network ``theta`` ``(n_params,)`` on ``X``: shape ``(N, n_outputs)``."""
         theta = self.net.check_theta(theta, "theta")

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from evoneuro._validation import check_bool, check_positive_float, check_positive_int, fitness_numbers
-from evoneuro.distributed import check_on_error
+from evoneuro.distributed import check_on_error, check_parallel
 from evoneuro.evaluator import Evaluator
 from evoneuro.regularization import Regularization, check_droppable, penalty, perturb, weight_mask
 
@@ -97,6 +97,19 @@ class SupervisedProblem(Problem):
     lengths : array-like of int (N,) or None, default=None
         Recurrent nets: the valid steps of each sequence (the padding after them is
         masked). A sequence of ``T`` steps costs ``T`` in :attr:`evals`.
+    executor : dask.distributed.Client, concurrent.futures.Executor or None, default=None
+        Evaluate on it, with the bits of serial evaluation (:mod:`evoneuro.distributed`).
+        Not pickled with the problem.
+    parallel : {"auto", "chunks", "data"}, default="auto"
+        With an executor: ``"chunks"``, a few chunks of the population per worker, the rows
+        sent to the workers once; ``"data"``, each worker of a dask ``Client`` holds a shard
+        of the rows and evaluates the whole population on it (a full batch, without input
+        noise, on an evaluator with per-group sums: the Numba backend's MLPs). ``"auto"``
+        chooses per call: ``"data"`` where it applies and the population is smaller than
+        the workers' threads (the gradient optimizers), else ``"chunks"``.
+    retries, timeout : int, float or None
+        With an executor: further tries of a lost or timed-out task, and the seconds one
+        try may take (see :mod:`evoneuro.distributed`).
 
     Examples
     --------
@@ -113,7 +126,8 @@ class SupervisedProblem(Problem):
     """
 
     def __init__(self, evaluator: Evaluator, X, y, batch_size: int | None = None, *, alpha: float = 0.0,
-                 input_noise: float = 0.0, weight_noise: float = 0.0, dropout: float = 0.0, lengths=None) -> None:
+                 input_noise: float = 0.0, weight_noise: float = 0.0, dropout: float = 0.0, lengths=None,
+                 executor=None, parallel: str = "auto", retries: int = 2, timeout: float | None = None) -> None:
         super().__init__()
         if not isinstance(evaluator, Evaluator):
             raise TypeError(f"evaluator must be an evoneuro.Evaluator, got {type(evaluator).__name__}")
@@ -144,7 +158,23 @@ class SupervisedProblem(Problem):
         self._pos = self.n_samples
         self._batch = (self.X, self.y)
         self._batch_lengths = self.lengths
+        self._batch_index: np.ndarray | None = None  # the step's rows; None: all of them
         self._noise_rng: np.random.Generator | None = None
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise TypeError("executor must be a dask.distributed Client or a concurrent.futures.Executor "
+                            f"(an object with a submit method), got {type(executor).__name__}")
+        self.parallel = check_parallel(parallel)
+        if self.parallel == "members":
+            raise ValueError("a SupervisedProblem evaluates its population in chunks or its rows in shards: "
+                             "parallel must be 'auto', 'chunks' or 'data', got 'members'")
+        self.executor = executor
+        self.retries = check_positive_int(retries, "retries", minimum=0)
+        self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
+        self._payload = None
+        self._shards = None
+        self._member_seconds: float | None = None
+        if executor is not None and self.parallel == "data":
+            self._data_parallel_or_error()
 
     def begin_step(self, rng: np.random.Generator) -> None:
         reg = self.regularization
@@ -174,6 +204,7 @@ class SupervisedProblem(Problem):
             end = self.n_samples
         idx = self._order[self._pos : end]
         self._pos = end
+        self._batch_index = idx
         self._batch = (self.X[idx], self.y[idx])
         self._batch_lengths = None if self.lengths is None else self.lengths[idx]
 
@@ -192,7 +223,11 @@ class SupervisedProblem(Problem):
             if self._noise_rng is None:  # evaluated before any begin_step
                 self._noise_rng = np.random.default_rng(0)
             evaluated, factor = perturb(reg, self.net, self._not_decayed, Theta, self._noise_rng)
-        if need_grad:
+        if self.__dict__.get("executor") is not None:
+            losses, grads = self._distributed(evaluated, need_grad)
+            if factor is not None and grads is not None:
+                grads = grads * factor
+        elif need_grad:
             losses, grads = self.evaluator._loss_and_grad(evaluated, Xb, yb, self._batch_lengths)
             if factor is not None:
                 grads = grads * factor
@@ -205,6 +240,103 @@ class SupervisedProblem(Problem):
         if grads is not None:
             grads = self._nonfinite_grads_to_zero(losses, grads)
         return losses, grads
+
+    # --- on an executor (evoneuro.distributed) -------------------------------------------
+
+    def _data_parallel_or_error(self) -> None:
+        """Raise a ValueError saying why ``parallel="data"`` cannot shard these rows."""
+        from evoneuro.distributed.members import _dask_client
+
+        why = None
+        if _dask_client(self.executor) is None:
+            why = "it needs a dask.distributed Client"
+        elif not self._full_batch:
+            why = "it shards the full batch (batch_size=None); minibatches run in chunks"
+        elif self.regularization.input_noise:
+            why = "input noise changes the rows every step"
+        elif not self.evaluator.supports_partial_sums():
+            why = f"the evaluator (backend {self.evaluator.backend!r}) has no per-group sums for this net"
+        if why is not None:
+            raise ValueError(f"parallel='data' cannot shard these rows: {why}; use parallel='chunks' or 'auto'")
+
+    def _can_shard(self) -> bool:
+        try:
+            self._data_parallel_or_error()
+        except ValueError:
+            return False
+        return True
+
+    def _distributed(self, Theta: np.ndarray, need_grad: bool):
+        """Losses and gradients of ``Theta`` on the executor, the bits of serial evaluation."""
+        from evoneuro.distributed import ShardedData, worker_threads
+
+        mode = self.parallel
+        if mode == "auto":
+            mode = "data" if self._can_shard() and len(Theta) < worker_threads(self.executor) else "chunks"
+        if mode == "data":
+            if self.__dict__.get("_shards") is None:
+                self._shards = ShardedData(self.executor, self.evaluator, self.X, self.y, retries=self.retries,
+                                           timeout=self.timeout)
+            return self._shards.evaluate(Theta, need_grad)
+        return self._chunked(Theta, need_grad)
+
+    def _chunked(self, Theta: np.ndarray, need_grad: bool):
+        from evoneuro.distributed import Payload, evaluate_evaluator_chunks, n_chunks, worker_threads
+
+        if self.__dict__.get("_payload") is None:
+            self._payload = Payload(self.evaluator, self.X, self.y, self.lengths)
+        batch = None
+        if self.regularization.input_noise:  # rows of this step only: they travel with the tasks
+            batch = (self._batch[0], self._batch[1], self._batch_lengths)
+        index = None if self._full_batch else self._batch_index
+        chunks = n_chunks(len(Theta), worker_threads(self.executor), self._member_seconds)
+        losses, grads, failed, seconds = evaluate_evaluator_chunks(
+            self._payload, Theta, self.executor, index=index, batch=batch, need_grad=need_grad, chunks=chunks,
+            retries=self.retries, timeout=self.timeout)
+        if seconds is not None:
+            self._member_seconds = seconds if self._member_seconds is None else 0.5 * (self._member_seconds + seconds)
+        if failed:
+            rows = sorted(failed)
+            err = failed[rows[0]]
+            self._warn_once("lost", f"member(s) {rows[:20]} of {len(Theta)} were lost on each of {self.retries + 1} "
+                            f"tries (last: {type(err).__name__}: {str(err)[:120]}); they count as the worst value "
+                            "(+inf). Further occurrences are not reported.")
+        return losses, grads
+
+    def seeds_source(self):
+        """What a worker evaluates in a seeds-only generation (the evaluator and the rows), or
+        None when the losses need this process's random draws (weight noise, dropout, input noise)."""
+        from evoneuro.distributed.seeds import RowsSource
+
+        reg = self.regularization
+        if reg.perturbs_weights or reg.input_noise:
+            return None
+        if self.__dict__.get("_seeds_source") is None:
+            self._seeds_source = RowsSource(self.evaluator, self.X, self.y, self.lengths)
+        return self._seeds_source
+
+    def seeds_index(self):
+        """The step's rows a seeds-only task carries: the minibatch's indices, None for all."""
+        return None if self._full_batch else self._batch_index
+
+    def seeds_finish(self, Theta: np.ndarray, raw: np.ndarray, index) -> np.ndarray:
+        """The losses of members whose mean losses ``raw`` workers computed, as :meth:`evaluate`
+        gives them (weight decay added, the cost counted)."""
+        Xb = self._batch[0]
+        losses = np.asarray(raw, dtype=np.float64)
+        reg = self.regularization
+        if reg.alpha:
+            losses = losses + penalty(reg, self._not_decayed, self.evaluator.check_Theta(Theta), len(Xb), None)
+        self.evals += len(Theta) * self.net.forward_cost(Xb.shape)
+        return self._nonfinite_to_worst(losses)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["executor"] = None  # executors do not pickle: an unpickled problem evaluates here
+        state["_payload"] = None
+        state["_shards"] = None
+        state["_seeds_source"] = None
+        return state
 
     def _nonfinite_grads_to_zero(self, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """A member whose loss is the worst value, or whose gradient overflowed, gets a zero
@@ -266,11 +398,17 @@ class FitnessProblem(Problem):
         ``fun(Theta)`` row by row, ``(P, n_params)``, when ``vectorized``). Needed only
         by gradient optimizers.
     executor : concurrent.futures.Executor, dask.distributed.Client or None, default=None
-        Evaluate the members in parallel, one task each, gathered in order (results
-        identical to serial evaluation); ``fun`` must then pickle. Only for
-        ``vectorized=False``. See :func:`evoneuro.distributed.evaluate_parallel`. The
+        Evaluate the members in parallel, gathered in order (results identical to serial
+        evaluation); ``fun`` must then pickle. See :mod:`evoneuro.distributed`. The
         executor is not pickled with the problem: an unpickled (checkpointed) problem
         evaluates serially until ``problem.executor`` is set again.
+    parallel : {"auto", "chunks", "members"}, default="auto"
+        With an executor: ``"chunks"`` sends a few chunks of the population per worker,
+        ``fun`` and its arguments once (:func:`evoneuro.distributed.evaluate_chunks`);
+        ``"members"`` one task per member (:func:`evoneuro.distributed.evaluate_parallel`;
+        not for a vectorized ``fun``). ``"auto"``: chunks, until a member is measured to take
+        :data:`evoneuro.distributed.MEMBER_TASKS_FROM` seconds or more (a slow, uneven
+        simulation), then members.
     retries : int, default=2
         With an executor: how often a member whose worker was lost (or that timed out)
         is submitted again; if it still fails it counts as the worst value, with one
@@ -319,7 +457,7 @@ class FitnessProblem(Problem):
 
     def __init__(self, fun, n_params: int, *, vectorized: bool = False, args=(), kwargs=None,
                  maximize: bool = False, grad=None, executor=None, retries: int = 2,
-                 timeout: float | None = None, on_error: str = "raise") -> None:
+                 timeout: float | None = None, on_error: str = "raise", parallel: str = "auto") -> None:
         super().__init__()
         if not callable(fun):
             raise TypeError(f"fun must be callable, got {type(fun).__name__}")
@@ -341,9 +479,16 @@ class FitnessProblem(Problem):
             if not callable(getattr(executor, "submit", None)):
                 raise TypeError("executor must be a concurrent.futures.Executor or a dask.distributed "
                                 f"Client (an object with a submit method), got {type(executor).__name__}")
-            if self.vectorized:
-                raise ValueError("executor= evaluates members one by one; it needs vectorized=False")
+        self.parallel = check_parallel(parallel)
+        if self.parallel == "data":
+            raise ValueError("parallel='data' shards the rows of a SupervisedProblem; a fitness takes "
+                             "'auto', 'chunks' or 'members'")
+        if self.parallel == "members" and self.vectorized:
+            raise ValueError("parallel='members' evaluates members one by one; it needs vectorized=False "
+                             "(a vectorized fitness runs in chunks: parallel='chunks' or 'auto')")
         self.executor = executor
+        self._payload = None
+        self._member_seconds: float | None = None
         self.retries = check_positive_int(retries, "retries", minimum=0)
         self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
         self.on_error = check_on_error(on_error)
@@ -353,6 +498,9 @@ class FitnessProblem(Problem):
         value (lost on an executor, or raising under ``on_error="worst"``), or None."""
         P = len(Theta)
         worst = getattr(self, "on_error", "raise") == "worst"  # problems pickled before it existed
+        if getattr(self, "executor", None) is not None and self._mode() == "chunks":
+            outs, lost = self._chunked(Theta)
+            return self._numbers(outs, lost), lost
         if self.vectorized:
             try:
                 out = self.fun(Theta, *self.args, **self.kwargs)
@@ -387,6 +535,11 @@ class FitnessProblem(Problem):
                 self._warn_raised(list(raised), P, next(iter(raised.values())))
                 lost = np.zeros(P, dtype=bool)
                 lost[list(raised)] = True
+        return self._numbers(outs, lost), lost
+
+    def _numbers(self, outs: list, lost: np.ndarray | None) -> np.ndarray:
+        """The members' outputs as values ``(P,)``, ``+inf`` where ``lost``."""
+        P = len(outs)
         values = np.empty(P)
         for i, out in enumerate(outs):
             if lost is not None and lost[i]:
@@ -397,7 +550,34 @@ class FitnessProblem(Problem):
                 raise ValueError(f"fitness must return one number per vector, got {out!r:.80}; "
                                  "pass vectorized=True for a function of the whole population")
             values[i] = v.reshape(())
-        return values, lost
+        return values
+
+    def _mode(self) -> str:
+        """``"chunks"`` or ``"members"`` for the next generation (see ``parallel``)."""
+        from evoneuro.distributed import MEMBER_TASKS_FROM
+
+        parallel = getattr(self, "parallel", "members")  # problems pickled before it existed
+        if parallel != "auto":
+            return parallel
+        slow = self.__dict__.get("_member_seconds") is not None and self._member_seconds >= MEMBER_TASKS_FROM
+        return "members" if slow and not self.vectorized else "chunks"
+
+    def _chunked(self, Theta: np.ndarray) -> tuple[list, np.ndarray]:
+        from evoneuro.distributed import Payload, evaluate_chunks, n_chunks, worker_threads
+
+        if self.__dict__.get("_payload") is None:
+            self._payload = Payload(self.fun, self.args, self.kwargs)
+        if not self.vectorized:
+            Theta = np.asarray(Theta, dtype=np.float64)  # what a per-vector fun gets serially
+        chunks = n_chunks(len(Theta), worker_threads(self.executor), self.__dict__.get("_member_seconds"))
+        outs, failed, seconds = evaluate_chunks(self._payload, Theta, self.executor, vectorized=self.vectorized,
+                                                chunks=chunks, retries=self.retries,
+                                                timeout=getattr(self, "timeout", None),
+                                                on_error=getattr(self, "on_error", "raise"))
+        if seconds is not None:  # the cost of a member, smoothed over generations
+            old = self.__dict__.get("_member_seconds")
+            self._member_seconds = seconds if old is None else 0.5 * (old + seconds)
+        return outs, self._report_failed(failed, len(Theta))
 
     def _gradients(self, Theta: np.ndarray) -> np.ndarray:
         if self.grad is None:
@@ -428,17 +608,23 @@ class FitnessProblem(Problem):
                         "the worst value (+inf). Further occurrences are not reported.")
 
     def _parallel(self, Theta: np.ndarray) -> tuple[list, np.ndarray]:
-        from evoneuro.distributed import FitnessRaised, MemberTimeout, evaluate_parallel
+        from evoneuro.distributed import evaluate_parallel
 
         Theta = np.asarray(Theta, dtype=np.float64)  # what a per-vector fun gets serially
         outs, failed = evaluate_parallel(self.fun, Theta, self.executor, self.args, self.kwargs,
                                          self.retries, getattr(self, "timeout", None),
                                          getattr(self, "on_error", "raise"))
-        lost = np.zeros(len(Theta), dtype=bool)
+        return outs, self._report_failed(failed, len(Theta))
+
+    def _report_failed(self, failed: dict, P: int) -> np.ndarray:
+        """Warn once per cause about the members an executor reported failed; their mask."""
+        from evoneuro.distributed import FitnessRaised, MemberTimeout
+
+        lost = np.zeros(P, dtype=bool)
         lost[list(failed)] = True
-        raised = [i for i, e in failed.items() if isinstance(e, FitnessRaised)]
+        raised = sorted(i for i, e in failed.items() if isinstance(e, FitnessRaised))
         if raised:
-            self._warn_raised(raised, len(Theta), failed[raised[0]].error)
+            self._warn_raised(raised, P, failed[raised[0]].error)
         for cause, rows in (("timeout", [i for i, e in failed.items() if isinstance(e, MemberTimeout)]),
                             ("lost", [i for i, e in failed.items()
                                       if not isinstance(e, (MemberTimeout, FitnessRaised))])):
@@ -446,14 +632,36 @@ class FitnessProblem(Problem):
                 err = failed[rows[0]]
                 why = ("did not finish in time" if cause == "timeout"
                        else "lost its worker (killed, out of memory or disconnected)")
-                self._warn_once(cause, f"member(s) {rows} of {len(Theta)} {why} on each of "
+                self._warn_once(cause, f"member(s) {sorted(rows)} of {P} {why} on each of "
                                 f"{self.retries + 1} tries (last: {type(err).__name__}: {str(err)[:120]}); "
                                 "they count as the worst value (+inf). Further occurrences are not reported.")
-        return outs, lost
+        return lost
+
+    # --- seeds-only evolution strategies (evoneuro.distributed.seeds) ------------------
+
+    def seeds_source(self):
+        """What a worker evaluates in a seeds-only generation: the fitness and its arguments."""
+        from evoneuro.distributed.seeds import FitnessSource
+
+        if self.__dict__.get("_seeds_source") is None:
+            self._seeds_source = FitnessSource(self.fun, self.args, self.kwargs, self.vectorized)
+        return self._seeds_source
+
+    def seeds_index(self):
+        """The step's rows a seeds-only task carries: none for a fitness."""
+        return None
+
+    def seeds_finish(self, Theta: np.ndarray, raw: np.ndarray, index) -> np.ndarray:
+        """The losses of members whose values ``raw`` workers computed, as :meth:`evaluate` gives them."""
+        self.evals += len(Theta)
+        losses = -raw if self.maximize else np.array(raw, dtype=np.float64)
+        return self._nonfinite_to_worst(losses)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["executor"] = None  # executors do not pickle; see the class docstring
+        state["_payload"] = None
+        state["_seeds_source"] = None
         return state
 
     def evaluate(self, Theta, need_grad: bool = False):

@@ -134,7 +134,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
             optimizer: str = "adam", params: dict | None = None, seed: int = 0,
             budget_seconds: float | None = None, budget_evals: float | None = DEFAULT_BUDGET_EVALS,
             batch_size: int | str | None = "auto", backend: str = "auto", dtype: str = "float32",
-            n_jobs: int | None = None, progress: bool = False) -> RunResult:
+            n_jobs: int | None = None, progress: bool = False, executor: Any = None) -> RunResult:
     """Train one network with one optimizer under one budget and score it on the test set.
 
     ``init``, ``batch_size="auto"`` and the optimizer's unset hyperparameters take the
@@ -153,7 +153,7 @@ def run_one(data: Dataset, hidden: Sequence[int], *, activation="sigmoid", init=
                       n_jobs=n_jobs, max_time=budget_seconds,
                       max_evals=None if budget_evals is None else int(budget_evals),
                       progress=f"{optimizer} seed {seed} depth {len(hidden)}" if progress else False,
-                      random_state=seed)
+                      random_state=seed, executor=executor)
     res, ev, problem = fit.result, fit.evaluator, fit.problem
     h = res.history
     curve = {}
@@ -282,7 +282,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
             budget_seconds: float | None = None, budget_evals: float | None = DEFAULT_BUDGET_EVALS,
             seeds: int = 1, depths: Sequence[int] | None = None, batch_size: int | str | None = "auto",
             backend: str = "auto", dtype: str = "float32", n_jobs: int | None = None,
-            progress: bool = True, out: str | Path | None = None, echo=None) -> Comparison:
+            progress: bool = True, out: str | Path | None = None, echo=None, executor: Any = None) -> Comparison:
     """Train each optimizer on the same network, data and budget; return every run.
 
     Parameters
@@ -308,6 +308,10 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
         A depth sweep.
     n_jobs : int or None
         Threads; see :class:`evoneuro.Evaluator`.
+    executor : dask.distributed.Client, concurrent.futures.Executor or None
+        Evaluate every run's problem on it (see :mod:`evoneuro.distributed`): the same
+        table, since every mode gives the bits of serial evaluation; scikit-learn's run
+        stays local.
     out : path or None
         Where to write ``results.json`` (settings, environment, summary, runs),
         ``results.csv`` and the plots.
@@ -334,6 +338,8 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
                     depths=list(depths) if depths else None, batch_size=batch_size, backend=backend,
                     dtype=dtype, n_jobs=n_jobs, n_train=len(data.X_train), n_test=len(data.X_test))
     result = Comparison(settings, environment=environment(backend, dtype, n_jobs))
+    if executor is not None:
+        result.environment["executor"] = repr(executor)
     jobs = [(shape, name, params, seed) for shape in shapes for name, params in specs for seed in range(seeds)]
     bar = None
     if progress:
@@ -347,7 +353,7 @@ def compare(dataset: str = "digits", *, target: str | None = None, hidden: Seque
             r = run_one(data, shape, activation=activation, init=init, optimizer=name, params=params,
                         seed=seed, budget_seconds=budget_seconds, budget_evals=budget_evals,
                         batch_size=batch_size, backend=backend, dtype=dtype, n_jobs=n_jobs,
-                        progress=progress)
+                        progress=progress, executor=executor)
             result.runs.append(r)
             if bar is not None:
                 bar.update()

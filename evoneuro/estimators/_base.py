@@ -75,6 +75,28 @@ class BaseEvoEstimator:
     _output = "softmax"
     _y_checks: dict = {}
 
+    def __sklearn_clone__(self):
+        # a cluster client is shared by the clones (GridSearchCV's), not deep-copied: it
+        # holds a connection and an event loop, which neither copy nor pickle
+        from sklearn.base import _clone_parametrized
+
+        executor = self.__dict__.get("executor")
+        if executor is None:
+            return _clone_parametrized(self)
+        self.executor = None
+        try:
+            clone = _clone_parametrized(self)
+        finally:
+            self.executor = executor
+        clone.executor = executor
+        return clone
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        if state.get("executor") is not None:
+            state = dict(state, executor=None)  # a pickled estimator predicts and fits locally
+        return state
+
     def _assign_params(self, params: dict) -> None:
         """``__init__``'s arguments stored as they are, under their own names (scikit-learn's rule)."""
         for name, value in params.items():
@@ -193,7 +215,7 @@ class BaseEvoEstimator:
         fit = fit_network(net, X, y, optimizer=optimizer, x0=x0, optimizer_params=params, batch_size=self.batch_size,
                           lengths=lengths, regularization=regularization, backend=self.backend, dtype=self.dtype,
                           n_jobs=self.n_jobs, validation=validation, progress=bool(self.verbose),
-                          random_state=run_seed, **budgets)
+                          random_state=run_seed, executor=getattr(self, "executor", None), **budgets)
         self._store(fit, first)
         if fit.capped and validation is not None:
             warnings.warn(f"{type(self).__name__}: the default budget ({fit.default_budget}) ended the fit while "
@@ -336,6 +358,13 @@ PARAMETERS_DOC = """\
         Seeds the initial weights, the optimizer, the minibatches and the validation split.
     verbose : bool, default=False
         Show a tqdm progress bar."""
+
+EXECUTOR_DOC = """\
+    executor : dask.distributed.Client, concurrent.futures.Executor or None, default=None
+        Evaluate on a cluster, with the bits of a fit on one machine: a population in
+        chunks per worker, or the full batch in row shards held by the workers (the
+        gradient optimizers), as :class:`evoneuro.SupervisedProblem` ``parallel="auto"``
+        chooses (see :mod:`evoneuro.distributed`). Not pickled with the estimator."""
 
 ATTRIBUTES_DOC = """\
     n_features_in_ : int

@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from evoneuro.training.defaults import DEFAULT_ALPHA
-from evoneuro.estimators._base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
+from evoneuro.estimators._base import (ATTRIBUTES_DOC, EXECUTOR_DOC, PARAMETERS_DOC, BaseEvoEstimator,
+                                       parameter_constraints)
 from evoneuro.estimators._targets import ClassifierMixinEvo, RegressorMixinEvo
 from evoneuro.network import MLP
 from evoneuro.optimizers.base import Optimizer
@@ -30,7 +31,7 @@ _NETWORK_DOC = """\
 class _EvoMLP(BaseEvoEstimator, BaseEstimator):
     """The MLP estimators' shared constructor and network."""
 
-    _parameter_constraints: dict = parameter_constraints()
+    _parameter_constraints: dict = {**parameter_constraints(), "executor": "no_validation"}
 
     def __init__(self, hidden_layer_sizes: int | Sequence[int] = (32,), activation: Any = "sigmoid",
                  init: str | float | Callable | np.ndarray = "auto", init_params: dict | None = None,
@@ -40,7 +41,8 @@ class _EvoMLP(BaseEvoEstimator, BaseEstimator):
                  n_jobs: int | None = None, batch_size: int | str | None = "auto", max_iter: int | None = None,
                  max_evals: int | None = None, max_time: float | None = None, early_stopping: bool | str = "auto",
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
-                 warm_start: bool = False, random_state: Any = None, verbose: bool = False) -> None:
+                 warm_start: bool = False, random_state: Any = None, verbose: bool = False,
+                 executor: Any = None) -> None:
         self._assign_params(locals())
 
     def _make_net(self, n_features: int) -> MLP:
@@ -60,6 +62,7 @@ class EvoMLPClassifier(ClassifierMixinEvo, ClassifierMixin, _EvoMLP):
     ----------
 {_NETWORK_DOC}
 {PARAMETERS_DOC}
+{EXECUTOR_DOC}
 
     Attributes
     ----------
@@ -94,6 +97,7 @@ class EvoMLPRegressor(RegressorMixinEvo, RegressorMixin, _EvoMLP):
     ----------
 {_NETWORK_DOC}
 {PARAMETERS_DOC}
+{EXECUTOR_DOC}
 
     Attributes
     ----------

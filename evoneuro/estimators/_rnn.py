@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_array, check_X_y
 
 from evoneuro.training.defaults import DEFAULT_ALPHA
-from evoneuro.estimators._base import _FLOATS, ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
+from evoneuro.estimators._base import (_FLOATS, ATTRIBUTES_DOC, EXECUTOR_DOC, PARAMETERS_DOC, BaseEvoEstimator,
+                                       parameter_constraints)
 from evoneuro.estimators._targets import ClassifierMixinEvo, RegressorMixinEvo
 from evoneuro.network.rnn import RNN
 from evoneuro.optimizers.base import Optimizer
@@ -118,7 +119,8 @@ def _check_sequences(X) -> np.ndarray:
 class _EvoRNN(BaseEvoEstimator, BaseEstimator):
     """The sequence estimators' shared constructor, network and input checks."""
 
-    _parameter_constraints: dict = {**parameter_constraints(), "cell": [str], "activation": [str]}
+    _parameter_constraints: dict = {**parameter_constraints(), "cell": [str], "activation": [str],
+                                     "executor": "no_validation"}
 
     def __init__(self, hidden_layer_sizes: int | Sequence[int] = (32,), cell: str = "lstm",
                  activation: str = "tanh", init: Any = "auto", init_params: dict | None = None,
@@ -128,7 +130,8 @@ class _EvoRNN(BaseEvoEstimator, BaseEstimator):
                  batch_size: int | str | None = "auto", max_iter: int | None = None, max_evals: int | None = None,
                  max_time: float | None = None, early_stopping: bool | str = "auto", validation_fraction: float = 0.1,
                  n_iter_no_change: int = 10, tol: float = 1e-4, warm_start: bool = False,
-                 random_state: Any = None, verbose: bool = False) -> None:
+                 random_state: Any = None, verbose: bool = False,
+                 executor: Any = None) -> None:
         self._assign_params(locals())
 
     def _make_net(self, n_features: int) -> RNN:
@@ -192,6 +195,7 @@ class EvoRNNClassifier(ClassifierMixinEvo, ClassifierMixin, _EvoRNN):
     ----------
 {_NETWORK_DOC}
 {PARAMETERS_DOC}
+{EXECUTOR_DOC}
 
     Attributes
     ----------
@@ -247,6 +251,7 @@ class EvoRNNRegressor(RegressorMixinEvo, RegressorMixin, _EvoRNN):
     ----------
 {_NETWORK_DOC}
 {PARAMETERS_DOC}
+{EXECUTOR_DOC}
 
     Attributes
     ----------

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from evoneuro._validation import check_dtype
+from evoneuro.distributed.seeds import seeds_step
 from evoneuro.optimizers._noise import NoiseTable
 from evoneuro.optimizers._shaping import by_rank, centered_ranks, nes_utilities, weighted_sum
 from evoneuro.optimizers.base import Optimizer
@@ -162,6 +163,13 @@ class OpenAIES(Optimizer):
         np.add(mu, step, out=Theta[:h])
         np.subtract(mu, step, out=Theta[h:])
         return Theta
+
+    def step(self, problem) -> np.ndarray:
+        """One generation; on a dask ``Client`` with ``parallel="auto"``, seeds-only
+        (:mod:`evoneuro.distributed.seeds`: the workers rebuild the members from the noise
+        table), with the bits of the ordinary step."""
+        losses = seeds_step(self, problem)
+        return super().step(problem) if losses is None else losses
 
     def _tell(self, Theta, losses, grads) -> None:
         if self._eps is None:
@@ -295,6 +303,11 @@ class SNES(Optimizer):
         Theta = np.multiply(s, self.sigma.astype(self._dtype), out=self._population_array(self._P))
         Theta += self.mu.astype(self._dtype)
         return Theta
+
+    def step(self, problem) -> np.ndarray:
+        """One generation, seeds-only on a dask ``Client`` (see :meth:`OpenAIES.step`)."""
+        losses = seeds_step(self, problem)
+        return super().step(problem) if losses is None else losses
 
     def _tell(self, Theta, losses, grads) -> None:
         if self._s is None:

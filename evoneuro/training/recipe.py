@@ -150,6 +150,7 @@ def fit_network(
     progress: bool | str = False,
     random_state: Any = None,
     wrap: Callable[[SupervisedProblem], Problem] | None = None,
+    executor: Any = None,
 ) -> Fit:
     """Build the evaluator, problem, optimizer and trainer for ``net`` on ``(X, y)`` and run it.
 
@@ -193,6 +194,9 @@ def fit_network(
         ``wrap(problem) -> Problem``: a problem built on the supervised one (a tied
         autoencoder). ``x0`` is then in the wrapped problem's parameters, and it maps them
         to the net's with ``net_theta(x)`` for the optimizer's scales.
+    executor : dask.distributed.Client, concurrent.futures.Executor or None
+        Evaluate the problem on it (:class:`~evoneuro.SupervisedProblem`'s ``executor``,
+        ``parallel="auto"``): the same result as without.
 
     Returns
     -------
@@ -214,7 +218,7 @@ def fit_network(
     evaluator = Evaluator(net, backend=backend, dtype=dtype, n_jobs=n_jobs)
     if batch_size == "auto":
         batch_size = default_batch_size(optimizer, len(X))
-    supervised = SupervisedProblem(evaluator, X, y, batch_size=batch_size, lengths=lengths,
+    supervised = SupervisedProblem(evaluator, X, y, batch_size=batch_size, lengths=lengths, executor=executor,
                                    **(regularization or {}))
     problem = supervised if wrap is None else wrap(supervised)
     if x0 is None and isinstance(optimizer, Optimizer):

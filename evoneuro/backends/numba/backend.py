@@ -141,3 +141,19 @@ class NumbaBackend:
             return result
         finally:
             compiling.close()
+
+    def supports_partial_sums(self, net) -> bool:
+        """Whether :meth:`partial_sums` runs ``net`` (its kind's Numba module has them)."""
+        code = _kind_code(net)
+        return code is not None and hasattr(code, "partial_sums") and code.supports_partial_sums(net)
+
+    def partial_sums(self, net, Theta, X, y, per_group: int, need_grad: bool, n_mean: int | None = None):
+        """Each sample group's loss sum ``(P, S)`` and gradient ``(P, S, n)`` (or None):
+        the kind's ``partial_sums``, which :meth:`loss` and :meth:`loss_and_grad` add in order."""
+        if not self.supports_partial_sums(net):
+            raise ValueError(f"the Numba backend has no per-group sums for this net ({net!r}); evaluate it whole")
+        try:
+            return _kind_code(net).partial_sums(self, net, Theta, X, y, per_group, need_grad, n_mean)
+        finally:
+            compiling.close()
+

@@ -12,7 +12,9 @@ Each function takes the backend first, as :mod:`.rnn`'s do, and runs its kernels
 the backend's ``_run`` (its thread pool and tuner). ``loss_and_grad`` splits the samples
 into :func:`~._jit.n_groups` groups and adds the groups' gradients in a fixed order, so
 results are bit-for-bit the same however the population is chunked and however many
-threads run.
+threads run. The mean loss is summed the same way: each group's rows, then the groups in
+order (:func:`partial_sums`), so that workers holding shards of whole groups
+(:mod:`evoneuro.distributed`) add up to the same bits.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from evoneuro.backends.layers import LN_EPS
 from evoneuro.backends.numba import mlp_kernels as kernels, weightnorm
-from evoneuro.backends.numba._jit import layout, n_groups
+from evoneuro.backends.numba._jit import group_rows, group_sums, layout, ordered_sum
 from evoneuro.backends.numba.tiles import TILE, input_tiles
 
 #: From this population size on, a forward task is a whole member rather than one tile: a
@@ -123,33 +125,51 @@ def loss(backend, net, Theta, X, y, lengths=None):
     """Mean loss per member ``(P,)``."""
     if weightnorm.supports(net):
         return weightnorm.loss(backend, net, Theta, X, y, lengths)
-    Theta, X = _c(Theta), _c(X, Theta.dtype)
-    P, N = Theta.shape[0], X.shape[0]
-    y, Y = _targets(net, y, Theta.dtype)
-    rows = np.empty((P, N))
-    unused = np.empty((1, 1, 1), Theta.dtype)
-    _run_forward(backend, net, Theta, X, kernels.LOSS, y, Y, unused, unused, np.zeros(1, np.int64), rows)
-    return rows.mean(axis=1)
+    sums, _ = partial_sums(backend, net, Theta, X, y, group_rows(len(X)), False)
+    return ordered_sum(sums) / len(X)
 
 
 def loss_and_grad(backend, net, Theta, X, y, lengths=None):
     """Mean losses ``(P,)`` and their gradients ``(P, n_params)``."""
     if weightnorm.supports(net):
         return weightnorm.loss_and_grad(backend, net, Theta, X, y, lengths)
+    N = len(X)
+    sums, G = partial_sums(backend, net, Theta, X, y, group_rows(N), True)
+    return ordered_sum(sums) / N, ordered_sum(G)
+
+
+def supports_partial_sums(net) -> bool:
+    """Whether :func:`partial_sums` runs ``net`` (not a WeightNorm MLP)."""
+    return not weightnorm.supports(net)
+
+
+def partial_sums(backend, net, Theta, X, y, per_group: int, need_grad: bool, n_mean: int | None = None):
+    """Each sample group's sum of the loss rows ``(P, S)`` and (``need_grad``) of the
+    gradients of the *mean* loss over ``n_mean`` rows (default ``len(X)``) ``(P, S, n_params)``.
+
+    ``X`` is cut into groups of ``per_group`` rows (a multiple of ``TILE``; the last group
+    holds the rest). :func:`loss` and :func:`loss_and_grad` add them in order
+    (:func:`~._jit.ordered_sum`); a worker of :mod:`evoneuro.distributed` holding some of
+    the groups returns them as they are, ``n_mean`` being the whole batch's rows.
+    """
     Theta, X = _c(Theta), _c(X, Theta.dtype)
     P, N = Theta.shape[0], X.shape[0]
-    sizes, offs, codes, ab = layout(net, Theta.dtype)
     y, Y = _targets(net, y, Theta.dtype)
-    softmax = net.output == "softmax"
-    S = n_groups(N)
     rows = np.empty((P, N))
+    if not need_grad:
+        unused = np.empty((1, 1, 1), Theta.dtype)
+        _run_forward(backend, net, Theta, X, kernels.LOSS, y, Y, unused, unused, np.zeros(1, np.int64), rows)
+        return group_sums(rows, per_group), None
+    sizes, offs, codes, ab = layout(net, Theta.dtype)
+    softmax = net.output == "softmax"
+    S = -(-N // per_group)
     G = np.empty((P, S, net.n_params), dtype=Theta.dtype)
     macs = 3 * P * N * _macs(net)
     general, dims = _general(net)
     h_offs = np.concatenate([[0], np.cumsum(net.sizes[:-1])]).astype(np.int64)
     d_offs = np.concatenate([[0], np.cumsum(net.sizes[1:-1])]).astype(np.int64)
-    args = (Theta, input_tiles(X), N, sizes, offs, codes, ab, softmax, y, Y, rows, G, S, h_offs, d_offs,
-            general, dims)
+    args = (Theta, input_tiles(X), N, N if n_mean is None else int(n_mean), sizes, offs, codes, ab, softmax, y, Y,
+            rows, G, S, per_group // TILE,
+            h_offs, d_offs, general, dims)
     backend._run(kernels.loss_grad_work, P * S, args, macs, ("tiles-grad", Theta.dtype))
-    grads = G[:, 0].copy() if S == 1 else G.sum(axis=1)
-    return rows.mean(axis=1), grads
+    return group_sums(rows, per_group), G

@@ -249,16 +249,16 @@ def _backprop_tile(th, XT, r0, R, N, sizes, offs, codes, ab, softmax, y, Y, loss
 
 
 @njit(nogil=True, **OPTS)
-def loss_grad_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, softmax, y, Y, loss, G,
-                   n_groups, h_offs, d_offs, general, dims):
+def loss_grad_work(counter, n_tasks, Theta, XT, N, n_mean, sizes, offs, codes, ab, softmax, y, Y, loss, G,
+                   n_groups, per_group, h_offs, d_offs, general, dims):
     """Gradient tasks ``p * n_groups + s``: member ``p``'s loss rows and gradient ``G[p, s]``
-    over the tiles of sample group ``s``. ``general``: see :func:`_forward_tile`; ``dims =
+    over the tiles of sample group ``s`` (``per_group`` tiles, the last group the rest), of
+    the mean loss over ``n_mean`` rows (``N`` here, or more on a worker holding a shard). ``general``: see :func:`_forward_tile`; ``dims =
     (H, W, A)`` the scratch's hidden layers, width and rows of ``ahats`` (all 1 for a plain net)."""
     task = fetch_add(counter, 1)
     if task >= n_tasks:
         return 0
     nt = XT.shape[0]
-    per_group = (nt + n_groups - 1) // n_groups
     zero = np.zeros(1, Theta.dtype)[0]
     hs = np.empty((h_offs[-1], TILE), Theta.dtype)
     ds = np.empty((max(d_offs[-1], 1), TILE), Theta.dtype)
@@ -274,7 +274,7 @@ def loss_grad_work(counter, n_tasks, Theta, XT, N, sizes, offs, codes, ab, softm
         g[:] = 0
         for t in range(s * per_group, min((s + 1) * per_group, nt)):
             r0 = t * TILE
-            _backprop_tile(Theta[p], XT, r0, min(TILE, N - r0), N, sizes, offs, codes, ab,
+            _backprop_tile(Theta[p], XT, r0, min(TILE, N - r0), n_mean, sizes, offs, codes, ab,
                            softmax, y, Y, loss[p], g, hs, h_offs, ds, d_offs, dbuf, zero, general, scratch)
         done += 1
         task = fetch_add(counter, 1)

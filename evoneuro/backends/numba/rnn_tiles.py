@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import INNER, OPTS, REDUCE
+from evoneuro.backends.numba._jit import INNER, OPTS
+from evoneuro.backends.numba.simd import sum_tile
 from evoneuro.backends.numba.tiles import I0, I1, TILE, matmul_tile
 
 
@@ -38,64 +39,69 @@ def matmul_rows(hT, K, w, w0, sk, sj, zT, N, b0, mode):
     matmul_tile(hT, K, w, w0, sk, sj, zT, N, b0, mode == BIAS, mode == ACC)
 
 
-@njit(**REDUCE, **INNER)
+@njit(**OPTS, **INNER)
 def add_products(A, a0, nk, ta, B, b0, nj, ns, g, goff, ldg, boff):
     """BPTT's weight sums over a chunk of ``ns`` steps of one tile.
 
     ``g[goff + k ldg + j] += sum A[a0 + k, ta:ta + ns, :] * B[b0 + j, :ns, :]`` and the bias
     ``g[boff + j] += sum B[b0 + j, :ns, :]``: the inputs of the steps (``A``, ``(rows,
-    steps, TILE)``) against their ``dL/dz`` (``B``). Each row's steps are contiguous, so
-    one vectorised sum runs over ``ns * TILE`` values; blocks of 4 inputs x 2 outputs.
+    steps, TILE)``) against their ``dL/dz`` (``B``); blocks of 4 inputs x 2 outputs. Each
+    sum runs in ``TILE`` lanes, lane ``r`` adding the steps' sample ``r`` in step order (a
+    loop along the samples, which vectorises), and the lanes meet in
+    :func:`~.simd.sum_tile`'s fixed tree: the same bits on any host.
     """
-    L = ns * TILE
+    zero = g[0] - g[0]
+    acc = np.empty((8, TILE), g.dtype)
     k = 0
     while k < nk:
         k1 = min(k + 1, nk - 1)
         k2 = min(k + 2, nk - 1)
         k3 = min(k + 3, nk - 1)
-        x0 = A[a0 + k, ta:ta + ns].reshape(L)
-        x1 = A[a0 + k1, ta:ta + ns].reshape(L)
-        x2 = A[a0 + k2, ta:ta + ns].reshape(L)
-        x3 = A[a0 + k3, ta:ta + ns].reshape(L)
         for j in range(0, nj, 2):
             j1 = min(j + 1, nj - 1)
-            y0 = B[b0 + j, :ns].reshape(L)
-            y1 = B[b0 + j1, :ns].reshape(L)
-            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = g[0] - g[0]
-            for s in range(L):
-                u = y0[s]
-                v = y1[s]
-                s00 += x0[s] * u
-                s01 += x0[s] * v
-                s10 += x1[s] * u
-                s11 += x1[s] * v
-                s20 += x2[s] * u
-                s21 += x2[s] * v
-                s30 += x3[s] * u
-                s31 += x3[s] * v
+            for q in range(8):
+                for r in range(TILE):
+                    acc[q, r] = zero
+            for t in range(ns):
+                for r in range(TILE):
+                    u = B[b0 + j, t, r]
+                    v = B[b0 + j1, t, r]
+                    x0 = A[a0 + k, ta + t, r]
+                    x1 = A[a0 + k1, ta + t, r]
+                    x2 = A[a0 + k2, ta + t, r]
+                    x3 = A[a0 + k3, ta + t, r]
+                    acc[0, r] += x0 * u
+                    acc[1, r] += x0 * v
+                    acc[2, r] += x1 * u
+                    acc[3, r] += x1 * v
+                    acc[4, r] += x2 * u
+                    acc[5, r] += x2 * v
+                    acc[6, r] += x3 * u
+                    acc[7, r] += x3 * v
             # duplicated rows (k1 == k at the edge) are written once: the checks below
-            g[goff + k * ldg + j] += s00
+            g[goff + k * ldg + j] += sum_tile(acc, 0, zero)
             if k1 != k:
-                g[goff + k1 * ldg + j] += s10
+                g[goff + k1 * ldg + j] += sum_tile(acc, 2, zero)
             if k2 != k1:
-                g[goff + k2 * ldg + j] += s20
+                g[goff + k2 * ldg + j] += sum_tile(acc, 4, zero)
             if k3 != k2:
-                g[goff + k3 * ldg + j] += s30
+                g[goff + k3 * ldg + j] += sum_tile(acc, 6, zero)
             if j1 != j:
-                g[goff + k * ldg + j1] += s01
+                g[goff + k * ldg + j1] += sum_tile(acc, 1, zero)
                 if k1 != k:
-                    g[goff + k1 * ldg + j1] += s11
+                    g[goff + k1 * ldg + j1] += sum_tile(acc, 3, zero)
                 if k2 != k1:
-                    g[goff + k2 * ldg + j1] += s21
+                    g[goff + k2 * ldg + j1] += sum_tile(acc, 5, zero)
                 if k3 != k2:
-                    g[goff + k3 * ldg + j1] += s31
+                    g[goff + k3 * ldg + j1] += sum_tile(acc, 7, zero)
         k += 4
     for j in range(nj):
-        y0 = B[b0 + j, :ns].reshape(L)
-        s = g[0] - g[0]
-        for i in range(L):
-            s += y0[i]
-        g[boff + j] += s
+        for r in range(TILE):
+            acc[0, r] = zero
+        for t in range(ns):
+            for r in range(TILE):
+                acc[0, r] += B[b0 + j, t, r]
+        g[boff + j] += sum_tile(acc, 0, zero)
 
 
 @njit(**OPTS, **INNER)

@@ -18,16 +18,18 @@ import math
 import numpy as np
 from numba import njit
 
-from evoneuro.backends.numba._jit import INNER, OPTS, REDUCE
+from evoneuro.backends.numba._jit import INNER, OPTS
 from evoneuro.backends.numba.activations import exp_nonpositive
 from evoneuro.backends.numba.simd import (
     TILE,
     accumulate_rows1,
     accumulate_rows4,
+    dot_tile,
     grad_rows,
     lanes_of,
     product_rows1,
     product_rows4,
+    sum_tile,
 )
 
 # Flags, strides and offsets handed to the shared tile functions (here and in the recurrent
@@ -40,27 +42,22 @@ FALSE, TRUE = np.zeros(1, np.bool_)[0], np.ones(1, np.bool_)[0]
 # --- matmul ---------------------------------------------------------------------------
 
 
-# Sums over a tile's samples, reassociated so that they vectorise. Written inside a loop
-# that also updates per-sample arrays, one ordered scalar sum keeps LLVM from vectorising
-# the whole loop (the backward passes of the normalised and RBF layers call these instead).
+# Sums over a tile's samples, in one fixed order on every host (:func:`.simd.dot_tile`).
+# Written inside a loop that also updates per-sample arrays, one ordered scalar sum keeps
+# LLVM from vectorising the whole loop (the backward passes of the normalised and RBF
+# layers call these instead).
 
 
-@njit(**REDUCE, **INNER)
+@njit(**OPTS, **INNER)
 def row_dot(a, b, j):
     """``sum_r a[j, r] * b[j, r]`` over the ``TILE`` samples, in float64."""
-    s = 0.0
-    for r in range(TILE):
-        s += a[j, r] * b[j, r]
-    return s
+    return dot_tile(a, j, b, j, 0.0)
 
 
-@njit(**REDUCE, **INNER)
+@njit(**OPTS, **INNER)
 def row_sum(a, j):
     """``sum_r a[j, r]`` over the ``TILE`` samples, in float64."""
-    s = 0.0
-    for r in range(TILE):
-        s += a[j, r]
-    return s
+    return sum_tile(a, j, 0.0)
 
 
 @njit(**OPTS)
@@ -87,41 +84,28 @@ def matmul_tile(hT, K, th, w0, sk, sj, zT, N, b0, has_bias, accumulate=False):
         j += 1
 
 
-@njit(**REDUCE)
+@njit(**OPTS)
 def grad_tile(hT, K, dzT, N, g, w0, zero, has_bias=True):
     """``g[w0 + k*N + j] += sum_r hT[k, r] dzT[j, r]``, then (``has_bias``) the bias
     ``g[w0+K*N+j] += sum_r dzT[j, r]``.
 
-    Whole vectors of outputs (16 float32 with AVX-512) at a time by :func:`grad_rows`, the
-    rest (``N`` mod the lanes) one output at a time.
+    Whole logical vectors of outputs (16 float32, 8 float64) at a time by
+    :func:`grad_rows`, the rest (``N`` mod the lanes) one output at a time by
+    :func:`dot_tile`, in ``zero``'s type; the bias sums in float64. Every sum runs in the
+    same order on any host (:mod:`.simd`).
     """
     lanes = lanes_of(g)
     nj = N - N % lanes
     for k in range(K):
         for j in range(0, nj, lanes):
             grad_rows(hT, k, dzT, j, g, w0 + k * N + j)
-    for k0 in range(0, K - K % 2, 2):
         for j in range(nj, N):
-            s0 = zero
-            s1 = zero
-            for r in range(TILE):
-                d = dzT[j, r]
-                s0 += hT[k0, r] * d
-                s1 += hT[k0 + 1, r] * d
-            g[w0 + k0 * N + j] += s0
-            g[w0 + (k0 + 1) * N + j] += s1
-    if K % 2:
-        k0 = K - 1
-        for j in range(nj, N):
-            s0 = zero
-            for r in range(TILE):
-                s0 += hT[k0, r] * dzT[j, r]
-            g[w0 + k0 * N + j] += s0
+            g[w0 + k * N + j] += dot_tile(hT, k, dzT, j, zero)
     if not has_bias:
         return
     b0 = w0 + K * N
     for j in range(N):
-        g[b0 + j] += row_sum(dzT, j)
+        g[b0 + j] += sum_tile(dzT, j, 0.0)
 
 
 @njit(**OPTS, **INNER)

@@ -1,4 +1,4 @@
-"""Evaluate a population member by member on an executor, surviving lost workers.
+"""Per-member tasks: a population evaluated member by member on an executor, surviving lost workers.
 
 :func:`evaluate_parallel` submits one task per member to any
 :class:`concurrent.futures.Executor` (``ProcessPoolExecutor``, ``ThreadPoolExecutor``,
@@ -68,6 +68,12 @@ def _call(fun: Callable, x: np.ndarray, args: tuple, kwargs: dict) -> Any:
     # one level of indirection, so that the user's kwargs never collide with the
     # executor's own keywords (dask's ``key``, ``pure``, ``retries``...)
     return fun(x, *args, **kwargs)
+
+
+def _args(args) -> tuple:
+    """The extra arguments of a task: ``args``, or what it returns when it is callable (read
+    at every submission: a dask future that was lost is replaced before a retry)."""
+    return args() if callable(args) else args
 
 
 def _is_dask(executor) -> bool:
@@ -213,6 +219,9 @@ def _wait_any(futures: list, seconds: float) -> None:
         wait(futures, timeout=seconds, return_when="FIRST_COMPLETED")
     except TimeoutError:
         pass
+    except Exception as err:  # noqa: BLE001 - a task cancelled as its inputs were lost: seen by _outcome
+        if type(err).__name__ != "FuturesCancelledError":
+            raise
 
 
 def _no_workers_timeout() -> float:
@@ -303,8 +312,9 @@ def _dask_options(executor) -> tuple[dict, list | None]:
 
 
 def _run_on_dask(client, options: tuple[dict, list | None], fun, Theta, batch: list[int], args, kwargs,
-                 outputs: list, lost: tuple, timeout: float | None, keep_errors: bool) -> dict:
-    """Evaluate the rows ``batch`` on ``client``, each try pinned to one worker thread.
+                 outputs: list, lost: tuple, timeout: float | None, keep_errors: bool, per_thread: int = 1) -> dict:
+    """Evaluate the rows ``batch`` on ``client``, each try pinned to one worker, at most
+    ``per_thread`` tasks per worker thread at a time.
 
     Returns the failed rows (row -> error), as :func:`_gather`.
     """
@@ -353,13 +363,13 @@ def _run_on_dask(client, options: tuple[dict, list | None], fun, Theta, batch: l
                     if w in load:
                         load[w] += 1
                 while queue:
-                    free = [w for w in workers if load[w] < workers[w]]
+                    free = [w for w in workers if load[w] < workers[w] * per_thread]
                     if not free:
                         break
                     w = min(free, key=lambda a: load[a] / workers[a])
                     i = queue.pop(0)
                     # pure=False: every try a fresh key, never the cached result of a failed one
-                    running[i] = (client.submit(_call, fun, Theta[i], args, kwargs, pure=False, workers=[w],
+                    running[i] = (client.submit(_call, fun, Theta[i], _args(args), kwargs, pure=False, workers=[w],
                                                 allow_other_workers=False, **submit_kw), w)
                     load[w] += 1
             if not (queue or running):
@@ -376,9 +386,10 @@ def _run_on_dask(client, options: tuple[dict, list | None], fun, Theta, batch: l
     return failed
 
 
-def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: dict | None = None,
+def evaluate_parallel(fun: Callable, Theta, executor, args: tuple | Callable[[], tuple] = (),
+                      kwargs: dict | None = None,
                       retries: int = 2, timeout: float | None = None,
-                      on_error: str = "raise") -> tuple[list, dict[int, BaseException]]:
+                      on_error: str = "raise", per_thread: int = 1) -> tuple[list, dict[int, BaseException]]:
     """``fun(Theta[i], *args, **kwargs)`` for every row, one task each, gathered in order.
 
     Parameters
@@ -389,7 +400,8 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     Theta : ndarray (P, n)
     executor : concurrent.futures.Executor or dask.distributed.Client
     args, kwargs
-        Extra arguments of ``fun``.
+        Extra arguments of ``fun``; ``args`` may be a callable returning them, called at
+        every submission.
     retries : int, default=2
         How many times a member whose worker was lost (or that timed out) is submitted
         again, alone (see the module docstring); with 0, members in flight on a worker
@@ -403,6 +415,11 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
     on_error : {"raise", "worst"}, default="raise"
         What an exception raised by ``fun`` does: stop (re-raised, the other tasks
         cancelled), or report the member as failed (a :class:`FitnessRaised`), not retried.
+    per_thread : int, default=1
+        On dask, tasks queued per worker thread on a first try (retries always run one
+        per thread): 1 isolates a member that kills its worker; sub-population chunks,
+        whose lost members are retried one by one anyway, queue all of theirs at once and
+        save a round trip per chunk.
 
     Returns
     -------
@@ -447,10 +464,10 @@ def evaluate_parallel(fun: Callable, Theta, executor, args: tuple = (), kwargs: 
         for batch in ([shared] if shared else []) + [[i] for i in pending if i in alone]:
             if client is not None:
                 failed = _run_on_dask(client, options, fun, Theta, batch, args, kwargs, outputs, lost, timeout,
-                                      keep_errors)
+                                      keep_errors, per_thread if batch is shared else 1)
             else:
                 pool = _live(executor)
-                futures = {i: _submit(pool, fun, Theta[i], args, kwargs) for i in batch}
+                futures = {i: _submit(pool, fun, Theta[i], _args(args), kwargs) for i in batch}
                 failed, broke = _gather(futures, outputs, lost, timeout, keep_errors)
                 del futures
                 if broke and _live(executor) is pool:  # not a process pool: nothing replaces it
