@@ -47,7 +47,12 @@ DEFAULT_LAYER_EVALS = 1_000_000
 
 @dataclass
 class LayerReport:
-    """What pretraining one layer did: reconstruction errors (MSE) before and after, cost."""
+    """What pretraining one layer did: reconstruction errors (MSE) before and after, cost.
+
+    ``rbm`` is the fitted :class:`~sklearn.neural_network.BernoulliRBM` of a
+    ``method="rbm"`` layer (None for an autoencoder): :meth:`evoneuro.training.dbn.DBN.from_reports`
+    builds the deep belief net from them without training again.
+    """
 
     layer: int
     method: str
@@ -55,6 +60,7 @@ class LayerReport:
     error_end: float
     evals: int
     seconds: float
+    rbm: Any = None
 
 
 class TiedAutoencoderProblem(Problem):
@@ -185,15 +191,16 @@ def pretrain(net, X, method: str = "autoencoder", *, optimizer: Any = "adam",
     reports = []
     for l, s in enumerate(net.layers[:-1]):
         t0 = time.perf_counter()
+        rbm = None
         if method == "rbm":
-            W, b, start, end, evals = _rbm_layer(codes, s.fan_out, rng, rbm_params)
+            W, b, start, end, evals, rbm = _rbm_layer(codes, s.fan_out, rng, rbm_params)
         else:
             ae = MLP(s.fan_in, (s.fan_out,), s.fan_in, activation=[net.activations[l]], output="linear")
             W, b, start, end, evals = _autoencoder_layer(
                 ae, codes, rng, optimizer, optimizer_params, tied, budget, batch_size, backend, dtype, n_jobs)
         s.weights(theta)[...], s.bias(theta)[...] = W, b
         codes = net.activations[l](codes @ W + b)
-        reports.append(LayerReport(l, method, start, end, evals, time.perf_counter() - t0))
+        reports.append(LayerReport(l, method, start, end, evals, time.perf_counter() - t0, rbm))
     out = net.layers[-1]
     head = data_init(MLP(out.fan_in, (), out.fan_out, output=net.output), codes[:4096], rng)
     theta[out.w_start : out.end] = head
@@ -242,7 +249,7 @@ def _rbm_layer(codes: np.ndarray, n_hidden: int, rng: np.random.Generator, rbm_p
     end = _rbm_error(codes, rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_)
     # cost in sample-forward equivalents of the layer: CD-1 is about 3 passes per row per epoch
     evals = 3 * len(codes) * params["n_iter"]
-    return rbm.components_.T.copy(), rbm.intercept_hidden_.copy(), start, end, evals
+    return rbm.components_.T.copy(), rbm.intercept_hidden_.copy(), start, end, evals, rbm
 
 
 def _rbm_error(V: np.ndarray, W: np.ndarray, bh: np.ndarray, bv: np.ndarray) -> float:
