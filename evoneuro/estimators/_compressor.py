@@ -37,6 +37,8 @@ from evoneuro._validation import check_positive_float, check_positive_int
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.init import check_rng
 from evoneuro.network.rnn import RNN
+from evoneuro.optimizers.registry import get_class
+from evoneuro.training.minimize import minimize
 from evoneuro.training.recipe import fit_network
 
 SURPRISE = ("auto", "probability", "error")
@@ -124,6 +126,17 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
         at every step, the output level 1 gives after the surprises seen so far (mean
         squared error, a linear output). Its output at the last step is a label read
         without level 1: ``predict_proba(X, collapsed=True)``. Needs ``levels=2`` and ``y``.
+    fine_tune : dict or None, default=None
+        After the stack is trained with labels, tune all levels' weights together on the
+        label's log-loss: ``{"max_evals": int, "optimizer": str, "optimizer_params":
+        dict}``. ``max_evals`` (required) counts sequences through the whole stack (one
+        call of the stack's loss on the N training sequences is N). Which steps go up is a
+        discrete choice of level 0's weights, so the loss has no gradient there and the
+        optimizer must be gradient-free (default ``"sep-cmaes"``). Its unset
+        hyperparameters take the class's measured defaults as every fit does, the spreads
+        scaled to the trained stack's weight RMS (for sep-CMA-ES 0.03 of it: a search near
+        the trained weights). The tuned weights are kept only if their training loss is
+        lower than the stack's.
     random_state : None, int or Generator
 
     Attributes
@@ -137,6 +150,9 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
         Evaluations of all levels together (the collapsed net's included).
     collapsed_ : Level or None
         The collapsed net, with ``collapse=True``.
+    fine_tune_ : dict or None
+        With ``fine_tune``: the training log-loss before and after, and the evaluations and
+        seconds it took (``{"loss_before", "loss_after", "evals", "seconds"}``).
 
     Examples
     --------
@@ -156,7 +172,8 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
     def __init__(self, levels: int = 2, cell: str = "lstm", hidden: int = 8, threshold: float = 0.9,
                  surprise: str = "auto", optimizer: Any = "adam", optimizer_params: dict | None = None,
                  max_evals: Any = None, max_steps: Any = 1000, batch_size: Any = "auto", backend: str = "numpy",
-                 dtype: str = "float64", collapse: bool = False, random_state: Any = None) -> None:
+                 dtype: str = "float64", collapse: bool = False, fine_tune: dict | None = None,
+                 random_state: Any = None) -> None:
         self.levels = levels
         self.cell = cell
         self.hidden = hidden
@@ -170,6 +187,7 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
         self.backend = backend
         self.dtype = dtype
         self.collapse = collapse
+        self.fine_tune = fine_tune
         self.random_state = random_state
 
     # --- checks ------------------------------------------------------------------------
@@ -262,6 +280,7 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
         if self.collapse and (y is None or self.levels != 2):
             raise ValueError("collapse=True collapses a two-level compressor with a readout: it needs levels=2 "
                              f"and labels y, got levels={self.levels} and y={'None' if y is None else 'given'}")
+        tune = self._check_fine_tune(y)
         if any(b["max_evals"] is None and b["max_steps"] is None for b in budgets):
             raise ValueError("every level needs a budget: max_evals or max_steps (or both)")
         params = self._per_level(self.optimizer_params, "optimizer_params")
@@ -295,6 +314,11 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
                                       time.perf_counter() - t0, float(stream.lengths.mean())))
             if l < self.levels - 1:
                 stream = self._compress(l, stream)
+        self.fine_tune_ = None
+        if tune is not None:
+            self.fine_tune_ = self._fine_tune(X, lengths, y, tune, int(rng.integers(2**31)))
+            stream = self._streams(X, lengths, self.levels - 1)[-1]
+            self.levels_[-1].mean_length = float(stream.lengths.mean())
         self.compression_ratio_ = float(lengths.mean() / self.levels_[-1].mean_length)
         self.collapsed_ = None
         if self.collapse:
@@ -303,7 +327,68 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
                                                     budgets[0], int(rng.integers(2**31)))
             self.collapsed_ = Level(net, theta, "collapsed", evals, time.perf_counter() - t0, float(lengths.mean()))
         self.n_evals_ = int(sum(v.evals for v in self.levels_)) + (self.collapsed_.evals if self.collapse else 0)
+        if self.fine_tune_ is not None:
+            self.n_evals_ += self.fine_tune_["evals"]
         return self
+
+    def _check_fine_tune(self, y) -> dict | None:
+        if self.fine_tune is None:
+            return None
+        if not isinstance(self.fine_tune, dict):
+            raise TypeError(f"fine_tune must be a dict such as {{'max_evals': 100000}} or None, got {self.fine_tune!r}")
+        unknown = sorted(set(self.fine_tune) - {"max_evals", "optimizer", "optimizer_params"})
+        if unknown:
+            raise ValueError(f"fine_tune takes max_evals, optimizer and optimizer_params, got {unknown}")
+        if y is None:
+            raise ValueError("fine_tune tunes the stack on the labels' log-loss: it needs labels y")
+        if "max_evals" not in self.fine_tune:
+            raise ValueError("fine_tune needs a budget: max_evals (sequences through the whole stack)")
+        tune = {"max_evals": check_positive_int(self.fine_tune["max_evals"], "fine_tune['max_evals']"),
+                "optimizer": self.fine_tune.get("optimizer", "sep-cmaes"),
+                "optimizer_params": dict(self.fine_tune.get("optimizer_params") or {})}
+        if get_class(tune["optimizer"])[0].needs_grad if isinstance(tune["optimizer"], str) else \
+                getattr(tune["optimizer"], "needs_grad", False):
+            raise ValueError(f"fine_tune's optimizer must be gradient-free (which steps go up is not differentiable), "
+                             f"got {tune['optimizer']!r}")
+        return tune
+
+    def _stack_loss(self, X, lengths, y, thetas: list[np.ndarray]) -> float:
+        """Training log-loss of the label with the levels' weights ``thetas``."""
+        kept = [level.theta for level in self.levels_]
+        try:
+            for level, theta in zip(self.levels_, thetas):
+                level.theta = theta
+            with np.errstate(over="ignore", invalid="ignore"):
+                p = self._proba(self._streams(X, lengths, len(self.levels_) - 1)[-1])
+        finally:
+            for level, theta in zip(self.levels_, kept):
+                level.theta = theta
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+    def _fine_tune(self, X, lengths, y, tune: dict, seed: int) -> dict:
+        t0 = time.perf_counter()
+        sizes = np.cumsum([level.net.n_params for level in self.levels_])[:-1]
+        x0 = np.concatenate([level.theta for level in self.levels_])
+        weights = np.concatenate([np.ravel(s.weights(level.theta)) for level in self.levels_ for s in level.net.layers])
+        params = dict(tune["optimizer_params"])
+        if isinstance(tune["optimizer"], str):  # the measured defaults, as new_optimizer fills them for a net
+            cls = get_class(tune["optimizer"])[0]
+            scale = float(np.sqrt(np.mean(weights**2)))
+            for name, frac in cls.relative_spreads.items():
+                params.setdefault(name, float(f"{frac * scale:.3g}"))
+            for name, value in cls.fit_defaults.items():
+                params.setdefault(name, value)
+        N = len(X)
+        before = self._stack_loss(X, lengths, y, np.split(x0, sizes))
+        result = minimize(lambda x: self._stack_loss(X, lengths, y, np.split(x, sizes)), x0,
+                          optimizer=tune["optimizer"], optimizer_params=params,
+                          max_evals=max(1, tune["max_evals"] // N), random_state=seed)
+        after = float(result.fun)
+        if after < before:
+            for level, theta in zip(self.levels_, np.split(np.asarray(result.x, dtype=np.float64), sizes)):
+                level.theta = theta
+        return {"loss_before": before, "loss_after": min(after, before), "evals": int(result.n_evals) * N,
+                "seconds": time.perf_counter() - t0}
 
     def _top_outputs(self, raw: Stream, top: Stream) -> np.ndarray:
         """``(N, T, K)``: at every raw step, the output level 1 gives after the last surprise so far."""
@@ -452,8 +537,10 @@ class HistoryCompressor(ClassifierMixin, BaseEstimator):
             last = out[np.arange(len(out)), raw.lengths - 2, self.n_features_in_:]
             p = np.clip(last, 1e-12, None)
             return p / p.sum(axis=1, keepdims=True)
+        return self._proba(self._streams(X, lengths, len(self.levels_) - 1)[-1])
+
+    def _proba(self, stream: Stream) -> np.ndarray:
         top = self.levels_[-1]
-        stream = self._streams(X, lengths, len(self.levels_) - 1)[-1]
         ev = Evaluator(top.net, backend="numpy", dtype="float64")
         return ev.forward(top.theta, stream.inputs(), lengths=stream.lengths)[0]
 
