@@ -235,9 +235,25 @@ class Evaluator:
         return self.forward(theta, X, lengths=lengths)[0]
 
 
-#: What :func:`warmup` can compile: a network kind, or one recurrent cell ("rnn": all three).
-WARMUP_KINDS = {"mlp": ("mlp",), "rnn": ("elman", "lstm", "gru"), "elman": ("elman",), "lstm": ("lstm",),
-                "gru": ("gru",)}
+def warmup_names() -> dict[str, tuple[str, ...]]:
+    """What :func:`warmup` can compile: every registered network kind (its
+    :meth:`~evoneuro.network.base.Network.warmup_examples`), and each of those examples
+    alone (``"rnn"`` is its three cells, ``"lstm"`` one of them).
+
+    Examples
+    --------
+    >>> from evoneuro.evaluator import warmup_names
+    >>> warmup_names()["rnn"], warmup_names()["lstm"]
+    (('elman', 'lstm', 'gru'), ('lstm',))
+    """
+    from evoneuro.network.kinds import KINDS
+
+    names: dict[str, tuple[str, ...]] = {}
+    for kind in KINDS.values():
+        examples = tuple(kind.load("spec").warmup_examples())
+        names[kind.name] = examples
+        names.update((example, (example,)) for example in examples if example != kind.name)
+    return names
 
 
 def warmup(kinds=("mlp", "rnn"), dtypes=("float32",)) -> dict[str, float]:
@@ -248,21 +264,22 @@ def warmup(kinds=("mlp", "rnn"), dtypes=("float32",)) -> dict[str, float]:
     later process loads them in a fraction of a second. ``evoneuro warmup`` runs this once
     after installing: every fit, ``minimize`` and ``predict`` then starts at once. Each
     kind's forward and gradient kernels are compiled, as the estimators use them (float32
-    by default).
+    by default), on the small nets its specification's ``warmup_examples`` gives.
 
     Parameters
     ----------
     kinds : sequence of str, default=("mlp", "rnn")
-        ``"mlp"``, ``"rnn"`` (the Elman, LSTM and GRU cells) or single cells ``"elman"``,
-        ``"lstm"``, ``"gru"``.
+        Registered network kinds (``"mlp"``, ``"rnn"`` — the Elman, LSTM and GRU cells —,
+        ``"pyramid"``) or single recurrent cells ``"elman"``, ``"lstm"``, ``"gru"``; see
+        :func:`warmup_names`.
     dtypes : sequence of {"float32", "float64"}, default=("float32",)
 
     Returns
     -------
     dict
-        Seconds spent compiling per kind (``"mlp"``, ``"elman"``, ...; dtypes summed): 0.0
-        for kernels already in the disk cache. Empty when Numba is not installed (nothing
-        to compile: the NumPy backend runs).
+        Seconds spent compiling per example (``"mlp"``, ``"elman"``, ...; dtypes summed):
+        0.0 for kernels already in the disk cache. Empty when Numba is not installed
+        (nothing to compile: the NumPy backend runs).
 
     Examples
     --------
@@ -271,32 +288,31 @@ def warmup(kinds=("mlp", "rnn"), dtypes=("float32",)) -> dict[str, float]:
     >>> sorted(seconds)
     ['mlp']
     """
-    from evoneuro.network.rnn import RNN
-    from evoneuro.network.spec import MLP
+    from evoneuro.network.kinds import KINDS
 
     if isinstance(kinds, str):
         kinds = [k.strip() for k in kinds.split(",") if k.strip()]
     if isinstance(dtypes, str):
         dtypes = [dtypes]
-    wrong = [k for k in kinds if k not in WARMUP_KINDS]
+    names = warmup_names()
+    wrong = [k for k in kinds if k not in names]
     if wrong or not kinds:
-        raise ValueError(f"kinds must name some of {list(WARMUP_KINDS)}, got {list(kinds)!r}")
+        raise ValueError(f"kinds must name some of {list(names)}, got {list(kinds)!r}")
     dtypes = [check_dtype(d) for d in dtypes]
     if not numba_available():
         return {}
     from evoneuro.backends.numba.compiling import seconds
 
+    examples = {name: case for kind in KINDS.values() for name, case in kind.load("spec").warmup_examples().items()}
     rng = np.random.default_rng(0)
-    y = np.array([0, 1, 0, 1])
     spent: dict[str, float] = {}
-    for kind in dict.fromkeys(k for name in kinds for k in WARMUP_KINDS[name]):
-        net = MLP(2, (3,), 2) if kind == "mlp" else RNN(1, (3,), 2, cell=kind)
-        X = rng.normal(size=(4, 2) if kind == "mlp" else (4, 3, 1))
+    for name in dict.fromkeys(k for kind in kinds for k in names[kind]):
+        net, X, y = examples[name]
         c0 = seconds()
         for dtype in dtypes:
             ev = Evaluator(net, backend="numba", dtype=dtype, n_jobs=1)
             Theta = net.init_population(2, rng)
             ev.loss_and_grad(Theta, X, y)
             ev.loss(Theta, X, y)  # the forward kernel, when the gradient's came from the cache
-        spent[kind] = seconds() - c0
+        spent[name] = seconds() - c0
     return spent

@@ -34,8 +34,9 @@ import numpy as np
 
 from evoneuro._validation import check_positive_float
 
-#: Layer kinds whose weight matrix the decay penalises (an RBF layer's "W" holds centres).
-_DECAYED = frozenset({"dense", "weightnorm", "layernorm", "cosine", "elman", "lstm", "gru"})
+#: Layer kinds whose weight matrix the decay penalises (an RBF layer's "W" holds centres;
+#: a pyramid level's holds its projections' kernels, its "b" the maps' biases).
+_DECAYED = frozenset({"dense", "weightnorm", "layernorm", "cosine", "elman", "lstm", "gru", "pyramid"})
 #: Layer kinds that start with ``z = h W``, so scaling W's rows is dropping h's units.
 _DROPPABLE = frozenset({"dense", "layernorm"})
 

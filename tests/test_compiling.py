@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import evoneuro as en
 
 pytest.importorskip("numba")
 
@@ -69,3 +72,18 @@ print(clf.compile_seconds_ > 0, compiling.seconds() == before)
     assert res.stderr.count("evoneuro: compiling the MLP kernels for this CPU, once: ") == 1, res.stderr
     warm = _run("from evoneuro.cli import main; main(['warmup', '--kinds', 'mlp'])", env)
     assert "already in the disk cache" in warm.stdout and "evoneuro: compiling" not in warm.stderr
+
+
+def test_warmup_takes_every_registered_kind_and_its_examples_run_on_the_reference():
+    from evoneuro.evaluator import warmup, warmup_names
+    from evoneuro.network.kinds import KINDS
+
+    names = warmup_names()
+    assert set(KINDS) <= set(names) and names["rnn"] == ("elman", "lstm", "gru") and names["gru"] == ("gru",)
+    for kind in KINDS.values():
+        for name, (net, X, y) in kind.load("spec").warmup_examples().items():
+            assert net.kind == kind.name and name in names
+            losses = en.Evaluator(net, backend="numpy", dtype="float64").loss(net.init_population(2, 0), X, y)
+            assert losses.shape == (2,) and np.isfinite(losses).all()
+    with pytest.raises(ValueError, match="pyramid"):
+        warmup(kinds=["convnet"])

@@ -221,3 +221,13 @@ def test_compare_routes_alpha_and_noise_to_the_problem():
     assert run.params == params and np.isfinite(run.train_loss)
     free = run_one(data, (4,), optimizer=name, params={"learning_rate": 0.01}, budget_evals=20_000, backend="numpy")
     assert run.train_loss > free.train_loss  # the decay is in the reported loss
+
+
+def test_weight_decay_covers_every_kernel_of_a_pyramid_and_none_of_its_biases():
+    net = en.Pyramid((8, 8), levels=2, features=(2, 3), iterations=2)
+    mask = weight_mask(net)
+    levels = net.unflatten(np.arange(net.n_params, dtype=float))
+    kernels = [int(v) for level in levels for name, arr in level.items() if name != "bias" for v in np.ravel(arr)]
+    biases = [int(v) for level in levels for v in np.ravel(level.get("bias", []))]
+    assert mask[kernels].all() and not mask[biases].any()
+    assert mask.sum() == len(kernels)

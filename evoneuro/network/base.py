@@ -104,6 +104,13 @@ class Network(ABC):
     def init(self, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
         """Draw one float64 parameter vector ``(n_params,)``."""
 
+    @classmethod
+    @abstractmethod
+    def warmup_examples(cls) -> dict[str, tuple[Network, np.ndarray, np.ndarray]]:
+        """Small nets of this kind with data, ``{name: (net, X, y)}``, one per set of
+        compiled kernels (the RNN kind: one per cell): what :func:`evoneuro.warmup`
+        evaluates to compile them. The names are those ``warmup(kinds=...)`` takes."""
+
     def init_population(self, size: int, rng=None, scheme: str | None = None, gain: float = 1.0) -> np.ndarray:
         """``size`` independent draws of :meth:`init`, as a ``(size, n_params)`` matrix.
 

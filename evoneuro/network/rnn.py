@@ -267,6 +267,13 @@ class RNN(Network):
 
     # --- init --------------------------------------------------------------------------
 
+    @classmethod
+    def warmup_examples(cls) -> dict:
+        """``{cell: (net, X, y)}`` for the Elman, LSTM and GRU cells, each compiled
+        separately (see :meth:`Network.warmup_examples`)."""
+        X = np.random.default_rng(0).normal(size=(4, 3, 1))
+        return {cell: (cls(1, (3,), 2, cell=cell), X, np.array([0, 1, 0, 1])) for cell in ("elman", "lstm", "gru")}
+
     def init(self, rng=None, scheme: str = "orthogonal", gain: float = 1.0, forget_bias: float = 1.0) -> np.ndarray:
         """Draw a float64 parameter vector.
 

@@ -242,6 +242,13 @@ class MLP(Network):
                 out[s.e_start : s.e_end] = np.asarray(blocks[2]).reshape(s.fan_out)
         return out
 
+    @classmethod
+    def warmup_examples(cls) -> dict:
+        """``{"mlp": (net, X, y)}``: a two-layer classifier, which compiles the kernels
+        every plain MLP runs (see :meth:`Network.warmup_examples`)."""
+        X = np.random.default_rng(0).normal(size=(4, 2))
+        return {"mlp": (cls(2, (3,), 2), X, np.array([0, 1, 0, 1]))}
+
     def init(self, rng=None, scheme: str = "glorot", gain: float = 1.0) -> np.ndarray:
         """Draw a float64 parameter vector; biases are zero.
 
