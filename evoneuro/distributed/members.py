@@ -192,19 +192,25 @@ def _outcome(fut):
             return None, cf.CancelledError("the task was cancelled")
         err = fut.exception(timeout=0)
         return (None, err) if err is not None else (fut.result(timeout=0), None)
+    from distributed.client import FutureCancelledError
+
     status = fut.status  # a dask Future
-    if status == "finished":
-        try:
-            return fut.result(timeout=POLL_SECONDS), None
-        except TimeoutError:  # its data was lost with a worker meanwhile: being recomputed
-            return _PENDING, None
-    if status == "error":
-        try:
-            return None, fut.exception(timeout=POLL_SECONDS)
-        except TimeoutError:  # retried by the scheduler meanwhile
-            return _PENDING, None
+    try:
+        if status == "finished":
+            try:
+                return fut.result(timeout=POLL_SECONDS), None
+            except TimeoutError:  # its data was lost with a worker meanwhile: being recomputed
+                return _PENDING, None
+        if status == "error":
+            try:
+                return None, fut.exception(timeout=POLL_SECONDS)
+            except TimeoutError:  # retried by the scheduler meanwhile
+                return _PENDING, None
+    except (FutureCancelledError, cf.CancelledError) as err:
+        # cancelled between the status and the fetch: its result was lost with a worker and
+        # the scheduler forgot the key (seen under load when a member kills its worker)
+        return None, err
     if status == "cancelled":
-        from distributed.client import FutureCancelledError
         return None, FutureCancelledError(fut.key, "cancelled", None)
     return _PENDING, None  # pending, or lost and being recomputed
 
