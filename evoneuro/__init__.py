@@ -11,11 +11,13 @@ from evoneuro.training.callbacks import Callback, Checkpoint, EarlyStopping, His
 from evoneuro.evaluator import Evaluator, warmup
 from evoneuro.fitness import NetworkFitness
 from evoneuro.network import ACTIVATIONS, INITS, MLP, RNN, Activation
+from evoneuro.network.pyramid import Pyramid
 from evoneuro.network.critical import critical_init, critical_variance
 from evoneuro.training.lsuv import lsuv_init
 from evoneuro.optimizers import Optimizer, get_optimizer
 from evoneuro.training.pretraining import pretrain
 from evoneuro.problems import FitnessProblem, Problem, SupervisedProblem
+from evoneuro.control import ControlProblem, load_policy, replay, save_policy
 from evoneuro.training.minimize import minimize
 from evoneuro.training.trainer import OptimizeResult, Trainer, TrainingError
 
@@ -25,7 +27,8 @@ _moved.install()  # the public modules' old paths (evoneuro.trainer, evoneuro.co
 
 def __getattr__(name: str):
     # The estimators import scikit-learn (seconds); load them on first use only.
-    if name in ("EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor", "pad_sequences"):
+    if name in ("EvoMLPClassifier", "EvoMLPRegressor", "EvoRNNClassifier", "EvoRNNRegressor", "pad_sequences",
+                "EvoPyramidRegressor", "HistoryCompressor"):
         from evoneuro import estimators
 
         return getattr(estimators, name)
@@ -46,37 +49,44 @@ def __getattr__(name: str):
 
 __all__ = [
     "ACTIVATIONS",
-    "INITS",
-    "MLP",
     "Activation",
     "Callback",
     "Checkpoint",
+    "ControlProblem",
     "EarlyStopping",
     "Evaluator",
     "EvoMLPClassifier",
     "EvoMLPRegressor",
+    "EvoPyramidRegressor",
     "EvoRNNClassifier",
     "EvoRNNRegressor",
     "FitnessProblem",
     "History",
+    "HistoryCompressor",
+    "INITS",
+    "MLP",
     "NetworkFitness",
     "OptimizeResult",
     "Optimizer",
     "Problem",
     "ProgressBar",
+    "Pyramid",
     "RNN",
     "SupervisedProblem",
     "Trainer",
     "TrainingError",
-    "__version__",
     "critical_init",
     "critical_variance",
     "diagnose",
     "get_optimizer",
     "load_dataset",
+    "load_policy",
     "lsuv_init",
     "minimize",
     "pad_sequences",
     "pretrain",
+    "replay",
+    "save_policy",
     "warmup",
+    "__version__",
 ]

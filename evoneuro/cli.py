@@ -181,6 +181,10 @@ def _add_compare(sub) -> None:
     p.add_argument("--dtype", default=argparse.SUPPRESS, choices=["float32", "float64"],
                    help="precision (default: float32)")
     p.add_argument("--n-jobs", type=_n_jobs, default=None, help="threads; default: the CPUs this process may use")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="evaluate on the dask cluster of this scheduler (tcp://host:8786); the same table")
+    p.add_argument("--executor", default=None, metavar="local:N",
+                   help="evaluate on a dask LocalCluster of N worker processes started for the run; the same table")
     p.add_argument("--out", type=Path, default=Path("compare-results"), help="folder for results and plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--task", choices=["adding", "latch", "parity", "temporal_order", "two_sequence"], default=None,
@@ -314,6 +318,42 @@ def _run_compare_task(args, budget_evals, budget_seconds) -> int:
     return 0
 
 
+def _dask_client(args):
+    """A context giving the dask ``Client`` that ``--scheduler`` or ``--executor`` ask for, or None."""
+    import contextlib
+
+    if args.scheduler is None and args.executor is None:
+        return contextlib.nullcontext(None)
+    if args.scheduler is not None and args.executor is not None:
+        args.parser.error("give --scheduler (a running cluster) or --executor local:N (a cluster for the run), "
+                          "not both")
+    if args.task is not None:
+        args.parser.error("--scheduler and --executor apply to a data set study, not to --task")
+    n = None
+    if args.executor is not None:
+        kind, _, count = args.executor.partition(":")
+        if kind != "local" or not count.isdigit() or int(count) < 1:
+            args.parser.error(f"argument --executor: expected local:N with N >= 1 worker processes, "
+                              f"got {args.executor!r}")
+        n = int(count)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        args.parser.error("--scheduler and --executor need dask.distributed: pip install 'evoneuro[dist]'")
+
+    @contextlib.contextmanager
+    def connected():
+        if n is None:
+            with Client(args.scheduler) as client:
+                yield client
+        else:
+            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                yield client
+
+    return connected()
+
+
 def _run_compare(args) -> int:
     from evoneuro.bench.compare import DEFAULT_BUDGET_EVALS, compare
 
@@ -330,11 +370,12 @@ def _run_compare(args) -> int:
     print(f"evoneuro compare: {args.dataset}, hidden {len(hidden)}x{hidden[0] if hidden else 0}, "
           f"{args.activation}, init {args.init}; budget {budget} per run", flush=True)
     try:
-        result = compare(args.dataset, target=args.target, hidden=hidden, activation=args.activation,
-                         init=args.init, optimizers=optimizers, budget_seconds=budget_seconds,
-                         budget_evals=budget_evals, seeds=args.seeds, depths=args.depths,
-                         batch_size=args.batch_size, backend=args.backend, dtype=args.dtype, n_jobs=args.n_jobs,
-                         progress=not args.no_progress, out=args.out, echo=print)
+        with _dask_client(args) as client:
+            result = compare(args.dataset, target=args.target, hidden=hidden, activation=args.activation,
+                             init=args.init, optimizers=optimizers, budget_seconds=budget_seconds,
+                             budget_evals=budget_evals, seeds=args.seeds, depths=args.depths,
+                             batch_size=args.batch_size, backend=args.backend, dtype=args.dtype, n_jobs=args.n_jobs,
+                             progress=not args.no_progress, out=args.out, echo=print, executor=client)
     except (TypeError, ValueError) as exc:  # what only a run finds (checked arguments rule out the rest)
         print(f"evoneuro compare: error: {exc}", file=sys.stderr)
         return 2
@@ -518,8 +559,8 @@ def _add_warmup(sub) -> None:
         "once. Takes tens of seconds the first time, well under a second once cached.",
     )
     p.add_argument("--kinds", default="mlp,rnn",
-                   help="comma-separated: mlp, rnn (the Elman, LSTM and GRU cells), or single cells "
-                   "elman, lstm, gru")
+                   help="comma-separated: mlp, rnn (the Elman, LSTM and GRU cells), pyramid, or single "
+                   "cells elman, lstm, gru")
     p.add_argument("--dtypes", default="float32",
                    help="comma-separated float32, float64 (float32: the estimators' precision)")
     p.set_defaults(func=_run_warmup, parser=p)
@@ -542,8 +583,80 @@ def _run_warmup(args) -> int:
     except (TypeError, ValueError) as exc:
         args.parser.error(str(exc))
     for kind, seconds in spent.items():
-        print(f"{kind:6} {'compiled in %.1f s' % seconds if seconds else 'already in the disk cache'}")
+        print(f"{kind:7} {'compiled in %.1f s' % seconds if seconds else 'already in the disk cache'}")
     print(f"evoneuro warmup: {', '.join(spent)} ready ({', '.join(dtypes)}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+# --- evoneuro control (issue 27) -----------------------------------------------------------
+
+def _add_control(sub) -> None:
+    p = sub.add_parser(
+        "control", formatter_class=_Formatter,
+        help="neuroevolution of a policy network on a control task (gymnasium or the built-in cart-poles)",
+        description="Search a policy network's weights for the largest mean episode return, the whole "
+        "population stepping through a vectorised environment in lockstep (evoneuro.ControlProblem). "
+        "Writes the return curve (returns.png) and the best policy (policy.npz, replayed by "
+        "evoneuro.replay) to --out.",
+    )
+    p.add_argument("--env", default="CartPole-v1",
+                   help="a gymnasium id, or a built-in cart-pole: single-pole, single-pole-novel, double-pole, "
+                   "double-pole-novel (without velocities: a recurrent policy by default)")
+    p.add_argument("--optimizer", default="snes", help="a gradient-free registry name")
+    p.add_argument("--hidden", type=parse_hidden, default=None,
+                   help="hidden layers, e.g. 8 or 16,16 (default: 8 for gymnasium, none for the cart-poles; "
+                   "3 recurrent units without velocities)")
+    p.add_argument("--cell", choices=["none", "elman", "lstm", "gru"], default=None,
+                   help="a recurrent policy with this cell (default: elman without velocities, else none)")
+    p.add_argument("--episodes", type=_int_at_least(1), default=1, help="episodes per member and generation")
+    p.add_argument("--max-steps", type=_int_at_least(1), default=None, help="episode cap (default: the env's)")
+    p.add_argument("--max-evals", type=_int_at_least(1), default=20_000, help="budget in episodes")
+    p.add_argument("--target", type=_number(), default=None, help="stop at this mean return")
+    p.add_argument("--popsize", type=_int_at_least(2), default=None)
+    p.add_argument("--scale", type=_number(above=0.0), default=None,
+                   help="search scale of the start (default: evoneuro.training.defaults.CONTROL_SEARCH_SCALE)")
+    p.add_argument("--no-obs-norm", action="store_true", help="feed raw observations (no running statistics)")
+    p.add_argument("--async", dest="async_env", action="store_true",
+                   help="gymnasium: one worker process per episode (for slow simulators)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("evoneuro-control"), help="directory for the plot and policy")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run_control, parser=p)
+
+
+def _run_control(args) -> int:
+    from evoneuro.control import BUILTIN, ControlProblem, make_env, plot_returns, save_policy
+    from evoneuro.network import MLP, RNN
+    from evoneuro.training.defaults import control_params
+    from evoneuro.training.minimize import minimize
+
+    builtin = args.env in BUILTIN
+    try:
+        env = make_env(args.env, **({} if builtin else {"vectorization": "async" if args.async_env else "sync"}))
+        cell = args.cell or ("elman" if builtin and not env.velocities else "none")
+        hidden = args.hidden if args.hidden is not None else ((3,) if cell != "none" else ((8,) if not builtin else ()))
+        if cell != "none":
+            net = RNN(env.observation_size, hidden or (3,), env.n_actions, cell=cell, output="linear")
+        else:
+            net = MLP(env.observation_size, hidden, env.n_actions, activation="tanh", output="linear")
+        prob = ControlProblem(env, net, episodes=args.episodes, max_steps=args.max_steps,
+                              obs_norm=not args.no_obs_norm)
+        params = control_params(args.optimizer, args.scale)
+    except (ImportError, TypeError, ValueError) as exc:
+        args.parser.error(str(exc))
+    import numpy as np
+
+    res = minimize(prob, np.zeros(net.n_params), optimizer=args.optimizer, optimizer_params=params,
+                   max_evals=args.max_evals, target=args.target, popsize=args.popsize, random_state=args.seed,
+                   progress=not args.no_progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    policy = save_policy(args.out / "policy.npz", prob, res.x)
+    lines = [f"evoneuro control: {env.name}, {net!r}, {args.optimizer}",
+             f"best mean return {res.fun:.4g} after {res.n_evals:,} episodes ({prob.env_steps:,} steps, "
+             f"{res.seconds:.1f} s; {res.stop_reason})", f"policy: {policy}"]
+    if _has_matplotlib():
+        lines.append(f"return curve: {plot_returns(res, args.out / 'returns.png', title=f'{args.optimizer} on {env.name}')}")
+    print("\n".join(lines))
     return 0
 
 
@@ -560,6 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_diagnose(sub)
     _add_warmup(sub)
+    _add_control(sub)
     return parser
 
 

@@ -147,6 +147,47 @@ class RecurrentFunction:
         return np.stack([self(x) for x in np.asarray(X, dtype=np.float64)])
 
 
+class PyramidFunction:
+    """A Neural Abstraction Pyramid with weights ``theta`` as a function of its input images.
+
+    Called with images ``(N, H, W)`` (or ``(N, H, W, n_inputs)``) it returns the output maps
+    after the last iteration, ``(N, H, W)`` for one output map (else ``(N, H, W,
+    n_outputs)``); one image ``(H, W)`` gives ``(H, W)``. Computed in float64 by the
+    reference iteration, so it is exactly the evaluator's forward pass.
+
+    Parameters
+    ----------
+    net : Pyramid
+    theta : array-like (n_params,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import evoneuro as en
+    >>> from evoneuro.fitness import PyramidFunction
+    >>> net = en.Pyramid(shape=(8, 8), levels=2, features=(2, 4), iterations=2)
+    >>> f = PyramidFunction(net, net.init(0))
+    >>> X = np.random.default_rng(0).uniform(size=(3, 8, 8))
+    >>> f(X).shape, f(X[0]).shape
+    ((3, 8, 8), (8, 8))
+    >>> bool(np.array_equal(f(X), en.Evaluator(net, dtype="float64").forward(net.init(0), X)[0, ..., 0]))
+    True
+    """
+
+    def __init__(self, net, theta) -> None:
+        self.net = net
+        self.theta = _one_vector(net, theta)
+        self._forward = kind_of(net).load("reference").forward
+
+    def __call__(self, X) -> np.ndarray:
+        x = np.asarray(X, dtype=np.float64)
+        single = x.ndim == (2 if self.net.n_inputs == 1 else 3)
+        out = self._forward(np, self.net, self.theta[None], self.net.check_X(x[None] if single else x), False, None)[0]
+        if self.net.n_outputs == 1:
+            out = out[..., 0]
+        return out[0] if single else out
+
+
 def network_function(net, theta):
     """``net`` with weights ``theta`` as the callable its kind names (:mod:`evoneuro.network.kinds`):
     a :class:`NetworkFunction` for an MLP, a stateful :class:`RecurrentFunction` for an RNN."""
@@ -234,4 +275,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["NetworkFitness", "NetworkFunction", "RecurrentFunction", "network_function"]
+__all__ = ["NetworkFitness", "NetworkFunction", "PyramidFunction", "RecurrentFunction", "network_function"]

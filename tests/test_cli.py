@@ -1,6 +1,7 @@
 """The command line's argument checks: every bad flag is argparse's usage error (exit status 2)
 before any run, naming the flag; a flag that does not apply to the chosen study is an error."""
 
+import numpy as np
 import pytest
 
 from evoneuro.cli import main
@@ -145,3 +146,34 @@ def test_each_study_gets_its_defaults(runs, tmp_path):
 def test_diagnose_arguments(flags, message, capsys, tmp_path):
     line = usage_error(["diagnose", "--out", str(tmp_path / "d.png"), *flags], capsys)
     assert message in line
+
+
+# --- evoneuro control -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env, extra", [("double-pole-novel", ["--optimizer", "cmaes"]),
+                                        ("CartPole-v1", ["--optimizer", "snes", "--max-steps", "50"])])
+def test_control_runs_and_saves_a_replayable_policy(env, extra, tmp_path, capsys):
+    if env == "CartPole-v1":
+        pytest.importorskip("gymnasium")
+    import evoneuro as en
+
+    assert main(["control", "--env", env, "--max-evals", "60", "--no-progress", "--out", str(tmp_path)] + extra) == 0
+    out = capsys.readouterr().out
+    assert "best mean return" in out and (tmp_path / "policy.npz").exists()
+    assert (tmp_path / "returns.png").exists()
+    returns = en.replay(tmp_path / "policy.npz", episodes=2, max_steps=50)
+    assert returns.shape == (2,) and np.all(returns > 0)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--env", "NoSuchEnv-v0"], "NoSuchEnv"),
+    (["--env", "double-pole", "--optimizer", "adam"], "no gradient"),
+    (["--env", "double-pole", "--scale", "0"], "--scale"),
+    (["--env", "double-pole", "--max-evals", "0"], "--max-evals"),
+])
+def test_control_arguments(flags, message, capsys, tmp_path):
+    with pytest.raises((SystemExit, ValueError)) as err:
+        main(["control", "--no-progress", "--out", str(tmp_path)] + flags)
+    text = capsys.readouterr().err + str(err.value)
+    assert message in text

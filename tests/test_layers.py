@@ -25,7 +25,7 @@ LAYERS = [
     ("network", ("evoneuro.network",)),
     ("backends", ("evoneuro.backends",)),
     ("evaluation", ("evoneuro.evaluator", "evoneuro.problems", "evoneuro.fitness", "evoneuro.regularization",
-                    "evoneuro.distributed")),
+                    "evoneuro.distributed", "evoneuro.control")),
     ("optimizers", ("evoneuro.optimizers",)),
     ("training", ("evoneuro.training",)),
     ("applications", ("evoneuro.estimators", "evoneuro.diagnostics", "evoneuro.tasks")),

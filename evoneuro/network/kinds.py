@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 
 #: The parts of a kind, each an import path ``"module"`` or ``"module:attribute"``.
 PARTS = ("spec", "reference", "numba", "diagnose", "function")
+#: Parts a kind may leave empty: ``step``, one time step of a population of policies on
+#: per-member inputs, ``f(net, Theta, obs, state) -> (logits, state)`` with
+#: ``start(net, P, E)`` beside it (:mod:`evoneuro.control.policy`).
+OPTIONAL_PARTS = ("step",)
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,13 @@ class Kind:
     numba: str
     diagnose: str
     function: str
+    step: str = ""
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def load(self, part: str):
         """The module or object named by ``part`` (one of :data:`PARTS`), imported once."""
-        if part not in PARTS:
-            raise ValueError(f"part must be one of {list(PARTS)}, got {part!r}")
+        if part not in PARTS + OPTIONAL_PARTS:
+            raise ValueError(f"part must be one of {list(PARTS + OPTIONAL_PARTS)}, got {part!r}")
         if part not in self._cache:
             module, _, attr = getattr(self, part).partition(":")
             obj = importlib.import_module(module)
@@ -89,7 +94,7 @@ def kind_of(net) -> Kind:
     >>> kind_of("not a net")
     Traceback (most recent call last):
     ...
-    TypeError: no network kind 'str' is registered; known kinds: ['mlp', 'rnn']
+    TypeError: no network kind 'str' is registered; known kinds: ['mlp', 'pyramid', 'rnn']
     """
     name = getattr(net, "kind", None)
     if not isinstance(name, str) or name not in KINDS:
@@ -106,7 +111,7 @@ def table(part: str, load: bool = True) -> dict:
     --------
     >>> from evoneuro.network.kinds import table
     >>> table("reference", load=False)
-    {'mlp': 'evoneuro.backends.mlp_array', 'rnn': 'evoneuro.backends.rnn_array'}
+    {'mlp': 'evoneuro.backends.mlp_array', 'rnn': 'evoneuro.backends.rnn_array', 'pyramid': 'evoneuro.backends.pyramid_array'}
     """
     return {name: kind.load(part) if load else getattr(kind, part) for name, kind in KINDS.items()}
 
@@ -118,6 +123,7 @@ register_kind(Kind(
     numba="evoneuro.backends.numba.mlp",
     diagnose="evoneuro.diagnostics.layers:diagnose_layers",
     function="evoneuro.fitness:NetworkFunction",
+    step="evoneuro.control.policy:MLPStep",
 ))
 register_kind(Kind(
     name="rnn",
@@ -126,6 +132,15 @@ register_kind(Kind(
     numba="evoneuro.backends.numba.rnn",
     diagnose="evoneuro.diagnostics.through_time:diagnose_steps",
     function="evoneuro.fitness:RecurrentFunction",
+    step="evoneuro.control.policy:RNNStep",
+))
+register_kind(Kind(
+    name="pyramid",
+    spec="evoneuro.network.pyramid:Pyramid",
+    reference="evoneuro.backends.pyramid_array",
+    numba="evoneuro.backends.numba.pyramid",
+    diagnose="evoneuro.diagnostics.pyramid:diagnose_pyramid",
+    function="evoneuro.fitness:PyramidFunction",
 ))
 
 __all__ = ["KINDS", "PARTS", "Kind", "kind_of", "register_kind", "table"]

@@ -12,6 +12,9 @@ to solution.
 :func:`parity`            Bengio et al. (1994); Schmidhuber & Hochreiter (1996)
 :func:`adding`            Hochreiter & Schmidhuber (1997), experiment 4; Le et al. (2015)
 :func:`temporal_order`    Hochreiter & Schmidhuber (1997), experiment 6
+:func:`image_task`        Behnke (2001): digits to reconstruct (occlusion, noise, superresolution)
+:func:`trigger_recall`    Schmidhuber (1992; 1993 Habilitation, arXiv:1404.7828 sec. 6.4)
+:func:`chunking`          Schmidhuber (1991, TR FKI-148-91; Neural Computation 4(2), 1992)
 ========================  ==============================================================
 
 Examples
@@ -28,18 +31,25 @@ True
 from evoneuro.tasks._base import GuessResult, Task, guess, mse_below, same_sign, within
 from evoneuro.tasks.classic import latch, parity, two_sequence
 from evoneuro.tasks.lstm97 import SYMBOLS, adding, temporal_order
+from evoneuro.tasks.images import ImageTask, image_task
+from evoneuro.tasks.history import CHUNK_SYMBOLS, chunking, trigger_recall
 
 __all__ = [
-           "SYMBOLS",
-           "GuessResult",
-           "Task",
-           "adding",
-           "guess",
-           "latch",
-           "mse_below",
-           "parity",
-           "same_sign",
-           "temporal_order",
-           "two_sequence",
-           "within",
+    "CHUNK_SYMBOLS",
+    "GuessResult",
+    "ImageTask",
+    "SYMBOLS",
+    "Task",
+    "adding",
+    "chunking",
+    "guess",
+    "image_task",
+    "latch",
+    "mse_below",
+    "parity",
+    "same_sign",
+    "temporal_order",
+    "trigger_recall",
+    "two_sequence",
+    "within",
 ]

@@ -240,6 +240,40 @@ def _check_inner_spreads(cls: type) -> None:
                             f"it takes {sorted(takes)}")
 
 
+#: The search scale of a control policy's start (zero weights): every spread hyperparameter
+#: of the optimizer is this times its class's relative factor over CMA-ES's (0.03), so
+#: CMA-ES starts at sigma0 = 1. Measured on the Markov double pole with a linear policy
+#: (CMA-ES, 4 seeds, ``benchmarks/science_control.py --sweep``): from zero weights every run
+#: balanced 1,000 steps within 3,000 episodes at sigma0 0.3 and 1, 3 of 4 at 3 and 10, and
+#: from a Glorot start 2 of 4 (docs/guide/control.md, "Search scale").
+CONTROL_SEARCH_SCALE = 1.0
+
+
+def control_params(optimizer: str, scale: float | None = None, given: dict | None = None) -> dict:
+    """``given`` completed by the spreads of ``optimizer`` for a control policy's search
+    from zero weights at ``scale`` (default :data:`CONTROL_SEARCH_SCALE`).
+
+    A policy's start has no weight RMS to scale the class's relative spreads to (it is
+    zero), so the scale is set here instead, as an absolute spread for CMA-ES and the
+    other classes' in proportion to their measured relative factors.
+
+    Examples
+    --------
+    >>> from evoneuro.training.defaults import control_params
+    >>> control_params("cmaes"), control_params("cmaes", 0.5, {"popsize": 16})
+    ({'sigma0': 1.0}, {'popsize': 16, 'sigma0': 0.5})
+    """
+    scale = CONTROL_SEARCH_SCALE if scale is None else float(scale)
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale!r}")
+    params = dict(given or {})
+    cls = _defaults_class(optimizer) if isinstance(optimizer, str) else None
+    if cls is not None:
+        for k, frac in cls.relative_spreads.items():
+            params.setdefault(k, scale * frac / 0.03)
+    return params
+
+
 def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | None = None):
     """A fresh optimizer for a run from ``theta``: a registry name completed by
     :func:`optimizer_params`, or a deep copy of an instance (the caller's stays untouched).
@@ -260,6 +294,6 @@ def new_optimizer(optimizer: Any, net: "MLP", theta: np.ndarray, given: dict | N
     return get_optimizer(optimizer, **optimizer_params(optimizer, net, theta, given))
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_BATCH", "DEFAULT_EVALS_PER_PARAM", "DEFAULT_MAX_EPOCHS", "DEFAULT_MAX_WORK",
-           "DEFAULT_MIN_STEPS", "FULL_BATCH", "default_budget", "default_run_budget", "default_batch_size", "new_optimizer",
-           "optimizer_params", "start_scale"]
+__all__ = ["CONTROL_SEARCH_SCALE", "DEFAULT_ALPHA", "DEFAULT_BATCH", "DEFAULT_EVALS_PER_PARAM", "DEFAULT_MAX_EPOCHS",
+           "DEFAULT_MAX_WORK", "DEFAULT_MIN_STEPS", "FULL_BATCH", "control_params", "default_batch_size",
+           "default_budget", "default_run_budget", "new_optimizer", "optimizer_params", "start_scale"]
