@@ -10,7 +10,6 @@ import os
 import pickle
 import signal
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.distributed import evaluate_parallel
+from tests.dist_helpers import within
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -160,27 +160,6 @@ def sleep_if_negative(x):
 
 THETA = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [0.5, 0.5]])
 EXPECTED = [1.0, np.inf, 4.0, 0.5]
-
-
-def within(seconds, fn, *args, **kwargs):
-    """``fn(...)``, or a test failure (not a blocked test run) if it is still running after
-    ``seconds``: the hang this module guards against."""
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as err:  # re-raised in the test's thread
-            box["error"] = err
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"still blocked after {seconds} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def evaluate_twice(prob):

@@ -8,7 +8,6 @@ supervised problems (chunks and row shards), the estimators on a cluster, and th
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,30 +16,11 @@ import pytest
 
 import evoneuro as en
 from evoneuro.distributed import n_chunks, plan
+from tests.dist_helpers import within
 
 pytest.importorskip("distributed")
 
 ROOT = str(Path(__file__).resolve().parents[1])
-
-
-def within(seconds, fn, *args, **kwargs):
-    """``fn(...)``, or a test failure if it still runs after ``seconds`` (never a hang)."""
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as err:  # re-raised in the test's thread
-            box["error"] = err
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"still blocked after {seconds} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 @pytest.fixture(scope="module")
