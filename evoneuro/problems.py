@@ -54,6 +54,24 @@ class Problem:
         finally:
             self.evals = evals
 
+    def _set_executor(self, executor, parallel: str, retries: int, timeout: float | None,
+                      modes: tuple[str, ...]) -> None:
+        """Check and set the executor settings both problem kinds take: ``executor``
+        (anything with a ``submit`` method, or None), ``parallel`` (one of ``modes``),
+        ``retries`` and ``timeout``; the payload and the measured member cost start empty."""
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise TypeError("executor must be a concurrent.futures.Executor or a dask.distributed "
+                            f"Client (an object with a submit method), got {type(executor).__name__}")
+        self.parallel = check_parallel(parallel)
+        if self.parallel not in modes:
+            raise ValueError(f"a {type(self).__name__} takes parallel in {list(modes)}, got {parallel!r} "
+                             "('members' is for a fitness function, 'data' shards a SupervisedProblem's rows)")
+        self.executor = executor
+        self.retries = check_positive_int(retries, "retries", minimum=0)
+        self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
+        self._payload = None
+        self._member_seconds: float | None = None
+
     def _warn_once(self, cause: str, message: str) -> None:
         """Warn about ``cause`` the first time only: one warning per cause per problem."""
         warned = self.__dict__.setdefault("_warned", set())  # problems pickled before it existed
@@ -160,19 +178,8 @@ class SupervisedProblem(Problem):
         self._batch_lengths = self.lengths
         self._batch_index: np.ndarray | None = None  # the step's rows; None: all of them
         self._noise_rng: np.random.Generator | None = None
-        if executor is not None and not callable(getattr(executor, "submit", None)):
-            raise TypeError("executor must be a dask.distributed Client or a concurrent.futures.Executor "
-                            f"(an object with a submit method), got {type(executor).__name__}")
-        self.parallel = check_parallel(parallel)
-        if self.parallel == "members":
-            raise ValueError("a SupervisedProblem evaluates its population in chunks or its rows in shards: "
-                             "parallel must be 'auto', 'chunks' or 'data', got 'members'")
-        self.executor = executor
-        self.retries = check_positive_int(retries, "retries", minimum=0)
-        self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
-        self._payload = None
+        self._set_executor(executor, parallel, retries, timeout, ("auto", "chunks", "data"))
         self._shards = None
-        self._member_seconds: float | None = None
         if executor is not None and self.parallel == "data":
             self._data_parallel_or_error()
 
@@ -475,22 +482,10 @@ class FitnessProblem(Problem):
         self.kwargs = {} if kwargs is None else dict(kwargs)
         self.maximize = check_bool(maximize, "maximize")
         self.deterministic = True
-        if executor is not None:
-            if not callable(getattr(executor, "submit", None)):
-                raise TypeError("executor must be a concurrent.futures.Executor or a dask.distributed "
-                                f"Client (an object with a submit method), got {type(executor).__name__}")
-        self.parallel = check_parallel(parallel)
-        if self.parallel == "data":
-            raise ValueError("parallel='data' shards the rows of a SupervisedProblem; a fitness takes "
-                             "'auto', 'chunks' or 'members'")
+        self._set_executor(executor, parallel, retries, timeout, ("auto", "chunks", "members"))
         if self.parallel == "members" and self.vectorized:
             raise ValueError("parallel='members' evaluates members one by one; it needs vectorized=False "
                              "(a vectorized fitness runs in chunks: parallel='chunks' or 'auto')")
-        self.executor = executor
-        self._payload = None
-        self._member_seconds: float | None = None
-        self.retries = check_positive_int(retries, "retries", minimum=0)
-        self.timeout = check_positive_float(timeout, "timeout", allow_none=True)
         self.on_error = check_on_error(on_error)
 
     def _values(self, Theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
