@@ -37,15 +37,37 @@ def _finite_cast(arr: np.ndarray, dtype, name: str) -> np.ndarray:
     return cast
 
 
-def check_X(X, n_features: int, dtype=np.float64, name: str = "X") -> np.ndarray:
-    """A finite 2-D float array with ``n_features`` columns, C-contiguous in ``dtype``."""
+def real_array(X, name: str = "X", ragged: str | None = None) -> np.ndarray:
+    """``X`` as a dense array of real numbers (bools count), not yet cast or checked for
+    shape: a TypeError for sparse, object, string or complex input; ``ragged`` says what to
+    do when the rows have different lengths (a ValueError either way).
+
+    Examples
+    --------
+    >>> real_array([[1, 2], [3, 4]]).shape
+    (2, 2)
+    >>> real_array([[1], [2, 3]], ragged="pad them")
+    Traceback (most recent call last):
+    ...
+    ValueError: X is ragged: pad them
+    """
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"{name} must be a dense array; sparse input is not supported, call X.toarray()")
-    arr = np.asarray(X)
+        raise TypeError(f"{name} must be a dense array; sparse input is not supported, call {name}.toarray()")
+    try:
+        arr = np.asarray(X)
+    except ValueError:
+        raise ValueError(f"{name} is ragged: {ragged or 'its rows must all have the same length'}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}"
+                        + (f" (ragged? {ragged})" if ragged else ""))
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    return arr
+
+
+def check_X(X, n_features: int, dtype=np.float64, name: str = "X") -> np.ndarray:
+    """A finite 2-D float array with ``n_features`` columns, C-contiguous in ``dtype``."""
+    arr = real_array(X, name)
     if arr.ndim != 2 or arr.shape[1] != n_features:
         raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {arr.shape}")
     if arr.shape[0] == 0:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from evoneuro._validation import real_array
 from evoneuro.estimators._base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseEvoEstimator, parameter_constraints
 from evoneuro.evaluator import Evaluator
 from evoneuro.network.init import check_rng
@@ -147,7 +148,7 @@ class EvoPyramidRegressor(RegressorMixin, BaseEvoEstimator, BaseEstimator):
 
     @staticmethod
     def _as_images(X, name: str) -> np.ndarray:
-        arr = Pyramid._numeric(X, name)
+        arr = real_array(X, name, ragged="every image must have the same shape")
         if arr.ndim not in (3, 4) or min(arr.shape) == 0:
             raise ValueError(f"{name} must be images of shape (n_samples, H, W) or (n_samples, H, W, channels), "
                              f"got shape {arr.shape}")

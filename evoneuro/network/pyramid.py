@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evoneuro._validation import _finite_cast
+from evoneuro._validation import _finite_cast, real_array
 from evoneuro.network.activations import Activation, ActivationLike, get_activation, get_activations
 from evoneuro.network.base import Network, check_size
 from evoneuro.network.init import INITS, check_rng, get_init
@@ -371,29 +371,17 @@ class Pyramid(Network):
             raise ValueError(f"{name} must have at least one sample, got shape {arr.shape}")
         return arr
 
-    @staticmethod
-    def _numeric(X, name: str) -> np.ndarray:
-        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-            raise TypeError(f"{name} must be a dense array; sparse input is not supported")
-        try:
-            arr = np.asarray(X)
-        except ValueError:
-            raise ValueError(f"{name} is ragged: every image must have the same shape") from None
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
-        if np.iscomplexobj(arr):
-            raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
-        return arr
-
     def check_X(self, X, dtype=np.float64, name: str = "X") -> np.ndarray:
         """Images as a finite ``(N, H, W, n_inputs)`` array in ``dtype`` (``(N, H, W)`` for one channel)."""
-        arr = self._images(self._numeric(X, name), self.n_inputs, name, "images")
+        arr = real_array(X, name, ragged="every image must have the same shape")
+        arr = self._images(arr, self.n_inputs, name, "images")
         return _finite_cast(arr, dtype, name)
 
     def check_y(self, y, n_samples: int, dtype=np.float64, X=None, name: str = "y") -> np.ndarray:
         """Target images ``(n_samples, H, W, n_outputs)`` (``(N, H, W)`` for one output), in
         ``[0, 1]`` for ``output="sigmoid"``."""
-        arr = self._images(self._numeric(y, name), self.n_outputs, name, "target images")
+        arr = real_array(y, name, ragged="every target image must have the same shape")
+        arr = self._images(arr, self.n_outputs, name, "target images")
         if arr.shape[0] != n_samples:
             raise ValueError(f"{name} must hold one target image per input image ({n_samples}), got {arr.shape[0]}")
         arr = _finite_cast(arr, dtype, name)

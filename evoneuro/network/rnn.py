@@ -47,7 +47,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evoneuro._validation import _finite_cast, check_bool, check_labels, check_targets
+from evoneuro._validation import _finite_cast, check_bool, check_labels, check_targets, real_array
 from evoneuro.network.activations import Activation, ActivationLike, get_activations
 from evoneuro.network.base import Network, check_size
 from evoneuro.network.init import INITS, check_rng, get_init, orthogonal
@@ -325,17 +325,8 @@ class RNN(Network):
 
     def check_X(self, X, dtype=np.float64, name: str = "X") -> np.ndarray:
         """``X`` as a finite ``(N, T, n_inputs)`` array in ``dtype``; ``(N, T)`` when ``n_inputs == 1``."""
-        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-            raise TypeError(f"{name} must be a dense array; sparse input is not supported")
-        try:
-            arr = np.asarray(X)
-        except ValueError:
-            raise ValueError(f"{name} is ragged: pad the sequences to one length T and pass lengths") from None
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{name} must hold numbers of shape (n_samples, n_steps, {self.n_inputs}), "
-                            f"got dtype {arr.dtype} (ragged sequences? pad them and pass lengths)")
-        if np.iscomplexobj(arr):
-            raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+        arr = real_array(X, name, ragged=f"pad the sequences to one length T, shape (n_samples, n_steps, "
+                                          f"{self.n_inputs}), and pass lengths")
         if arr.ndim == 2 and self.n_inputs == 1:
             arr = arr[:, :, None]
         if arr.ndim != 3 or arr.shape[2] != self.n_inputs:
