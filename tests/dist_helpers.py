@@ -1,6 +1,9 @@
 """Helpers of the distributed tests."""
 
+import contextlib
+import logging
 import threading
+import time
 
 import pytest
 
@@ -24,3 +27,17 @@ def within(seconds, fn, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+@contextlib.contextmanager
+def empty_cluster():
+    """A dask ``Client`` on an in-process cluster whose one worker has left."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while client.nthreads() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield client

@@ -19,7 +19,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.distributed import evaluate_parallel
-from tests.dist_helpers import within
+from tests.dist_helpers import empty_cluster, within
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -223,14 +223,8 @@ def test_poison_member_on_a_default_dask_cluster_costs_at_most_three_workers(imp
 def test_dask_cluster_without_workers_is_an_error_not_a_hang(importable, mode):
     pytest.importorskip("distributed")
     import dask
-    from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
-        cluster.scale(0)
-        deadline = time.monotonic() + 30
-        while client.nthreads() and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with empty_cluster() as client:
         prob = en.FitnessProblem(sphere, 2, executor=client, parallel=mode)
         with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
             with pytest.raises(RuntimeError, match="no worker for"):

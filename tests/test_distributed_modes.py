@@ -16,7 +16,7 @@ import pytest
 
 import evoneuro as en
 from evoneuro.distributed import n_chunks, plan
-from tests.dist_helpers import within
+from tests.dist_helpers import empty_cluster, within
 
 pytest.importorskip("distributed")
 
@@ -152,15 +152,9 @@ def test_supervised_chunks_past_their_timeout_are_worst_with_one_warning(client,
 @pytest.mark.parametrize("parallel", ["chunks", "data"])
 def test_supervised_problem_on_an_empty_cluster_is_an_error_not_a_hang(data, parallel):
     import dask
-    from distributed import Client, LocalCluster
 
     X, y = data
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as c:
-        cluster.scale(0)
-        deadline = time.monotonic() + 30
-        while c.nthreads() and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with empty_cluster() as c:
         prob = en.SupervisedProblem(en.Evaluator(NET, backend="numba"), X, y, executor=c, parallel=parallel)
         with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
             with pytest.raises(RuntimeError, match="no worker for"):
@@ -270,14 +264,8 @@ def test_seeds_only_fitness_error_stops_the_run(client):
 
 def test_seeds_only_on_an_empty_cluster_is_an_error_not_a_hang():
     import dask
-    from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as c:
-        cluster.scale(0)
-        deadline = time.monotonic() + 30
-        while c.nthreads() and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with empty_cluster() as c:
         prob = en.FitnessProblem(sphere_rows, 30, vectorized=True, executor=c)
         with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
             with pytest.raises((RuntimeError, en.TrainingError), match="no worker for"):

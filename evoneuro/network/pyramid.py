@@ -51,7 +51,6 @@ Int. J. Computational Intelligence and Applications 1(4):427-438.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
